@@ -1,0 +1,200 @@
+"""The processed GLIM dataset ("store"): what preprocessing writes and the data module reads.
+
+A store is a directory holding
+
+- ``eeg.npy``      float32 ``(N, 1280, 128)``: sentence EEG at 128 Hz, time x channel, zero padded
+                   (104 real channels, time steps beyond ``eeg_len`` are zero). Read by memory map.
+- ``records.jsonl`` one JSON object per row of ``eeg.npy`` (same order), see ``RECORD_COLUMNS``.
+- ``store.json``   ``{"format": "glim-store", "version": 1, "n_records": N, "eeg_shape": [1280, 128],
+                   "sampling_rate": 128, ...}`` written last: a directory without it is not a store.
+
+The mask of SPEC §1.4 is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
+
+``StoreWriter`` writes a store incrementally (constant memory, one record at a time) into a
+temporary sibling directory and renames it into place on ``close()``: an interrupted run never
+leaves a half store where a store is expected.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+STORE_FORMAT = "glim-store"
+STORE_VERSION = 1
+EEG_LEN = 1280
+EEG_CHANNELS = 128
+SAMPLING_RATE = 128
+
+VARIANT_COLUMNS: tuple[str, ...] = (
+    "lexical simplification (v0)",
+    "lexical simplification (v1)",
+    "semantic clarity (v0)",
+    "semantic clarity (v1)",
+    "syntax simplification (v0)",
+    "syntax simplification (v1)",
+    "naive rewritten",
+    "naive simplified",
+)
+LABEL_COLUMNS: tuple[str, ...] = (
+    "raw text", "dataset", "task", "control", "raw label", "input text", "text uid",
+    "sentiment label", "relation label", *VARIANT_COLUMNS,
+)
+"""The columns of the label table (SPEC §1.3), in the published order."""
+
+RECORD_COLUMNS: tuple[str, ...] = ("eeg_len", "subject", "phase", *LABEL_COLUMNS)
+"""The columns of ``records.jsonl``: the EEG length, subject code, phase (train/val/test) and the
+label-table row the record was matched to."""
+
+PHASES = ("train", "val", "test")
+_NPY_HEADER_LEN = 128  # fixed-size npy v1.0 header, rewritten in place once N is known
+
+
+class StoreError(ValueError):
+    """A store is missing, incomplete, of another version or inconsistent."""
+
+
+def _npy_header(n: int, shape: tuple[int, int]) -> bytes:
+    body = repr({"descr": "<f4", "fortran_order": False, "shape": (n, *shape)}).encode("latin1")
+    pad = _NPY_HEADER_LEN - 10 - len(body) - 1
+    if pad < 0:
+        raise StoreError(f"too many records for the npy header: {n}")
+    header = body + b" " * pad + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: numpy scalars to Python, NaN to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+class StoreWriter:
+    """Append ``(eeg, record)`` pairs; ``close()`` publishes the store atomically.
+
+    ``eeg`` is float32-convertible ``(T, C)`` with ``T <= 1280`` and ``C <= 128`` (time x channel,
+    not yet padded) or already padded ``(1280, 128)`` with ``record['eeg_len']`` set.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, int] = (EEG_LEN, EEG_CHANNELS),
+                 info: Mapping[str, Any] | None = None):
+        self.path = Path(path)
+        self.shape = tuple(shape)
+        self.info = dict(info or {})
+        self.tmp = self.path.with_name(self.path.name + ".partial")
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        self._eeg = open(self.tmp / "eeg.npy", "wb")
+        self._eeg.write(_npy_header(0, self.shape))
+        self._records = open(self.tmp / "records.jsonl", "w", encoding="utf-8")
+        self.n = 0
+        self._row = np.zeros(self.shape, dtype="<f4")
+
+    def append(self, eeg: np.ndarray, record: Mapping[str, Any]) -> None:
+        eeg = np.asarray(eeg, dtype=np.float32)
+        t, c = eeg.shape
+        if t > self.shape[0] or c > self.shape[1]:
+            raise StoreError(f"EEG of shape {eeg.shape} exceeds the store shape {self.shape}")
+        record = {k: _clean(v) for k, v in record.items()}
+        if "eeg_len" not in record or eeg.shape != self.shape:
+            record["eeg_len"] = int(t)
+        self._row[...] = 0
+        self._row[:t, :c] = eeg
+        self._eeg.write(self._row.tobytes())
+        self._records.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.n += 1
+
+    def extend(self, items: Iterable[tuple[np.ndarray, Mapping[str, Any]]]) -> None:
+        for eeg, record in items:
+            self.append(eeg, record)
+
+    def close(self) -> Path:
+        """Finish the files, write ``store.json`` and move the store into place."""
+        self._eeg.seek(0)
+        self._eeg.write(_npy_header(self.n, self.shape))
+        for f in (self._eeg, self._records):
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        meta = {"format": STORE_FORMAT, "version": STORE_VERSION, "n_records": self.n,
+                "eeg_shape": list(self.shape), "sampling_rate": SAMPLING_RATE, **self.info}
+        (self.tmp / "store.json").write_text(json.dumps(meta, indent=1))
+        old = self.path.with_name(self.path.name + ".old")
+        if self.path.exists():
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old.exists():
+            shutil.rmtree(old)
+        return self.path
+
+    def abort(self) -> None:
+        for f in (self._eeg, self._records):
+            f.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+@dataclass
+class Store:
+    """An opened store: ``eeg`` is a read-only memory map, ``records`` a DataFrame."""
+
+    path: Path
+    eeg: np.ndarray  # (N, 1280, 128) float32, memory-mapped
+    records: pd.DataFrame
+    info: dict
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def open_store(path: str | Path) -> Store:
+    """Open a store for reading; a clear ``StoreError`` names what is wrong."""
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(f"processed data directory not found: {path} "
+                         "(run `python -m data.prepare` to make it, see README)")
+    meta_file = path / "store.json"
+    if not meta_file.is_file():
+        raise StoreError(f"{path} is not a GLIM store (no store.json): it is empty or was not "
+                         "finished; run `python -m data.prepare` again")
+    try:
+        info = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{meta_file} is corrupt ({e}); run `python -m data.prepare` again") from e
+    if info.get("format") != STORE_FORMAT or info.get("version") != STORE_VERSION:
+        raise StoreError(f"{path} holds a store of format {info.get('format')!r} version "
+                         f"{info.get('version')!r}; this GLIM reads {STORE_FORMAT!r} version "
+                         f"{STORE_VERSION}: run `python -m data.prepare` again")
+    try:
+        eeg = np.load(path / "eeg.npy", mmap_mode="r")
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path / 'eeg.npy'} cannot be read ({e}); rebuild the store") from e
+    records = pd.read_json(path / "records.jsonl", lines=True, dtype=False) \
+        if (path / "records.jsonl").stat().st_size else pd.DataFrame(columns=RECORD_COLUMNS)
+    n = info.get("n_records")
+    if eeg.ndim != 3 or eeg.shape[0] != n or len(records) != n:
+        raise StoreError(f"{path} is inconsistent: store.json says {n} records, eeg.npy has shape "
+                         f"{eeg.shape}, records.jsonl has {len(records)} rows; rebuild the store")
+    missing = [c for c in ("eeg_len", "subject", "phase", "dataset", "task", "input text",
+                           "text uid") if c not in records.columns]
+    if missing:
+        raise StoreError(f"{path / 'records.jsonl'} lacks the columns {missing}")
+    return Store(path=path, eeg=eeg, records=records, info=info)
