@@ -1,0 +1,101 @@
+"""GLIM samples from a processed store (SPEC §2)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .prompts import prompt_ids
+from .store import VARIANT_COLUMNS, Store, open_store
+
+INPUT_PREFIX = "To English: "
+META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")
+
+
+class GLIMDataset(Dataset):
+    """Samples of one phase. ``train`` expands every record over the 8 target variants (the
+    variant is the target); ``val``/``test`` keep one sample per record, the raw sentence as the
+    target and the 8 variants as references. EEG rows are read from the memory-mapped store on
+    access; ``noise_input`` replaces them by standard-normal noise (seeded per record, mask all
+    ones) for the noise control."""
+
+    def __init__(self, store: Store | str | Path, phase: str, expand_variants: bool | None = None,
+                 noise_input: bool = False, noise_seed: int = 42):
+        store = store if isinstance(store, Store) else open_store(store)
+        self.path = store.path
+        self.phase = phase
+        self.expand = phase == "train" if expand_variants is None else expand_variants
+        self.noise_input, self.noise_seed = noise_input, noise_seed
+        recs = store.records
+        self.rows = np.flatnonzero((recs["phase"] == phase).to_numpy())  # record indices
+        self.records = recs.iloc[self.rows].reset_index(drop=True)
+        missing = [c for c in VARIANT_COLUMNS if c not in self.records.columns]
+        if missing:
+            raise ValueError(f"{store.path}: records lack the target variant columns {missing}")
+        self.n_variants = len(VARIANT_COLUMNS) if self.expand else 1
+        self.eeg_len = self.records["eeg_len"].to_numpy()
+        self.uids_per_record = self.records["text uid"].to_numpy()
+        self.prompts = np.array([prompt_ids(t, d, s) for t, d, s in
+                                 self.records[["task", "dataset", "subject"]].itertuples(index=False)],
+                                dtype=np.int64).reshape(-1, 3)
+        self._eeg: np.ndarray | None = store.eeg
+
+    @property
+    def uids(self) -> np.ndarray:
+        """Text uid of every sample (index order)."""
+        return np.repeat(self.uids_per_record, self.n_variants)
+
+    def __len__(self) -> int:
+        return len(self.records) * self.n_variants
+
+    def __getstate__(self) -> dict:  # workers reopen the memory map instead of pickling it
+        return {**self.__dict__, "_eeg": None}
+
+    def _eeg_row(self, j: int) -> tuple[np.ndarray, int]:
+        if self.noise_input:
+            rng = np.random.default_rng((self.noise_seed, int(self.rows[j])))
+            shape = self._store_eeg().shape[1:]
+            return rng.standard_normal(shape, dtype=np.float32), shape[0]
+        return np.array(self._store_eeg()[self.rows[j]]), int(self.eeg_len[j])
+
+    def _store_eeg(self) -> np.ndarray:
+        if self._eeg is None:
+            self._eeg = np.load(self.path / "eeg.npy", mmap_mode="r")
+        return self._eeg
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        j, v = divmod(i, self.n_variants)
+        rec = self.records.iloc[j]
+        eeg, length = self._eeg_row(j)
+        references = [str(rec[c]) for c in VARIANT_COLUMNS]
+        return {
+            "eeg": torch.from_numpy(eeg),  # (l, c)
+            "eeg_len": length,
+            "prompt_ids": torch.from_numpy(self.prompts[j]),  # (3,)
+            "input_text": INPUT_PREFIX + str(rec["input text"]),
+            "target_text": references[v] if self.expand else str(rec["input text"]),
+            "raw_text": str(rec["input text"]),
+            "references": references,
+            "text_uid": int(rec["text uid"]),
+            "record": int(self.rows[j]),
+            **{k: ("" if rec.get(k) is None else str(rec.get(k))) for k in META_COLUMNS},
+        }
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors, cut the trailing padding common to the batch, keep strings as lists."""
+    length = max(it["eeg_len"] for it in items)
+    batch: dict[str, Any] = {
+        "eeg": torch.stack([it["eeg"][:length] for it in items]),  # (n, l, c)
+        "mask": torch.arange(length)[None] < torch.tensor([it["eeg_len"] for it in items])[:, None],
+        "prompt_ids": torch.stack([it["prompt_ids"] for it in items]),  # (n, 3)
+        "text_uid": torch.tensor([it["text_uid"] for it in items]),
+        "record": torch.tensor([it["record"] for it in items]),
+    }
+    for key in items[0]:
+        if key not in batch and key != "eeg_len":
+            batch[key] = [it[key] for it in items]
+    return batch

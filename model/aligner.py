@@ -1,0 +1,32 @@
+"""Aligner: EEG queries to the text model's width, and attention pooling of EEG and text (SPEC §3)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import Attention
+
+
+class Aligner(nn.Module):
+    """``in_proj`` maps the encoder output to the text model's width (the EEG embeddings the
+    decoder reads); two learned single queries pool EEG embeddings and text states to vectors."""
+
+    def __init__(self, hidden_dim: int = 256, embed_dim: int = 1024, num_heads: int = 8):
+        super().__init__()
+        self.in_proj = nn.Linear(hidden_dim, embed_dim)
+        self.q_x = nn.Parameter(torch.randn(1, 1, embed_dim) * 0.02)
+        self.q_y = nn.Parameter(torch.randn(1, 1, embed_dim) * 0.02)
+        self.cross_attn_x = Attention(embed_dim, num_heads)
+        self.cross_attn_y = Attention(embed_dim, num_heads)
+
+    def embed(self, h: torch.Tensor) -> torch.Tensor:
+        """(n, m, hidden) → EEG embeddings (n, m, embed)."""
+        return self.in_proj(h)
+
+    def pool_eeg(self, x: torch.Tensor) -> torch.Tensor:
+        """EEG embeddings (n, m, embed) → (n, embed); no mask."""
+        return self.cross_attn_x(self.q_x.expand(len(x), -1, -1), x).squeeze(1)
+
+    def pool_text(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Text encoder states (n, s, embed) with attention mask (n, s) → (n, embed)."""
+        return self.cross_attn_y(self.q_y.expand(len(y), -1, -1), y, key_mask=mask).squeeze(1)

@@ -1,0 +1,64 @@
+"""EEG encoder: modulated transformer blocks over time, then a causal query merger (SPEC §3)."""
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+
+from .blocks import ModulatedBlock, QueryBlock
+
+
+def sincos_table(length: int, dim: int) -> torch.Tensor:
+    """1-D sin-cos position table (length, dim): first half sin, second half cos,
+    frequencies 1/10000^(2i/dim)."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) * 2 / dim)  # (dim/2,)
+    angles = torch.arange(length, dtype=torch.float64)[:, None] * omega[None]  # (length, dim/2)
+    return torch.cat([angles.sin(), angles.cos()], dim=1).float()
+
+
+class EEGEncoder(nn.Module):
+    """(n, l, c) EEG + (n, l) mask + (n, c) prompt vector → (n, hidden_eeg_len, hidden_dim)."""
+
+    def __init__(self, input_eeg_len: int = 1280, input_dim: int = 128, hidden_eeg_len: int = 96,
+                 hidden_dim: int = 256, n_in_blocks: int = 6, n_out_blocks: int = 6,
+                 num_heads: int = 8, mlp_ratio: float = 4, in_temporal_modulate: bool = True,
+                 out_is_causal: bool = True):
+        super().__init__()
+        self.register_buffer("pos_embed", sincos_table(input_eeg_len, input_dim)[None])  # (1, L, c)
+        self.in_blocks = nn.ModuleList(
+            ModulatedBlock(input_dim, num_heads, mlp_ratio, input_eeg_len, in_temporal_modulate)
+            for _ in range(n_in_blocks))
+        self.x_proj = nn.Linear(input_dim, hidden_dim)
+        self.norm1 = nn.LayerNorm(hidden_dim)
+        self.shared_queries = nn.Parameter(torch.randn(1, hidden_eeg_len, hidden_dim) * 0.02)
+        self.out_blocks = nn.ModuleList(
+            QueryBlock(hidden_dim, num_heads, mlp_ratio, out_is_causal) for _ in range(n_out_blocks))
+        self.norm2 = nn.LayerNorm(hidden_dim)
+        self._init_linears()
+
+    def _init_linears(self) -> None:
+        for name, m in self.named_modules():
+            if isinstance(m, nn.Linear) and "adaLN" not in name:
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        # x: (n, l, c) with l <= input_eeg_len, mask: (n, l) bool, p: (n, c)
+        x = x + self.pos_embed[:, : x.shape[1]]
+        for block in self.in_blocks:
+            x = block(x, mask, p)
+        memory = self.norm1(self.x_proj(x))  # (n, l, hidden)
+        q = self.shared_queries.expand(x.shape[0], -1, -1)  # (n, m, hidden)
+        for block in self.out_blocks:
+            q = block(q, memory, mask)
+        return self.norm2(q)
+
+
+def trim_padding(eeg: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut the trailing time steps that are padding in every sample of the batch (exact)."""
+    valid = mask.any(0).nonzero()
+    length = int(valid[-1]) + 1 if len(valid) else 1
+    return eeg[:, :length], mask[:, :length]
+
+
+__all__ = ["EEGEncoder", "sincos_table", "trim_padding"]

@@ -1,0 +1,319 @@
+"""Per-sample generation metrics: BLEU-1..4, ROUGE-1 and WER with torchmetrics' exact semantics.
+
+Each sample is scored as a corpus of one hypothesis against
+- its K references together (@MTV, the headline `Bleu*` / `Rouge1-*` columns),
+- each reference alone (`GM\\.BLEU{n}@MTV{k:02d}`, `GM\\.ROUGE1@MTV{k:02d}`, ROUGE-1 recall),
+- the raw sentence alone (`...@RAW`), and WER against the raw sentence.
+
+`reference_score_loop` calls torchmetrics once per sample and metric (slow baseline);
+`score_samples` gives the same float32 values from one batched pass over all samples.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+BLEU_ORDERS: tuple[int, ...] = (1, 2, 3, 4)
+ROUGE_FIELDS: tuple[str, ...] = ("precision", "recall", "fmeasure")
+GM_ROUGE_FIELD = "recall"  # the published `GM\.ROUGE1@...` columns hold ROUGE-1 recall
+TF_SUFFIX = " (w/tf)"
+RAW_TAG = "RAW"
+_ROUGE_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+# ----------------------------------------------------------------------------- column names
+def ref_tags(n_refs: int) -> list[str]:
+    """Tags of the single references: MTV00, MTV01, ..."""
+    return [f"MTV{k:02d}" for k in range(n_refs)]
+
+
+def headline_columns() -> list[str]:
+    """Metrics against all references together, plus WER against the raw sentence."""
+    return [f"Bleu{n}" for n in BLEU_ORDERS] + [f"Rouge1-{f}" for f in ROUGE_FIELDS] + ["WER"]
+
+
+def single_ref_columns(tags: Sequence[str]) -> list[str]:
+    """`GM\\.BLEU{n}@TAG` for every order and `GM\\.ROUGE1@TAG`, per tag."""
+    cols = [f"GM\\.BLEU{n}@{t}" for n in BLEU_ORDERS for t in tags]
+    return cols + [f"GM\\.ROUGE1@{t}" for t in tags]
+
+
+def metric_columns(n_refs: int | None) -> list[str]:
+    """All metric columns of `score_samples`; `n_refs=None` means no references (only @RAW and WER)."""
+    if n_refs is None:
+        return ["WER"] + single_ref_columns([RAW_TAG])
+    return headline_columns() + single_ref_columns(ref_tags(n_refs) + [RAW_TAG])
+
+
+def teacher_forced(df: pd.DataFrame) -> pd.DataFrame:
+    """Headline columns of a scored frame renamed `<name> (w/tf)`, as in the published export."""
+    cols = [c for c in headline_columns() if c in df.columns]
+    return df[cols].rename(columns={c: c + TF_SUFFIX for c in cols})
+
+
+# ----------------------------------------------------------------------------- input checks
+def _check_inputs(
+    generated: Sequence[str], references: Sequence[Sequence[str]] | None, raw: Sequence[str]
+) -> int | None:
+    """Validate lengths; return the number of references per sample (None without references)."""
+    if len(generated) != len(raw):
+        raise ValueError(f"{len(generated)} generated texts but {len(raw)} raw sentences")
+    if references is None:
+        return None
+    if len(references) != len(generated):
+        raise ValueError(f"{len(generated)} generated texts but {len(references)} reference lists")
+    sizes = {len(r) for r in references}
+    if len(sizes) > 1:
+        raise ValueError(f"every sample needs the same number of references, got {sorted(sizes)}")
+    n_refs = sizes.pop() if sizes else 1
+    if n_refs == 0:
+        raise ValueError("a sample needs at least one reference")
+    return n_refs
+
+
+# ----------------------------------------------------------------------------- slow baseline
+def reference_score_loop(
+    generated: Sequence[str], references: Sequence[Sequence[str]] | None, raw: Sequence[str]
+) -> pd.DataFrame:
+    """One torchmetrics call per sample and metric; the definition `score_samples` must equal."""
+    from torchmetrics.functional.text import bleu_score, rouge_score, word_error_rate
+
+    n_refs = _check_inputs(generated, references, raw)
+    rows: list[dict[str, float]] = []
+    for i, (gen, sent) in enumerate(zip(generated, raw)):
+        row: dict[str, float] = {}
+        singles = [(RAW_TAG, sent)]
+        if n_refs is not None:
+            refs = [str(r) for r in references[i]]
+            singles = list(zip(ref_tags(n_refs), refs)) + singles
+            for n in BLEU_ORDERS:
+                row[f"Bleu{n}"] = bleu_score([gen], [refs], n_gram=n).item()
+            rouge = rouge_score(gen, refs, rouge_keys="rouge1")
+            for f in ROUGE_FIELDS:
+                row[f"Rouge1-{f}"] = rouge[f"rouge1_{f}"].item()
+        row["WER"] = word_error_rate([gen], [sent]).item()
+        for tag, ref in singles:
+            for n in BLEU_ORDERS:
+                row[f"GM\\.BLEU{n}@{tag}"] = bleu_score([gen], [[ref]], n_gram=n).item()
+            row[f"GM\\.ROUGE1@{tag}"] = rouge_score(gen, ref, rouge_keys="rouge1")[f"rouge1_{GM_ROUGE_FIELD}"].item()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=metric_columns(n_refs), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- tokenisation
+def bleu_tokens(text: str) -> list[str]:
+    """BLEU and WER words: whitespace split."""
+    return text.split()
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """ROUGE words: lower case, every run of non [a-z0-9] characters is a separator."""
+    return _ROUGE_NON_ALNUM.sub(" ", text.lower()).split()
+
+
+def _encode(texts: Sequence[str], tokenize: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenise and map words to integer ids: (padded ids (M, L) with -1 padding, lengths (M,))."""
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(w, len(vocab)) for w in tokenize(t)] for t in texts]
+    lens = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    out = np.full((len(ids), max(int(lens.max(initial=0)), 1)), -1, dtype=np.int64)
+    mask = np.arange(out.shape[1]) < lens[:, None]
+    out[mask] = np.fromiter((w for x in ids for w in x), dtype=np.int64, count=int(lens.sum()))
+    return out, lens
+
+
+# ----------------------------------------------------------------------------- n-gram matching
+def _ngram_ids(tokens: np.ndarray, lens: np.ndarray, max_n: int) -> list[np.ndarray]:
+    """Per order n = 1..max_n: (M, L) ids of the n-gram starting at each position, -1 where there is none."""
+    vocab_size = int(tokens.max(initial=0)) + 1
+    width = tokens.shape[1]
+    cur = np.where(np.arange(width) < lens[:, None], tokens, -1)
+    grams = [cur]
+    for n in range(2, max_n + 1):
+        starts = max(width - n + 1, 0)
+        valid = np.arange(starts) < (lens[:, None] - n + 1)
+        pair = cur[:, :starts] * vocab_size + tokens[:, n - 1 :]
+        nxt = np.full_like(cur, -1)
+        _, inverse = np.unique(pair[valid], return_inverse=True)
+        nxt[:, :starts][valid] = inverse.ravel()
+        cur = nxt
+        grams.append(cur)
+    return grams
+
+
+def _match_counts(grams: np.ndarray, n_slots: int, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Occurrences of the hypothesis n-grams (slot 0) in every other slot.
+
+    `grams` is (n_slots * n_samples, L), rows slot-major. Returns (sample index, hypothesis count) per
+    distinct hypothesis n-gram and the (n_slots - 1, n) counts of those n-grams in slots 1...
+    """
+    valid = grams >= 0
+    n_grams = int(grams.max(initial=-1)) + 1
+    if n_grams == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros((n_slots - 1, 0), dtype=np.int64)
+    rows = np.broadcast_to(np.arange(grams.shape[0])[:, None], grams.shape)
+    keys, counts = np.unique(rows[valid] * n_grams + grams[valid], return_counts=True)
+    block = n_samples * n_grams
+    is_hyp = keys < block
+    hyp_keys, hyp_counts = keys[is_hyp], counts[is_hyp]
+    queries = hyp_keys[None, :] + block * np.arange(1, n_slots)[:, None]
+    pos = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+    ref_counts = np.where(keys[pos] == queries, counts[pos], 0)
+    return hyp_keys // n_grams, hyp_counts, ref_counts
+
+
+def _clipped_sum(sample: np.ndarray, hyp_counts: np.ndarray, ref_counts: np.ndarray, n_samples: int) -> np.ndarray:
+    """Per sample: sum over its hypothesis n-grams of min(hypothesis count, reference count)."""
+    return np.bincount(sample, weights=np.minimum(hyp_counts, ref_counts), minlength=n_samples)
+
+
+# ----------------------------------------------------------------------------- BLEU
+def _bleu_from_counts(
+    numerator: np.ndarray, denominator: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray, n: int
+) -> np.ndarray:
+    """torchmetrics `_bleu_score_compute` (no smoothing) row-wise, in float32 torch arithmetic."""
+    num = torch.as_tensor(numerator[:, :n], dtype=torch.float32)
+    den = torch.as_tensor(denominator[:, :n], dtype=torch.float32)
+    c = torch.as_tensor(hyp_len, dtype=torch.float32)
+    r = torch.as_tensor(ref_len, dtype=torch.float32)
+    weights = torch.tensor([1.0 / n] * n)
+    geometric_mean = torch.exp(torch.sum(weights * torch.log(num / den), dim=1))
+    brevity = torch.where(c > r, torch.ones_like(c), torch.exp(1 - (r / c)))
+    score = brevity * geometric_mean
+    score = torch.where(num.min(dim=1).values == 0.0, torch.zeros_like(score), score)
+    return score.numpy()
+
+
+def _bleu_all(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None) -> dict[str, np.ndarray]:
+    """BLEU-n of the hypothesis (slot 0) vs all references (slots 1..K) and vs each slot alone."""
+    max_n = max(BLEU_ORDERS)
+    hyp_len = lens[:n_samples]
+    slot_lens = lens.reshape(n_slots, n_samples)
+    single_num = np.zeros((n_slots - 1, n_samples, max_n))
+    multi_num = np.zeros((n_samples, max_n))
+    for n, grams in enumerate(_ngram_ids(tokens, lens, max_n), start=1):
+        sample, hyp_counts, ref_counts = _match_counts(grams, n_slots, n_samples)
+        for s in range(n_slots - 1):
+            single_num[s, :, n - 1] = _clipped_sum(sample, hyp_counts, ref_counts[s], n_samples)
+        if n_refs is not None:
+            union = ref_counts[:n_refs].max(axis=0)
+            multi_num[:, n - 1] = _clipped_sum(sample, hyp_counts, union, n_samples)
+    denominator = np.maximum(hyp_len[:, None] - np.arange(max_n)[None, :], 0)
+    out: dict[str, np.ndarray] = {}
+    tags = ([] if n_refs is None else ref_tags(n_refs)) + [RAW_TAG]
+    for n in BLEU_ORDERS:
+        if n_refs is not None:
+            ref_lens = slot_lens[1 : 1 + n_refs].T  # (N, K)
+            closest = np.argmin(np.abs(hyp_len[:, None] - ref_lens), axis=1)
+            ref_len = ref_lens[np.arange(n_samples), closest]
+            out[f"Bleu{n}"] = _bleu_from_counts(multi_num, denominator, hyp_len, ref_len, n)
+        for s, tag in enumerate(tags):
+            out[f"GM\\.BLEU{n}@{tag}"] = _bleu_from_counts(single_num[s], denominator, hyp_len, slot_lens[s + 1], n)
+    return out
+
+
+# ----------------------------------------------------------------------------- ROUGE-1
+def _rouge_prf(hits: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray) -> dict[str, np.ndarray]:
+    """torchmetrics `_rouge_n_score` values: float64 arithmetic, rounded to float32 at the end."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = hits / np.maximum(hyp_len, 1).astype(np.float64)
+        recall = hits / np.maximum(ref_len, 1).astype(np.float64)
+        fmeasure = 2 * precision * recall / (precision + recall)
+    zero = (hyp_len == 0) | (ref_len == 0) | ((precision == 0.0) & (recall == 0.0))
+    return {k: np.where(zero, 0.0, v).astype(np.float32) for k, v in
+            (("precision", precision), ("recall", recall), ("fmeasure", fmeasure))}
+
+
+def _rouge_all(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None) -> dict[str, np.ndarray]:
+    """ROUGE-1 vs all references ('best' F accumulation) and recall vs each slot alone."""
+    (grams,) = _ngram_ids(tokens, lens, 1)
+    sample, hyp_counts, ref_counts = _match_counts(grams, n_slots, n_samples)
+    hyp_len = lens[:n_samples]
+    slot_lens = lens.reshape(n_slots, n_samples)
+    per_slot = [
+        _rouge_prf(_clipped_sum(sample, hyp_counts, ref_counts[s], n_samples), hyp_len, slot_lens[s + 1])
+        for s in range(n_slots - 1)
+    ]
+    out: dict[str, np.ndarray] = {}
+    tags = ([] if n_refs is None else ref_tags(n_refs)) + [RAW_TAG]
+    if n_refs is not None:
+        fmeasures = np.stack([p["fmeasure"] for p in per_slot[:n_refs]], axis=1)  # (N, K) float32
+        best = np.argmax(fmeasures, axis=1)  # first maximum, as torch.argmax
+        for f in ROUGE_FIELDS:
+            stacked = np.stack([p[f] for p in per_slot[:n_refs]], axis=1)
+            out[f"Rouge1-{f}"] = stacked[np.arange(n_samples), best]
+    for s, tag in enumerate(tags):
+        out[f"GM\\.ROUGE1@{tag}"] = per_slot[s][GM_ROUGE_FIELD]
+    return out
+
+
+# ----------------------------------------------------------------------------- WER
+def _edit_distances(hyp: np.ndarray, hyp_len: np.ndarray, ref: np.ndarray, ref_len: np.ndarray) -> np.ndarray:
+    """Word-level Levenshtein distance per row, one DP row for all samples at a time."""
+    n, width = ref.shape[0], ref.shape[1] + 1
+    cols = np.arange(width)
+    ref = np.where(cols[None, 1:] <= ref_len[:, None], ref, -2)  # padding never matches padding
+    prev = np.broadcast_to(cols, (n, width)).copy()
+    dist = ref_len.copy()
+    for i in range(1, int(hyp_len.max(initial=0)) + 1):
+        cost = (hyp[:, i - 1 : i] != ref).astype(np.int64)
+        step = np.empty_like(prev)
+        step[:, 0] = i
+        np.minimum(prev[:, 1:] + 1, prev[:, :-1] + cost, out=step[:, 1:])
+        prev = np.minimum.accumulate(step - cols, axis=1) + cols
+        done = hyp_len == i
+        dist[done] = prev[done, ref_len[done]]
+    return dist
+
+
+def _wer(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int) -> np.ndarray:
+    """torchmetrics `word_error_rate` of the hypothesis (slot 0) against the raw sentence (last slot)."""
+    raw_rows = slice((n_slots - 1) * n_samples, n_slots * n_samples)
+    errors = _edit_distances(tokens[:n_samples], lens[:n_samples], tokens[raw_rows], lens[raw_rows])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return errors.astype(np.float32) / lens[raw_rows].astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- batched scorer
+def score_samples(
+    generated: Sequence[str], references: Sequence[Sequence[str]] | None, raw: Sequence[str]
+) -> pd.DataFrame:
+    """Every per-sample metric of `metric_columns`, batched; equals `reference_score_loop`."""
+    n_refs = _check_inputs(generated, references, raw)
+    n_samples = len(generated)
+    if n_samples == 0:
+        return pd.DataFrame(columns=metric_columns(n_refs), dtype=np.float64)
+    slots: list[list[str]] = [list(generated)]
+    if n_refs is not None:
+        slots += [[str(r[k]) for r in references] for k in range(n_refs)]
+    slots.append(list(raw))
+    texts = [t for slot in slots for t in slot]
+    n_slots = len(slots)
+
+    bleu_ids, bleu_lens = _encode(texts, bleu_tokens)
+    rouge_ids, rouge_lens = _encode(texts, rouge_tokens)
+    values = _bleu_all(bleu_ids, bleu_lens, n_slots, n_samples, n_refs)
+    values |= _rouge_all(rouge_ids, rouge_lens, n_slots, n_samples, n_refs)
+    values["WER"] = _wer(bleu_ids, bleu_lens, n_slots, n_samples)
+    cols = metric_columns(n_refs)
+    return pd.DataFrame({c: np.asarray(values[c], dtype=np.float32).astype(np.float64) for c in cols}, columns=cols)
+
+
+def score_teacher_forced(generated: Sequence[str], raw: Sequence[str]) -> pd.DataFrame:
+    """Headline metrics of teacher-forced predictions, `<name> (w/tf)`: the raw sentence is the one reference."""
+    return teacher_forced(score_samples(generated, [[r] for r in raw], raw))
+
+
+# ----------------------------------------------------------------------------- tokenizer round trip
+def roundtrip(texts: Sequence[str], tokenizer: Any, max_len: int) -> list[str]:
+    """`decode(encode(text, max_len tokens, truncated), skip_special_tokens=True)` for every text."""
+    if len(texts) == 0:
+        return []
+    ids = tokenizer(list(texts), max_length=max_len, truncation=True)["input_ids"]
+    return tokenizer.batch_decode(ids, skip_special_tokens=True)

@@ -1,0 +1,119 @@
+"""The frozen text model (any T5-family encoder-decoder) and a tiny local T5 for tests and the demo."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+DEFAULT_TEXT_MODEL = "google/flan-t5-large"
+
+
+class TextModelError(RuntimeError):
+    """The text model cannot be loaded or does not fit the GLIM configuration."""
+
+
+def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
+    """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
+    when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    path = Path(name_or_path).expanduser()
+    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if looks_local and not (path / "config.json").is_file():
+        raise TextModelError(f"text model directory {name_or_path} has no config.json: download "
+                             "the model there (e.g. `huggingface-cli download google/flan-t5-large "
+                             f"--local-dir {name_or_path}`)")
+    source = str(path) if looks_local else name_or_path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
+    except (OSError, ValueError) as e:
+        local = f"checkpoints/{name_or_path.split('/')[-1]}"
+        raise TextModelError(
+            f"text model {name_or_path!r} could not be loaded ({str(e).splitlines()[0][:160]}); "
+            f"with network run `huggingface-cli download {name_or_path} --local-dir {local}` and "
+            f"pass --text-model {local}") from None
+    if not getattr(model.config, "is_encoder_decoder", False):
+        raise TextModelError(f"text model {name_or_path!r} is not an encoder-decoder (T5 family)")
+    return tokenizer, model
+
+
+class FrozenTextModel(nn.Module):
+    """Holds a Hugging Face encoder-decoder frozen and in eval mode, outside GLIM's parameters.
+
+    The wrapped model is kept out of the module tree, so its weights are neither optimised, nor
+    saved in (or expected from) GLIM checkpoints; ``.to()``/``.half()`` still reach it.
+    """
+
+    def __init__(self, tokenizer, model: nn.Module):
+        super().__init__()
+        model.requires_grad_(False).eval()
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "tokenizer", tokenizer)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.model.config.d_model)
+
+    def _apply(self, fn, recurse: bool = True):
+        self.model._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def train(self, mode: bool = True) -> "FrozenTextModel":
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def tokenize(self, texts: list[str], max_len: int, pad_to_max: bool = False) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
+                             padding="max_length" if pad_to_max else "longest")
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    @torch.no_grad()
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Text encoder states (n, s, d_model)."""
+        return self.model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def tiny_t5_config(d_model: int = 64, seed_layers: int = 2):
+    from transformers import T5Config
+
+    return T5Config(vocab_size=384, d_model=d_model, d_kv=16, d_ff=2 * d_model, num_layers=seed_layers,
+                    num_decoder_layers=seed_layers, num_heads=4, relative_attention_num_buckets=16,
+                    relative_attention_max_distance=64, dropout_rate=0.0, feed_forward_proj="gated-gelu",
+                    tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+
+
+def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0) -> Path:
+    """Write a tiny random T5 (a few hundred thousand parameters) with a byte-level tokenizer that
+    needs no vocabulary file; deterministic for a seed. Returns the directory."""
+    from transformers import ByT5Tokenizer, T5ForConditionalGeneration
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(tiny_t5_config(d_model))
+    tokenizer = ByT5Tokenizer()
+    tokenizer.model_max_length = 512
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a tiny random T5 with a byte tokenizer.")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    path = build_tiny_t5(args.out, args.d_model, args.seed)
+    n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
+    print(f"tiny T5 ({n:,} parameters) written to {path}")
