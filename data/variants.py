@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
-from model.text_model import TextModelError, load_text_model
+from model.text_model import DEFAULT_TEXT_MODEL, TextModelError, load_text_model
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
 ERROR_MARK = "<ERROR>"
@@ -130,18 +130,25 @@ def _dtype_for(device: str) -> torch.dtype | None:
     return torch.bfloat16 if device.startswith("cuda") else None
 
 
+def check_model_source(name_or_path: str, label: str, example: str) -> str:
+    """The directory or hub id to load from; a local path must hold a downloaded model."""
+    path = Path(name_or_path).expanduser()
+    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if not looks_local:
+        return name_or_path
+    if not (path / "config.json").is_file():
+        error = InstructionModelError if label == "instruction model" else TextModelError
+        raise error(f"{label} directory {name_or_path} has no config.json: download the model there "
+                    f"(e.g. `huggingface-cli download {example} --local-dir {name_or_path}`)")
+    return str(path)
+
+
 def load_instruction_model(name_or_path: str, device: str = "cpu") -> Generator:
     """Load a causal LM (with its chat template when it has one) or a seq2seq model. Raises
     ``InstructionModelError`` naming what to download and where."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    path = Path(name_or_path).expanduser()
-    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
-    if looks_local and not (path / "config.json").is_file():
-        raise InstructionModelError(
-            f"instruction model directory {name_or_path} has no config.json: download the model "
-            f"there (e.g. `huggingface-cli download {EXAMPLE_LLM} --local-dir {name_or_path}`)")
-    source = str(path) if looks_local else name_or_path
+    source = check_model_source(name_or_path, "instruction model", EXAMPLE_LLM)
     try:
         config = AutoConfig.from_pretrained(source)
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
@@ -347,7 +354,7 @@ def _entry(job: Job, answer: str, source: str, prompt: str, model: str) -> dict:
             "source": source, "model": model_tag(model), "prompt": prompt}
 
 
-def _progress(total: int, enabled: bool):
+def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -364,13 +371,17 @@ def generate_variants(table: pd.DataFrame, *, llm: str, t5: str, cache_path: str
     cache = load_cache(cache_path)
     check_cache_models(cache, cache_path, llm, t5)
     cells, pending = plan(table, cache, overwrite)
+    if any(j.column in LLM_COLUMNS for j in pending):
+        check_model_source(llm, "instruction model", EXAMPLE_LLM)
+    if any(j.column not in LLM_COLUMNS for j in pending):
+        check_model_source(t5, "text model", DEFAULT_TEXT_MODEL)
     counts = {"cached": len({k for k in cells.values() if k in cache}), "generated": len(pending)}
     sides: list[tuple[str, Callable[[], Generator], list[Job]]] = [
         ("instruction model", lambda: load_instruction_model(llm, device),
          [j for j in pending if j.column in LLM_COLUMNS]),
         ("T5", lambda: load_t5(t5, device), [j for j in pending if j.column not in LLM_COLUMNS])]
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache_path, "a", encoding="utf-8") as sink, _progress(len(pending), progress) as bar:
+    with open(cache_path, "a", encoding="utf-8") as sink, _progress(progress) as bar:
         task = bar.add_task("variants", total=len(pending))
         for label, load, jobs in sides:
             if not jobs:

@@ -1,0 +1,50 @@
+"""EEG-to-text retrieval metrics from EEG and text vectors (pure functions)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .loss import similarity
+
+
+def ranks_within_batches(eeg_vec: torch.Tensor, text_vec: torch.Tensor, batch_ids: np.ndarray) -> np.ndarray:
+    """0-based rank of each sample's own text among the texts of its batch (ties count in its favour)."""
+    ranks = np.zeros(len(eeg_vec), dtype=np.int64)
+    for b in np.unique(batch_ids):
+        idx = np.flatnonzero(batch_ids == b)
+        sim = similarity(eeg_vec[idx], text_vec[idx])  # (m, m)
+        ranks[idx] = (sim > sim.diagonal()[:, None]).sum(1).cpu().numpy()
+    return ranks
+
+
+def batch_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, batch_ids: np.ndarray,
+                    batch_size: int = 24, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Published protocol: top-k accuracy of the true text within test batches of ``batch_size``
+    distinct sentences (smaller batches are left out)."""
+    sizes = np.bincount(batch_ids)[batch_ids]
+    keep = sizes == batch_size
+    ranks = ranks_within_batches(eeg_vec, text_vec, batch_ids)[keep]
+    out = {f"retrieval_batch{batch_size}/top{k}": float((ranks < k).mean()) if len(ranks) else float("nan")
+           for k in ks}
+    out[f"retrieval_batch{batch_size}/n"] = int(keep.sum())
+    return out
+
+
+def pool_ranks(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray) -> np.ndarray:
+    """0-based rank of each sample's own text among all distinct texts of the pool."""
+    pool_uids, first = np.unique(uids, return_index=True)
+    sim = similarity(eeg_vec, text_vec[first])  # (n, u)
+    own = torch.as_tensor(np.searchsorted(pool_uids, uids))
+    true = sim.gather(1, own[:, None])  # (n, 1)
+    return (sim > true).sum(1).cpu().numpy()
+
+
+def pool_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray,
+                   ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Recall@k, median rank (1-based) and MRR over the pool of distinct test sentences."""
+    ranks = pool_ranks(eeg_vec, text_vec, uids)
+    out = {f"retrieval_pool/R@{k}": float((ranks < k).mean()) for k in ks}
+    out["retrieval_pool/median_rank"] = float(np.median(ranks + 1))
+    out["retrieval_pool/MRR"] = float((1.0 / (ranks + 1)).mean())
+    out["retrieval_pool/size"] = int(len(np.unique(uids)))
+    return out
