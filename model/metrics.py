@@ -11,7 +11,7 @@ Each sample is scored as a corpus of one hypothesis against
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -116,7 +116,7 @@ def rouge_tokens(text: str) -> list[str]:
     return _ROUGE_NON_ALNUM.sub(" ", text.lower()).split()
 
 
-def _encode(texts: Sequence[str], tokenize: Any) -> tuple[np.ndarray, np.ndarray]:
+def _encode(texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray]:
     """Tokenise and map words to integer ids: (padded ids (M, L) with -1 padding, lengths (M,))."""
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(w, len(vocab)) for w in tokenize(t)] for t in texts]
@@ -190,7 +190,9 @@ def _bleu_from_counts(
     return score.numpy()
 
 
-def _bleu_all(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None) -> dict[str, np.ndarray]:
+def _bleu_all(
+    tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
+) -> dict[str, np.ndarray]:
     """BLEU-n of the hypothesis (slot 0) vs all references (slots 1..K) and vs each slot alone."""
     max_n = max(BLEU_ORDERS)
     hyp_len = lens[:n_samples]
@@ -230,7 +232,9 @@ def _rouge_prf(hits: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray) -> di
             (("precision", precision), ("recall", recall), ("fmeasure", fmeasure))}
 
 
-def _rouge_all(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None) -> dict[str, np.ndarray]:
+def _rouge_all(
+    tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
+) -> dict[str, np.ndarray]:
     """ROUGE-1 vs all references ('best' F accumulation) and recall vs each slot alone."""
     (grams,) = _ngram_ids(tokens, lens, 1)
     sample, hyp_counts, ref_counts = _match_counts(grams, n_slots, n_samples)

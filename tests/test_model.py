@@ -1,0 +1,191 @@
+"""Model behaviour of SPEC §3: identity init, padding invariance, prompt modes, losses, frozen text model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from model.blocks import Attention, ModulatedBlock
+from model.encoder import EEGEncoder, sincos_table
+from model.glim import GLIM
+from model.loss import clip_loss
+from model.prompt import PromptEmbedder
+from model.text_model import TextModelError, build_tiny_t5
+from tests.factories import TINY_GLIM
+
+
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory):
+    return str(build_tiny_t5(tmp_path_factory.mktemp("t5") / "tiny-t5", d_model=64))
+
+
+@pytest.fixture()
+def glim(tiny_t5):
+    torch.manual_seed(0)
+    m = GLIM(**TINY_GLIM, text_model_id=tiny_t5)
+    m.attach_text_model()
+    return m
+
+
+def test_paper_state_dict_matches_published_manifest(shared_dir):
+    manifest = json.loads((shared_dir / "reference/glim_checkpoint_manifest.json").read_text())
+    model = GLIM(**manifest["hyper_parameters"])
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == manifest["state_dict"]
+    assert sum(v.numel() for v in model.state_dict().values()) == manifest["n_params"]
+
+
+def test_sincos_table_halves():
+    t = sincos_table(1280, 128)
+    assert t.shape == (1280, 128)
+    assert torch.allclose(t[:, 0], torch.sin(torch.arange(1280.0)))
+    assert torch.allclose(t[:, 64], torch.cos(torch.arange(1280.0)))
+    assert torch.allclose(t[7, 63], torch.sin(torch.tensor(7 / 10000 ** (126 / 128))))
+
+
+def test_attention_matches_torch_multihead_attention():
+    torch.manual_seed(0)
+    ours, ref = Attention(32, 4), torch.nn.MultiheadAttention(32, 4, batch_first=True)
+    ref.load_state_dict(ours.state_dict())
+    q, kv = torch.randn(3, 5, 32), torch.randn(3, 9, 32)
+    mask = torch.arange(9)[None] < torch.tensor([9, 4, 1])[:, None]
+    expected, _ = ref(q, kv, kv, key_padding_mask=~mask)
+    assert torch.allclose(ours(q, kv, key_mask=mask), expected, atol=1e-6)
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+    expected, _ = ref(q, q, q, attn_mask=causal)
+    assert torch.allclose(ours(q, q, is_causal=True), expected, atol=1e-6)
+
+
+def test_modulated_block_starts_as_identity():
+    block = ModulatedBlock(32, 4, 4, seq_len=50)
+    x, p = torch.randn(2, 50, 32), torch.randn(2, 32)
+    assert torch.equal(block(x, torch.ones(2, 50, dtype=torch.bool), p), x)
+    with torch.no_grad():
+        block.adaLN[1].bias.fill_(0.1)
+    assert not torch.allclose(block(x, torch.ones(2, 50, dtype=torch.bool), p), x)
+
+
+def _perturbed_encoder() -> EEGEncoder:
+    torch.manual_seed(0)
+    enc = EEGEncoder(input_eeg_len=64, input_dim=16, hidden_eeg_len=4, hidden_dim=16, n_in_blocks=2,
+                     n_out_blocks=2, num_heads=2, mlp_ratio=2)
+    with torch.no_grad():  # leave the identity start so that every path is exercised
+        for b in enc.in_blocks:
+            b.adaLN[1].weight.normal_(std=0.1)
+            b.t_adaLN[1].weight.normal_(std=0.1)
+    return enc
+
+
+def test_padded_time_steps_never_change_the_output():
+    enc = _perturbed_encoder()
+    lengths = torch.tensor([64, 30, 7])
+    mask = torch.arange(64)[None] < lengths[:, None]
+    x, p = torch.randn(3, 64, 16), torch.randn(3, 16)
+    garbage = torch.where(mask[..., None], x, torch.randn_like(x) * 100)
+    assert torch.allclose(enc(x * mask[..., None], mask, p), enc(garbage, mask, p), atol=1e-5)
+
+
+def test_trimming_common_padding_is_exact(glim):
+    torch.manual_seed(1)
+    eeg = torch.randn(2, 1280, 128)
+    mask = torch.arange(1280)[None] < torch.tensor([300, 500])[:, None]
+    ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
+    glim.eval()
+    emb_full, vec_full = glim.encode_eeg(eeg * mask[..., None], mask, ids)
+    emb_cut, vec_cut = glim.encode_eeg(eeg[:, :500], mask[:, :500], ids)
+    assert torch.allclose(emb_full, emb_cut, atol=1e-5) and torch.allclose(vec_full, vec_cut, atol=1e-5)
+
+
+def test_prompt_modes_and_dropout():
+    torch.manual_seed(0)
+    pe = PromptEmbedder([3, 3, 31], 8, [0.0, 1.0, 0.5]).eval()
+    ids = torch.tensor([[2, 1, 7]])
+    E = [e.weight for e in pe.embedders]
+    s = pe.sigma
+    src = s[0] * E[0][2] + s[1] * E[1][0] + s[2] * E[2][7]  # p=1: always <UNK>
+    assert torch.allclose(pe(ids, "src")[0], src)
+    assert torch.allclose(pe(ids, "zero")[0], s[0] * E[0][2] + s[1] * E[1][0] + s[2] * E[2][0])
+    w0, w1 = 30 * 0.5, 0.5
+    bag = (w0 * E[2][0] + w1 * E[2][7]) / (w0 + w1)
+    assert torch.allclose(pe(ids, "sum")[0], s[0] * E[0][2] + s[1] * E[1][0] + s[2] * bag)
+    assert torch.allclose(pe(ids, "mean")[0], s[0] * E[0][2] + s[1] * E[1][0] + s[2] * E[2][1:].mean(0))
+    assert torch.allclose(pe.sigma, torch.tensor([3, 3, 31]) / 37)
+    with pytest.raises(ValueError, match="prompt mode"):
+        pe(ids, "random")
+    # training with p = (0, 1, 1): dataset and subject always <UNK>, task kept
+    paper = PromptEmbedder([3, 3, 31], 8, [0.0, 1.0, 1.0]).train()
+    many = torch.tensor([[1, 2, 30]] * 64)
+    expected = paper.sigma[0] * paper.embedders[0].weight[1] + paper.sigma[1] * paper.embedders[1].weight[0] \
+        + paper.sigma[2] * paper.embedders[2].weight[0]
+    assert torch.allclose(paper(many), expected.expand(64, -1))
+    half = PromptEmbedder([3, 3, 31], 8, [0.0, 0.0, 0.5]).train()
+    out = half(many)
+    n_dropped = sum(torch.allclose(o, half.eval()(torch.tensor([[1, 2, 0]]))[0]) for o in out)
+    assert 10 < n_dropped < 54
+
+
+def test_clip_loss_minimal_for_aligned_batch():
+    n, d = 6, 16
+    torch.manual_seed(0)
+    # a batch of mutually opposite-as-possible unit vectors: the simplex, aligned pairs x_i = y_i
+    x = torch.eye(n, d) - 1.0 / n * torch.cat([torch.ones(n, n), torch.zeros(n, d - n)], 1)
+    aligned = clip_loss(x, x)
+    bound = torch.log(1 + (n - 1) * torch.exp(torch.tensor(-1 / (n - 1) - 1)))
+    assert torch.allclose(aligned, bound, atol=1e-5)
+    for _ in range(20):
+        assert clip_loss(x, torch.randn(n, d)) > aligned
+        assert clip_loss(x, x[torch.randperm(n)]) >= aligned - 1e-6
+
+
+def _batch(n: int = 4, length: int = 300):
+    torch.manual_seed(2)
+    texts = [f"sentence number {i} is here." for i in range(n)]
+    return {"eeg": torch.randn(n, length, 128), "mask": torch.ones(n, length, dtype=torch.bool),
+            "prompt_ids": torch.tensor([[1, 1, 3]] * n), "input_text": ["To English: " + t for t in texts],
+            "target_text": texts}
+
+
+def test_losses_combine_as_spec(glim):
+    glim.eval()
+    out = glim(_batch())
+    assert torch.allclose(out["loss"], 0.5 * out["loss_clip"] + 0.5 * out["loss_lm"])
+    assert out["eeg_emb"].shape == (4, TINY_GLIM["hidden_eeg_len"], 64)
+    assert out["eeg_vec"].shape == out["text_vec"].shape == (4, 64)
+
+
+def test_text_model_frozen_in_eval_and_not_saved(glim):
+    tm = glim.text_model.model
+    before = {k: v.clone() for k, v in tm.state_dict().items()}
+    glim.train()
+    assert not tm.training and all(not p.requires_grad for p in tm.parameters())
+    opt = glim.configure_optimizers()
+    opt_params = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not opt_params & {id(p) for p in tm.parameters()}
+    for _ in range(2):
+        opt.zero_grad()
+        glim(_batch())["loss"].backward()
+        opt.step()
+    assert all(torch.equal(before[k], v) for k, v in tm.state_dict().items())
+    assert not any(k.startswith("text_model") for k in glim.state_dict())
+
+
+def test_overfit_one_batch(glim):
+    batch = _batch()
+    opt = torch.optim.Adam(glim.parameters(), lr=3e-3)
+    glim.train()
+    first = glim(batch)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = glim(batch)["loss"]
+        loss.backward()
+        opt.step()
+    last = glim(batch)
+    assert last["loss_lm"] < 0.5 * first["loss_lm"]
+    assert last["loss_clip"] < first["loss_clip"]
+
+
+def test_text_model_of_wrong_width_is_refused(tiny_t5):
+    m = GLIM(**{**TINY_GLIM, "embed_dim": 32}, text_model_id=tiny_t5)
+    with pytest.raises(TextModelError, match="d_model 64 but GLIM's aligner width .* is 32"):
+        m.attach_text_model()
