@@ -10,6 +10,7 @@ epochs and ``last.ckpt``; the resolved config is saved beside them as ``config.y
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -43,6 +44,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--limit_val_batches", type=int | float, default=1.0)
     parser.add_argument("--deterministic", type=bool, default=False)
     parser.add_argument("--progress", type=bool, default=True, help="rich progress bar")
+    parser.add_argument("--record_batches", type=bool, default=False,
+                        help="write the store records of every train batch per rank to out_dir/batches")
     return parser
 
 
@@ -58,6 +61,24 @@ def make_logger(kind: str, out_dir: Path, name: str):
     if kind == "none":
         return False
     raise ValueError(f"unknown logger {kind!r}: use csv, tensorboard, wandb or none")
+
+
+class BatchRecorder:
+    """Callback writing, per rank, one JSON line per train batch: epoch, step, store records."""
+
+    def __new__(cls, out_dir: Path):
+        from lightning.pytorch.callbacks import Callback
+
+        class _Recorder(Callback):
+            def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+                out_dir.mkdir(parents=True, exist_ok=True)
+                line = {"epoch": trainer.current_epoch, "batch": batch_idx,
+                        "samples": batch["sample"].tolist(),
+                        "records": batch["record"].tolist(), "uids": batch["text_uid"].tolist()}
+                with open(out_dir / f"rank{trainer.global_rank}.jsonl", "a") as f:
+                    f.write(json.dumps(line) + "\n")
+
+        return _Recorder()
 
 
 def train(cfg: Namespace, parser: ArgumentParser) -> Path:
@@ -78,6 +99,8 @@ def train(cfg: Namespace, parser: ArgumentParser) -> Path:
     every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
                             every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=True)
     callbacks = [every] + ([RichProgressBar()] if cfg.progress else [])
+    if cfg.record_batches:
+        callbacks.append(BatchRecorder(out_dir / "batches"))
     trainer = L.Trainer(
         max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
         num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,

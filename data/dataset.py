@@ -81,6 +81,7 @@ class GLIMDataset(Dataset):
             "references": references,
             "text_uid": int(rec["text uid"]),
             "record": int(self.rows[j]),
+            "sample": i,
             **{k: ("" if rec.get(k) is None else str(rec.get(k))) for k in META_COLUMNS},
         }
 
@@ -94,6 +95,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "prompt_ids": torch.stack([it["prompt_ids"] for it in items]),  # (n, 3)
         "text_uid": torch.tensor([it["text_uid"] for it in items]),
         "record": torch.tensor([it["record"] for it in items]),
+        "sample": torch.tensor([it["sample"] for it in items]),
     }
     for key in items[0]:
         if key not in batch and key != "eeg_len":

@@ -26,7 +26,6 @@ counted in the final summary; the store appears only when the run completes.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -47,14 +46,14 @@ from rich.table import Table
 from data.readers import ZUCO1, ZUCO2, RawFile, find_raw_files, read_sentences
 from data.steps import (
     Drop, DropRecord, Tally, label_groups, load_label_table, match_group, missing_columns,
-    rows_without_variants, split_phases, step1, step2, step3,
+    rows_without_variants, save_label_table, split_phases, step1, step2, step3,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 
 MATERIALS_DIR = "task_materials"
 NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df or a label table "
-                    ".jsonl/.csv), or generate variants with `python -m data.variants` and pass "
-                    "its table with --labels or --variants")
+                    ".jsonl/.csv), or generate variants with `python -m data.variants "
+                    "--labels {table} --out LABELS.jsonl ...` and pass --labels LABELS.jsonl")
 
 
 class PrepareError(RuntimeError):
@@ -122,26 +121,42 @@ def _read_table(path: str | Path, what: str, warn) -> pd.DataFrame:
         raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
 
 
-def resolve_labels(raw_dir: Path, labels: str | Path | None, materials: str | Path | None,
-                   variants: str | Path | None, tally: Tally, warn) -> pd.DataFrame:
-    """The complete label table (all ``LABEL_COLUMNS``), or a ``PrepareError``."""
+def steps12_path(out_dir: str | Path) -> Path:
+    """Where a run without variants leaves the label table of steps 1–2 (beside the store)."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + ".labels.jsonl")
+
+
+def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
+                   materials: str | Path | None, variants: str | Path | None, tally: Tally,
+                   warn) -> pd.DataFrame:
+    """The complete label table (all ``LABEL_COLUMNS``), or a ``PrepareError``.
+
+    Without ``labels`` and without variants, the label table of steps 1–2 is written beside the
+    store (``steps12_path``) for ``python -m data.variants`` and the run stops.
+    """
     if labels is not None:
         table = _read_table(labels, "label table", warn)
+        absent = missing_columns(table)
+        if absent:
+            raise PrepareError(f"label table {labels} lacks the columns {absent}")
         source = f"label table {labels}"
     else:
         rows = step1(*materials_dirs(raw_dir, materials), tally=tally)
         if rows.empty:
-            raise PrepareError(f"no task materials found under {raw_dir} (see --materials); "
-                               + NO_VARIANTS_HINT)
+            raise PrepareError(f"no task materials found for {raw_dir} (see --materials); "
+                               + NO_VARIANTS_HINT.format(table="TABLE"))
         table = step2(rows, _read_table(variants, "variant table", warn) if variants else None)
-        source = "the task materials"
-    absent = missing_columns(table)
-    if absent and labels is not None:
-        raise PrepareError(f"{source} lacks the columns {absent}")
+        source = "steps 1-2" + (f" with the variants of {variants}" if variants else "")
     lacking = rows_without_variants(table)
-    if lacking:
+    if lacking and labels is None:
+        written = save_label_table(table, steps12_path(out_dir))
         raise PrepareError(f"{lacking} of {len(table)} label rows from {source} have no text "
-                           f"variants: {NO_VARIANTS_HINT}")
+                           f"variants (their table is in {written}): "
+                           + NO_VARIANTS_HINT.format(table=written))
+    if lacking:
+        raise PrepareError(f"{lacking} of {len(table)} rows of {source} have no text variants: "
+                           + NO_VARIANTS_HINT.format(table="TABLE"))
     return table
 
 
@@ -232,7 +247,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     if not raw_dir.is_dir():
         raise PrepareError(f"raw data directory not found: {raw_dir}")
     summary = Summary(Tally(echo=echo))
-    table = resolve_labels(raw_dir, labels, materials, variants, summary.tally, echo)
+    table = resolve_labels(raw_dir, out_dir, labels, materials, variants, summary.tally, echo)
     phases = split_phases(table)
     groups = label_groups(table)
     label_records = table[list(LABEL_COLUMNS)].to_dict(orient="index")
@@ -286,7 +301,7 @@ def summary_tables(summary: Summary) -> list[Table]:
     dropped = Table(title="dropped")
     for column in ("reason", "records", "files"):
         dropped.add_column(column, justify="left" if column == "reason" else "right")
-    for reason, records, files in summary.tally.rows():
+    for reason, records, files in summary.tally.rows() or [("(none)", 0, 0)]:
         dropped.add_row(reason, str(records), str(files))
     return [kept, dropped]
 

@@ -32,7 +32,8 @@ def assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def published(shared_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(shared_dir / "reference" / "glim_published_samples_head120.csv", dtype=str, keep_default_na=False)
+    path = shared_dir / "reference" / "glim_published_samples_head120.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def inputs_of(df: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str]]:
@@ -61,7 +62,8 @@ def test_batched_equals_loop_on_published(published: pd.DataFrame) -> None:
 
 
 # ----------------------------------------------------------------------------- random inputs
-WORDS = ["the", "The", "cat", "cat.", "a", "--", "...", "!", "it's", "Ünïcödé", "naïve", "日本語", "x2", "", "MOVIE", "film,"]
+WORDS = ["the", "The", "cat", "cat.", "a", "--", "...", "!", "it's", "Ünïcödé", "naïve", "日本語", "x2", "", "MOVIE",
+         "film,"]
 word_text = st.lists(st.sampled_from(WORDS), max_size=10).map(" ".join)
 any_text = st.text(max_size=25)
 long_text = st.lists(st.sampled_from(WORDS[:4]), min_size=30, max_size=70).map(" ".join)

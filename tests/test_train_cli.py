@@ -1,0 +1,95 @@
+"""train.py / test.py end to end on a tiny store and a tiny T5, DDP on CPU, and clear CLI errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from model.text_model import build_tiny_t5
+from tests.factories import TINY_GLIM, write_random_store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    store = write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
+    t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store)},
+              "accelerator": "cpu", "devices": 1, "precision": "32-true", "max_epochs": 2,
+              "ckpt_every": 1, "progress": False, "logger": "csv"}
+    (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
+    return tmp
+
+
+def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
+    out = setup / "run"
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--out_dir", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    names = sorted(p.name for p in out.glob("*.ckpt"))
+    assert names == ["glim-zuco-epoch=0-step=32.ckpt", "glim-zuco-epoch=1-step=64.ckpt", "last.ckpt"]
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["model"]["hidden_dim"] == 32 and saved["seed"] == 42
+    res = setup / "results"
+    r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res),
+            "--progress", "false")
+    assert r.returncode == 0, r.stderr[-3000:]
+    import pandas as pd
+    samples = pd.read_csv(res / "samples.csv")
+    assert len(samples) == 16 and {"Input Text", "targets_json", "Generated Text", "Bleu1", "Bleu4",
+                                   "Rouge1-fmeasure", "WER", "Generated Text (w/tf)"} <= set(samples.columns)
+    metrics = json.loads((res / "metrics.json").read_text())["metrics"]
+    assert metrics["n_samples"] == 16 and 0 <= metrics["retrieval_pool/R@1"] <= 1
+    assert abs(metrics["Bleu1"] - samples["Bleu1"].mean()) < 1e-9
+    # refuses to overwrite results
+    r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res))
+    assert r.returncode != 0 and "already holds results" in r.stderr and "--overwrite" in r.stderr
+
+
+@pytest.mark.slow
+def test_ddp_two_ranks_on_cpu_see_disjoint_batches(setup):
+    out = setup / "ddp"
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--out_dir", str(out), "--devices", "2",
+            "--strategy", "ddp", "--max_epochs", "1", "--record_batches", "true")
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [[json.loads(x) for x in (out / f"batches/rank{k}.jsonl").read_text().splitlines()] for k in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 16  # 32 batches of 4 split over 2 ranks
+    seen = [[i for b in rank for i in b["samples"]] for rank in ranks]
+    assert len(set(seen[0])) == len(seen[0]) == 64 and not set(seen[0]) & set(seen[1])
+    for b in ranks[0] + ranks[1]:
+        assert len(set(b["uids"])) == len(b["uids"]) == 4
+    assert (out / "last.ckpt").is_file()
+
+
+def test_bad_input_gives_one_line_errors(setup, tmp_path):
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--model.no_such_key", "1")
+    assert r.returncode != 0 and "no_such_key" in r.stderr
+    bad = yaml.safe_load((setup / "tiny.yaml").read_text())
+    bad["model"]["hidden_dimm"] = 3
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    r = run("train.py", "--config", str(tmp_path / "bad.yaml"))
+    assert r.returncode != 0 and "hidden_dimm" in r.stderr
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--data.data_dir", str(tmp_path / "none"),
+            "--out_dir", str(tmp_path / "o"))
+    assert r.returncode == 1 and "processed data directory not found" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "foreign.ckpt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    r = run("test.py", "--ckpt", str(tmp_path / "foreign.ckpt"), "--data_dir", str(setup / "store"),
+            "--out", str(tmp_path / "res"))
+    assert r.returncode == 1 and "cannot be read" in r.stderr and "Traceback" not in r.stderr
+    narrow = build_tiny_t5(tmp_path / "t5-32", d_model=32)
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text-model", str(narrow),
+            "--out_dir", str(tmp_path / "o2"))
+    assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
