@@ -32,10 +32,11 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,12 +44,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data.readers import ZUCO1, ZUCO2, RawFile, find_raw_files, read_sentences
+from data.readers import ZUCO1, ZUCO2, RawFile, SentenceRecord, find_raw_files, read_sentences
 from data.steps import (
-    Drop, DropRecord, Tally, label_groups, load_label_table, match_group, missing_columns,
+    KEPT_CHANNELS, Drop, DropRecord, Tally, label_groups, load_label_table, match_group, missing_columns,
     rows_without_variants, save_label_table, split_phases, step1, step2, step3,
 )
-from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from data.store import LABEL_COLUMNS, PHASES, StoreWriter
 
 MATERIALS_DIR = "task_materials"
 NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df or a label table "
@@ -75,10 +76,10 @@ class FileResult:
 
     file: RawFile
     where: str
+    eeg_path: Path
     n_sentences: int = 0
     kept: list[KeptSentence] = field(default_factory=list)
     drops: list[Drop] = field(default_factory=list)
-    eeg_path: Path | None = None
 
 
 @dataclass
@@ -165,29 +166,42 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
 # ---------------------------------------------------------------------------------------------
 
 def process_file(raw_file: RawFile, where: str, eeg_path: Path) -> FileResult:
-    """Read one file and apply step 3 to each sentence; kept EEG rows go to ``eeg_path``."""
-    result = FileResult(raw_file, where)
+    """Read one file and apply step 3 to each sentence.
+
+    The kept EEG is spilled to ``eeg_path`` in file order, unpadded (``eeg_len`` x 104 float32
+    each); an unexpected failure part-way drops the rest of the file, reported, and keeps the rest.
+    """
+    result = FileResult(raw_file, where, eeg_path)
     if raw_file.problem is not None:
         result.drops.append(Drop(where, None, raw_file.problem))
         return result
     with open(eeg_path, "wb") as spill:
-        for sentence in read_sentences(raw_file.path):
-            if sentence.index is None:
-                result.drops.append(Drop(where, None, sentence.reason or "?", sentence.detail))
-                continue
-            result.n_sentences += 1
-            if sentence.reason is not None:
-                result.drops.append(Drop(where, sentence.index, sentence.reason, sentence.detail))
-                continue
-            try:
-                eeg, mask = step3(sentence.eeg)
-            except DropRecord as drop:
-                result.drops.append(Drop(where, sentence.index, drop.reason, drop.detail))
-                continue
-            spill.write(eeg.tobytes())
-            result.kept.append(KeptSentence(sentence.index, sentence.text, int(mask.sum())))
-    result.eeg_path = eeg_path
+        try:
+            for sentence in read_sentences(raw_file.path):
+                _process_sentence(sentence, result, spill)
+        except Exception as error:  # bad input must not stop the run
+            result.drops.append(Drop(where, None, "failed while reading",
+                                     f"{type(error).__name__}: {error}"))
     return result
+
+
+def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: BinaryIO) -> None:
+    where = result.where
+    if sentence.index is None:
+        result.drops.append(Drop(where, None, sentence.reason or "?", sentence.detail))
+        return
+    result.n_sentences += 1
+    if sentence.reason is not None:
+        result.drops.append(Drop(where, sentence.index, sentence.reason, sentence.detail))
+        return
+    try:
+        eeg, mask = step3(sentence.eeg)
+    except DropRecord as drop:
+        result.drops.append(Drop(where, sentence.index, drop.reason, drop.detail))
+        return
+    length = int(mask.sum())
+    spill.write(eeg[:length, :KEPT_CHANNELS].tobytes())
+    result.kept.append(KeptSentence(sentence.index, sentence.text, length))
 
 
 def _file_results(jobs: Sequence[tuple[RawFile, str, Path]], workers: int) -> Iterator[FileResult]:
@@ -224,16 +238,16 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, phases: p
                         f"{len(result.kept)} records"))
         return
     matches = match_group([k.text for k in result.kept], rows, raw_file.task)
-    buffer = np.empty((EEG_LEN, EEG_CHANNELS), dtype=np.float32)
     with open(result.eeg_path, "rb") as spill:
         for kept, (row, reason) in zip(result.kept, matches):
-            spill.readinto(memoryview(buffer).cast("B"))
+            eeg = np.fromfile(spill, dtype=np.float32, count=kept.eeg_len * KEPT_CHANNELS)
             if reason is not None:
                 tally.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
                 continue
             phase = phases[row]
-            writer.append(buffer, {"eeg_len": kept.eeg_len, "subject": raw_file.subject,
-                                   "phase": phase, **label_records[row]})
+            writer.append(eeg.reshape(kept.eeg_len, KEPT_CHANNELS),
+                          {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": phase,
+                           **label_records[row]})
             summary.stored[(raw_file.dataset, phase)] += 1
 
 
@@ -263,17 +277,17 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     try:
         jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32")
                 for i, f in enumerate(files)]
-        with StoreWriter(out_dir, info=info) as writer, _progress(console) as progress:
+        with StoreWriter(out_dir, info=info) as writer, _progress(console) as progress, \
+                closing(_file_results(jobs, workers)) as results:  # stops the workers on errors
             task = progress.add_task("reading ZuCo files", total=len(jobs), stored=0)
-            for result in _file_results(jobs, workers):
+            for result in results:
                 for drop in result.drops:
                     summary.tally.drop(drop)
                 summary.sentences[result.file.dataset] += result.n_sentences
                 summary.kept[result.file.dataset] += len(result.kept)
                 if result.kept:
                     _store_file(result, writer, groups, phases, label_records, summary)
-                if result.eeg_path is not None:
-                    result.eeg_path.unlink(missing_ok=True)
+                result.eeg_path.unlink(missing_ok=True)
                 progress.update(task, advance=1, stored=writer.n)
             if writer.n == 0:
                 raise PrepareError("no record was stored (see the lines above)")
@@ -320,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="files read in parallel (default 1)")
     args = parser.parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up too
     try:
         summary = prepare(args.raw, args.out, labels=args.labels, materials=args.materials,
                           variants=args.variants, workers=args.workers, console=console)
@@ -330,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print(f"interrupted: nothing written at {args.out}", markup=False)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for table in summary_tables(summary):
         console.print(table)
     console.print(f"store written: {args.out}", markup=False)

@@ -15,6 +15,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -41,6 +42,7 @@ RELATION_LABELS = {
     "POLITICAL_AFFILIATION": "political affiliation", "VISITED": "visit", "WIFE": "marriage",
 }
 RAW_RATE = 500
+KEPT_CHANNELS = RAW_CHANNELS - 1  # the 105th channel is all zeros
 MIN_SAMPLES, MAX_SAMPLES = 250, 5000
 SPLIT_SEED = 42
 TRAIN_FRACTION = 0.8
@@ -183,12 +185,12 @@ def step1(zuco1_dir: str | Path | None, zuco2_dir: str | Path | None,
     parts: list[tuple[Path, Callable[[], pd.DataFrame]]] = []
     if zuco1_dir is not None:
         d1 = Path(zuco1_dir)
-        parts += [(d1 / name, lambda t=task: _zuco1_rows(d1, t))
+        parts += [(d1 / name, partial(_zuco1_rows, d1, task))
                   for task, name in ZUCO1_MATERIALS.items()]
     if zuco2_dir is not None:
         d2 = Path(zuco2_dir)
-        parts += [(d2 / f"nr_{k}.csv", lambda k=k: _zuco2_nr_rows(d2, k)) for k in ZUCO2_PARTS]
-        parts += [(d2 / f"tsr_{k}.csv", lambda k=k: _zuco2_tsr_rows(d2, k)) for k in ZUCO2_PARTS]
+        parts += [(d2 / f"nr_{k}.csv", partial(_zuco2_nr_rows, d2, k)) for k in ZUCO2_PARTS]
+        parts += [(d2 / f"tsr_{k}.csv", partial(_zuco2_tsr_rows, d2, k)) for k in ZUCO2_PARTS]
     frames = []
     for path, read in parts:
         if not path.is_file():
@@ -291,9 +293,9 @@ def step3(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n_samples > MAX_SAMPLES:
         raise DropRecord(f"too long (> {MAX_SAMPLES} samples)", f"T={n_samples}")
     length = resampled_length(n_samples)
-    resampled = scipy.signal.resample(raw[:RAW_CHANNELS - 1], length, axis=1)
+    resampled = scipy.signal.resample(raw[:KEPT_CHANNELS], length, axis=1)
     eeg = np.zeros((EEG_LEN, EEG_CHANNELS), dtype=np.float32)
-    eeg[:length, :RAW_CHANNELS - 1] = resampled.T
+    eeg[:length, :KEPT_CHANNELS] = resampled.T
     mask = np.zeros(EEG_LEN, dtype=np.int8)
     mask[:length] = 1
     return eeg, mask

@@ -23,7 +23,8 @@ import numpy as np
 from data.synthetic_eeg import subject_profile
 from data.synthetic_mat import MatV73Writer, StructArray, write_v5
 from data.synthetic_materials import write_labels, write_zuco1_materials, write_zuco2_materials
-from data.synthetic_plan import SUBJECTS1, SUBJECTS2, TaskPlan, build_plan, label_rows
+from data.synthetic_plan import (SUBJECTS1, SUBJECTS2, CorpusPlan, TaskPlan, build_plan,
+                                 label_rows)
 from data.synthetic_records import missing_sentence, recorded_sentence, sentence_fields
 
 DEFAULT_SIGNAL_TO_NOISE = 1.0
@@ -102,7 +103,8 @@ def write_subject_file(path: Path, tp: TaskPlan, subject: str, rng: np.random.Ge
     return {"slots": len(sentences), "missing": len(missing)}
 
 
-def _plant_faults(root: Path, plan, seed: int, subjects1: Sequence[str], snr: float) -> list[dict]:
+def _plant_faults(root: Path, plan: CorpusPlan, seed: int, subjects1: Sequence[str],
+                  snr: float) -> list[dict]:
     """A truncated file, a sentence with 100 channels (done while writing), an unknown subject."""
     faults = []
     sr, nr = plan.tasks[0], plan.tasks[1]
@@ -119,7 +121,7 @@ def _plant_faults(root: Path, plan, seed: int, subjects1: Sequence[str], snr: fl
     small = TaskPlan(sr.dataset, sr.task, sr.folder, sr.suffix, rows=sr.rows[:3])
     path = mat_path(root, small, UNKNOWN_SUBJECT)
     write_subject_file(path, small, UNKNOWN_SUBJECT, np.random.default_rng([seed, 99]), seed,
-                       set(), snr, True, False, _Progress(False, 0))
+                       set(), snr, False, False, _Progress(False, 0))
     faults.append({"kind": "unknown_subject", "path": str(path.relative_to(root)),
                    "subject": UNKNOWN_SUBJECT})
     return faults
@@ -128,14 +130,14 @@ def _plant_faults(root: Path, plan, seed: int, subjects1: Sequence[str], snr: fl
 def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2,
                  n_sentences: int | Sequence[int] = 40, seed: int = 0,
                  signal_to_noise: float = DEFAULT_SIGNAL_TO_NOISE, faults: bool = False,
-                 word_features: bool = True, compress: bool = False,
+                 word_features: bool = False, compress: bool = False,
                  progress: bool = False) -> dict[str, Any]:
     """Write a synthetic ZuCo ``raw_data`` tree to ``out_dir``; returns a summary dict.
 
     ``n_sentences``: recorded sentences per subject file, one int for all five tasks or
     (SR, NR1, TSR1, NR2, TSR2); full size is ``data.synthetic_plan.FULL_SIZE``. Subjects are the
-    first ``n_subjects1`` / ``n_subjects2`` codes of SPEC §1.1. ``word_features=False`` leaves out
-    the per-band word values (much faster ZuCo2 files). ``faults=True`` plants the faults listed
+    first ``n_subjects1`` / ``n_subjects2`` codes of SPEC §1.1. ``word_features=True`` adds the
+    per-band word values (``FFD_t1`` ... ; 24 per word in ZuCo1, 64 in ZuCo2: slow and large). ``faults=True`` plants the faults listed
     in the summary for error-handling tests.
     """
     started = time.perf_counter()
@@ -202,14 +204,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--signal-to-noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE)
     ap.add_argument("--faults", action="store_true", help="plant faults for error-handling tests")
-    ap.add_argument("--no-word-features", action="store_true",
-                    help="leave out per-band word values (faster full-size ZuCo2 files)")
+    ap.add_argument("--word-features", action="store_true",
+                    help="add the per-band word values (FFD_t1 ...; slow and large)")
     ap.add_argument("--compress", action="store_true", help="compress the .mat files")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     subj = [int(s) for s in args.subjects.split(",")]
     summary = write_corpus(args.out, subj[0], subj[-1], _sizes(args.sentences), args.seed,
-                           args.signal_to_noise, args.faults, not args.no_word_features,
+                           args.signal_to_noise, args.faults, args.word_features,
                            args.compress, progress=not args.quiet)
     print(f"wrote {len(summary['mat_files'])} .mat files, {summary['sentence_slots']} sentence "
           f"slots ({summary['missing_sentences']} missing), {summary['label_rows']} label rows, "

@@ -154,7 +154,8 @@ class _Planner:
         used: set[str] = set()
         for b, (rel, k) in enumerate(zip(W.RELATIONS, sizes)):
             cands = [s for s in pool if rel in s.relations and s.text not in used]
-            for s in cands[: _count(k, 0.12)]:
+            # at least one shared sentence in a small corpus, so duplicate_sentences.csv has a row
+            for s in cands[: _count(k, 0.12, minimum=int(not used and k >= 2))]:
                 shared[b].append(s)
                 used.add(s.text)
         blocks = self.blocks(W.RELATIONS, sizes, shared, _count(n, 0.025, minimum=1 if n >= 30 else 0))

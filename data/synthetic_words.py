@@ -181,11 +181,17 @@ SYNONYMS_V0 = {
     "conventional": "usual", "consistently": "always", "remarkably": "very", "genuinely": "truly",
     "received": "got", "awarded": "given", "graduated": "finished", "established": "started",
     "employed": "hired", "traveled": "went", "married": "wed", "founded": "started",
-    "citizen": "national", "documentary": "film", "cinematography": "camera work",
+    "citizen": "national", "documentary": "film", "experience": "time", "offers": "gives",
+    "tells": "shows", "spoke": "talked", "owned": "had", "enjoyed": "liked", "rarely": "seldom",
+    "member": "part", "candidate": "choice", "decision": "choice", "shortly": "soon",
+    "surprised": "shocked", "premise": "idea", "dialogue": "talk", "pacing": "speed",
 }
 SYNONYMS_V1 = {
     "film": "movie", "picture": "movie", "drama": "movie", "thriller": "movie", "comedy": "movie",
     "dull": "boring", "clumsy": "awkward", "witty": "funny", "vivid": "lively", "hollow": "empty",
     "studied": "learned", "founded": "created", "served": "worked", "visited": "saw",
     "became": "turned into", "joined": "entered", "spent": "had", "earned": "got",
+    "story": "tale", "often": "many times", "kept": "wrote", "worked": "had a job",
+    "traveled": "made a trip", "married": "got married to", "although": "though",
+    "mostly": "largely", "feels": "seems", "watching": "seeing", "established": "formed",
 }

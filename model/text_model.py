@@ -18,6 +18,9 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
     when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     path = Path(name_or_path).expanduser()
     looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
@@ -106,6 +109,33 @@ def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0) 
     return out
 
 
+def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str]], steps: int = 600,
+                        batch_size: int = 16, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> float:
+    """Teach a (tiny) text model the corpus: seq2seq training on ``(source, target)`` pairs, saved
+    in place. Gives the demo's frozen decoder a language of its own. Returns the last loss."""
+    from rich.progress import Progress
+
+    tokenizer, model = load_text_model(str(model_dir))
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    loss = torch.tensor(float("nan"))
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("pretraining the tiny text model", total=steps)
+        for _ in range(steps):
+            idx = torch.randint(len(pairs), (batch_size,), generator=g).tolist()
+            src = tokenizer([pairs[i][0] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=256)
+            tgt = tokenizer([pairs[i][1] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=192)
+            labels = tgt["input_ids"].masked_fill(tgt["attention_mask"] == 0, -100)
+            loss = model(**src, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            bar.update(task, advance=1, description=f"pretraining the tiny text model (loss {loss.item():.2f})")
+    model.eval().save_pretrained(model_dir)
+    return float(loss.detach())
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -113,7 +143,18 @@ if __name__ == "__main__":
     parser.add_argument("--out", required=True)
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrain-on", default=None,
+                        help="a processed store whose sentences and variants the model learns to write")
+    parser.add_argument("--steps", type=int, default=600)
     args = parser.parse_args()
     path = build_tiny_t5(args.out, args.d_model, args.seed)
+    if args.pretrain_on:
+        from data.store import VARIANT_COLUMNS, open_store
+
+        recs = open_store(args.pretrain_on).records.drop_duplicates("text uid")
+        pairs = [("To English: " + r["input text"], str(r[c])) for _, r in recs.iterrows()
+                 for c in ("input text", *VARIANT_COLUMNS)]
+        loss = pretrain_text_model(path, pairs, args.steps, seed=args.seed)
+        print(f"pretrained on {len(pairs)} sentence pairs for {args.steps} steps (last loss {loss:.3f})")
     n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
     print(f"tiny T5 ({n:,} parameters) written to {path}")

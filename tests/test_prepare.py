@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +173,19 @@ def test_step_notebooks_run_in_order(corpus, tmp_path: Path) -> None:
     _execute("__STEP4_match_split.ipynb", {"RAW_DIR": str(raw), "LABELS": str(Path(out) / "zuco_label_table.jsonl"),
                                            "STORE": store})
     assert len(open_store(store)) == 12
+
+
+def test_synthetic_corpus_both_label_routes(tmp_path: Path, capsys) -> None:
+    synthetic = pytest.importorskip("data.synthetic")
+    raw = tmp_path / "raw"
+    written = synthetic.write_corpus(raw, 1, 1, 12, seed=0, faults=True)
+    labels = raw / synthetic.LABELS_FILE
+    code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "a", "--labels", labels)
+    assert code == 0
+    for fault in written["faults"]:
+        name = Path(fault["path"]).name
+        at = f": sentence {fault['sentence_index']}:" if "sentence_index" in fault else ": "
+        assert len([line for line in lines if name + at in line and "no EEG" not in line]) == 1, fault
+    assert _run(capsys, "--raw", raw, "--out", tmp_path / "b", "--variants", labels)[0] == 0
+    a, b = open_store(tmp_path / "a"), open_store(tmp_path / "b")
+    assert len(a) > 0 and a.records.equals(b.records)  # steps 1-2 rebuild the same label rows
