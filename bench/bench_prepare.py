@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--keep", help="write corpora and stores here instead of a temporary folder")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=110)
     table = Table(title="python -m data.prepare on synthetic ZuCo")
     for column in ("corpus", "raw MB", "workers", "sentences", "records", "s", "records/s",
                    "peak RSS MB"):

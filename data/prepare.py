@@ -36,7 +36,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,7 @@ def materials_dirs(raw_dir: str | Path, materials: str | Path | None = None) -> 
     return pick[0], pick[1]
 
 
-def _read_table(path: str | Path, what: str, warn) -> pd.DataFrame:
+def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise PrepareError(f"{what} not found: {path}")
