@@ -1,4 +1,5 @@
-"""Test-split inference: generation, teacher-forced predictions, EEG and text vectors."""
+"""Test-split inference (generation, teacher-forced predictions, EEG and text vectors) and the
+scored evaluation of one dataset (the EEG run or a control)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,8 +9,14 @@ import numpy as np
 import pandas as pd
 import torch
 from rich.progress import Progress
+from torch.utils.data import DataLoader
+
+from data.dataset import INPUT_PREFIX, collate
+from data.sampler import DistinctUidBatchSampler
 
 from .glim import GLIM
+from .scoring import roundtrip_texts, score_run
+from .zero_shot import pooled_text_vectors
 
 
 @dataclass
@@ -50,18 +57,39 @@ def predict(model: GLIM, loader: Iterable[dict], prompt_mode: str | None = None,
                     "Sentiment label": batch["sentiment label"][i],
                     "Relation label": batch["relation label"][i],
                     "text uid": int(batch["text_uid"][i]), "record": int(batch["record"][i]),
-                    "batch": b,
+                    "EEG record": int(batch.get("eeg_record", batch["record"])[i]),
+                    "sample": int(batch["sample"][i]), "batch": b,
                 })
             bar.advance(task)
-    return Predictions(pd.DataFrame(rows), torch.cat(eeg_vecs), torch.cat(text_vecs))
+    samples = pd.DataFrame(rows)
+    order = np.argsort(samples["sample"].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
+    idx = torch.as_tensor(order)
+    return Predictions(samples.iloc[order].reset_index(drop=True), torch.cat(eeg_vecs)[idx],
+                       torch.cat(text_vecs)[idx])
 
 
-def group_means(samples: pd.DataFrame, columns: list[str],
-                keys: tuple[str, ...] = ("Task", "Dataset", "Subject", "Raw Task Key")) -> pd.DataFrame:
-    """Means of metric columns per group task-dataset-subject-raw task, with counts."""
+def make_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    """Test loader: the samples in order, cut into batches of distinct texts (SPEC §2)."""
+    sampler = DistinctUidBatchSampler(dataset.uids, batch_size, shuffle=False, drop_last=False)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
+
+
+def evaluate_dataset(model: GLIM, dataset, labels: dict[str, torch.Tensor], batch_size: int,
+                     prompt_mode: str | None = None, num_beams: int = 2, max_length: int = 64,
+                     retrieval_batch: int = 24, num_workers: int = 0, progress: bool = True) -> tuple[pd.DataFrame, Predictions]:
+    """Predict and score every sample of ``dataset``: one row per sample (in dataset order) with
+    every per-sample metric, and the raw predictions with their vectors."""
+    pred = predict(model, make_loader(dataset, batch_size, num_workers), prompt_mode, num_beams, max_length, progress)
+    hp = model.hparams
+    samples = roundtrip_texts(pred.samples, model.text_model.tokenizer, hp.tgt_text_len, hp.input_text_len)
+    gen_vec = pooled_text_vectors(model, [INPUT_PREFIX + t for t in samples["Generated Text"]], hp.input_text_len)
+    return score_run(samples, pred.eeg_vec, pred.text_vec, gen_vec, labels, retrieval_batch), pred
+
+
+GROUP_KEYS = ("Task", "Dataset", "Subject", "Raw Task Key")
+
+
+def group_means(samples: pd.DataFrame, columns: list[str], keys: tuple[str, ...] = GROUP_KEYS) -> pd.DataFrame:
+    """Means of metric columns per group task-dataset-subject-raw task (NaNs skipped), with counts."""
     g = samples.groupby(list(keys), dropna=False)
     return g[columns].mean().join(g.size().rename("n")).reset_index()
-
-
-def nan_to_none(values: dict) -> dict:
-    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in values.items()}

@@ -48,3 +48,37 @@ def pool_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarr
     out["retrieval_pool/MRR"] = float((1.0 / (ranks + 1)).mean())
     out["retrieval_pool/size"] = int(len(np.unique(uids)))
     return out
+
+
+def retrieval_batch_ids(uids: np.ndarray, batch_size: int = 24) -> np.ndarray:
+    """Batch id of each sample when the samples, in order, are cut into batches of distinct texts
+    (the test loader's batching, SPEC §2)."""
+    from data.sampler import distinct_uid_batches
+
+    ids = np.empty(len(uids), dtype=np.int64)
+    for b, idx in enumerate(distinct_uid_batches(list(uids), batch_size, list(range(len(uids))), False)):
+        ids[idx] = b
+    return ids
+
+
+def rank_columns(batch_size: int, ks: tuple[int, ...] = (1, 5, 10)) -> list[str]:
+    """Per-sample retrieval columns of ``sample_retrieval`` whose means are the summary metrics."""
+    return ([f"retrieval_batch{batch_size}/top{k}" for k in ks] + [f"retrieval_pool/R@{k}" for k in ks]
+            + ["retrieval_pool/MRR"])
+
+
+def sample_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray, batch_ids: np.ndarray,
+                     batch_size: int = 24, ks: tuple[int, ...] = (1, 5, 10)) -> "pd.DataFrame":
+    """Per sample: 1-based ranks of the own text within its batch and in the pool, and 0/1 hits
+    (batch hits are NaN in batches smaller than ``batch_size``); the column means equal
+    ``batch_retrieval`` and ``pool_retrieval``."""
+    import pandas as pd
+
+    full = np.bincount(batch_ids)[batch_ids] == batch_size
+    in_batch = ranks_within_batches(eeg_vec, text_vec, batch_ids)
+    in_pool = pool_ranks(eeg_vec, text_vec, uids)
+    out = {f"rank@batch{batch_size}": np.where(full, in_batch + 1, np.nan), "rank@pool": in_pool + 1}
+    out |= {f"retrieval_batch{batch_size}/top{k}": np.where(full, (in_batch < k).astype(float), np.nan) for k in ks}
+    out |= {f"retrieval_pool/R@{k}": (in_pool < k).astype(float) for k in ks}
+    out["retrieval_pool/MRR"] = 1.0 / (in_pool + 1)
+    return pd.DataFrame(out)
