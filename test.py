@@ -2,10 +2,13 @@
 
     python test.py --ckpt checkpoints/glim-zuco-epoch=199-step=49600.ckpt \
                    [--text-model checkpoints/flan-t5-large] [--data_dir data/processed/zuco] \
-                   [--out results/glim-zuco] [--noise-input] [--prompt-mode zero]
+                   [--out results/glim-zuco] [--controls noise,prompt-free,shuffled]
+    python test.py ... --noise-input | --prompt-free | --shuffled     (one control alone)
 
-Writes ``samples.csv`` (one row per test sample: input text, targets, generated text, per-sample
-BLEU-1..4 / ROUGE-1 / WER, labels), ``metrics.json`` (means, retrieval) and ``report.md``.
+Writes ``samples.csv`` (one row per test sample: the published export's columns, then ours:
+per-reference ROUGE-1 P/F, retrieval ranks, zero-shot probabilities and hits), ``metrics.json``
+(means, bootstrap CIs, per group, controls and their paired comparison), ``report.md`` with
+``figures/*.png``, and ``controls/<name>/samples.csv`` per control.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
-RESULT_FILES = ("samples.csv", "metrics.json", "report.md")
+RESULT_FILES = ("samples.csv", "metrics.json", "report.md", "figures", "controls")
 
 
 def build_parser() -> ArgumentParser:
@@ -32,7 +35,20 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--num_beams", type=int, default=2)
     parser.add_argument("--max_length", type=int, default=64)
     parser.add_argument("--prompt-mode", type=str | None, default=None, help="src | zero | sum | mean")
-    parser.add_argument("--noise-input", type=bool, default=False, help="replace every EEG by noise")
+    parser.add_argument("--noise-input", type=bool, default=False, help="control: replace every EEG by noise")
+    parser.add_argument("--prompt-free", type=bool, default=False, help="control: every prompt id 0 (<UNK>)")
+    parser.add_argument("--shuffled", type=bool, default=False,
+                        help="control: every sample reads the EEG of a sample of another sentence")
+    parser.add_argument("--controls", type=str | None, default=None,
+                        help="run the EEG and these controls on the same samples and compare: "
+                             "comma list of noise,prompt-free,shuffled or 'all'")
+    parser.add_argument("--retrieval-batch", type=int | None, default=None,
+                        help="retrieval batch size (default: bs_retrieval of the checkpoint, 24)")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--permutations", type=int, default=2000, help="sign-flip permutations")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the permutations")
+    parser.add_argument("--report", type=bool, default=True, help="write report.md and figures/")
+    parser.add_argument("--examples", type=int, default=10, help="example generations in the report")
     parser.add_argument("--num_workers", type=int, default=0)
     parser.add_argument("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:1 ...")
     parser.add_argument("--overwrite", type=bool, default=False, help="replace results in --out")
@@ -40,101 +56,96 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def score(pred, model, batch_size: int) -> tuple["pd.DataFrame", dict]:
-    """Per-sample metrics (strings round-tripped through the tokenizer, SPEC §5) and summary."""
-    import numpy as np
-
-    from model.metrics import metric_columns, roundtrip, score_samples, score_teacher_forced
-    from model.retrieval import batch_retrieval, pool_retrieval
-
-    tok = model.text_model.tokenizer
-    hp = model.hparams
-    s = pred.samples
-    n_refs = len(s["targets"].iloc[0])
-    refs_flat = roundtrip([t for ts in s["targets"] for t in ts], tok, hp.tgt_text_len)
-    refs = [refs_flat[i * n_refs:(i + 1) * n_refs] for i in range(len(s))]
-    raw = roundtrip(list(s["Input Text"]), tok, hp.input_text_len)
-    gen = roundtrip(list(s["Generated Text"]), tok, hp.tgt_text_len)
-    tf = roundtrip(list(s["Generated Text (w/tf)"]), tok, hp.tgt_text_len)
-    s = s.assign(**{"Input Text": raw, "Generated Text": gen, "Generated Text (w/tf)": tf,
-                    "targets_json": [json.dumps(r, ensure_ascii=False) for r in refs]}).drop(columns="targets")
-    scored = score_samples(gen, refs, raw)
-    samples = s.join(scored).join(score_teacher_forced(tf, raw))
-    cols = [c for c in samples.columns if c in set(metric_columns(n_refs)) or c.endswith("(w/tf)")
-            and c != "Generated Text (w/tf)"]
-    metrics = {c: float(samples[c].mean()) for c in cols}
-    metrics |= batch_retrieval(pred.eeg_vec, pred.text_vec, s["batch"].to_numpy(), batch_size)
-    metrics |= pool_retrieval(pred.eeg_vec, pred.text_vec, s["text uid"].to_numpy())
-    metrics["n_samples"] = int(len(samples))
-    return samples, {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in metrics.items()}
-
-
-def markdown_table(df) -> str:
-    """A DataFrame as a Markdown table (floats with 3 decimals)."""
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    rows = [" | ".join(map(str, df.columns)), " | ".join("---" for _ in df.columns)]
-    rows += [" | ".join(fmt(v) for v in r) for r in df.itertuples(index=False)]
-    return "\n".join(f"| {r} |" for r in rows)
-
-
-def report(metrics: dict, samples, groups, title: str) -> str:
-    head = ["Bleu1", "Bleu2", "Bleu3", "Bleu4", "Rouge1-precision", "Rouge1-recall", "Rouge1-fmeasure", "WER"]
-    lines = [f"# {title}", "", f"{metrics['n_samples']} test samples.", "",
-             "| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {metrics[k]:.4f} |" for k in metrics if k != "n_samples" and isinstance(metrics[k], float)
-              and (k in head or k.startswith("retrieval"))]
-    lines += ["", "## Per group", "", markdown_table(groups), "",
-              "## Examples", ""]
-    for _, r in samples.head(8).iterrows():
-        lines += [f"- **input:** {r['Input Text']}  ", f"  **generated:** {r['Generated Text']}"]
-    return "\n".join(lines) + "\n"
-
-
 def run(cfg) -> Path:
     import torch
-    from torch.utils.data import DataLoader
 
-    from data.dataset import GLIMDataset, collate
-    from data.sampler import DistinctUidBatchSampler
     from data.store import open_store
     from model.checkpoint import glim_from_checkpoint
-    from model.evaluate import group_means, predict
+    from model.controls import PROMPT_MODE, compare, control_dataset, grounding, parse_controls
+    from model.evaluate import evaluate_dataset
+    from model.zero_shot import label_vectors
 
     out = Path(cfg.out)
     existing = [f for f in RESULT_FILES if (out / f).exists()]
     if existing and not cfg.overwrite:
         raise FileExistsError(f"{out} already holds results ({', '.join(existing)}); pass --overwrite "
                               "to replace them or choose another --out")
+    condition = main_condition(cfg)
+    controls = parse_controls(cfg.controls)
+    if controls and condition != "eeg":
+        raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
     store = open_store(cfg.data_dir)
     model = glim_from_checkpoint(cfg.ckpt, cfg.text_model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-    model.to(device)
-    ds = GLIMDataset(store, cfg.phase, noise_input=cfg.noise_input)
-    if len(ds) == 0:
-        raise ValueError(f"{cfg.data_dir} holds no {cfg.phase} samples")
-    bsz = cfg.batch_size or model.hparams.bsz_val
-    loader = DataLoader(ds, batch_sampler=DistinctUidBatchSampler(ds.uids, bsz, shuffle=False, drop_last=False),
-                        collate_fn=collate, num_workers=cfg.num_workers)
-    pred = predict(model, loader, cfg.prompt_mode, cfg.num_beams, cfg.max_length, cfg.progress)
-    samples, metrics = score(pred, model, model.hparams.bs_retrieval)
-    head = ["Bleu1", "Bleu2", "Bleu3", "Bleu4", "Rouge1-precision", "Rouge1-recall", "Rouge1-fmeasure", "WER"]
-    groups = group_means(samples, head)
-    summary = json.dumps({"ckpt": str(cfg.ckpt), "phase": cfg.phase,
-                                                   "noise_input": cfg.noise_input,
-                                                   "prompt_mode": cfg.prompt_mode or model.prompt_mode,
-                                                   "metrics": metrics}, indent=1)
-    text = report(metrics, samples, groups, f"GLIM test report: {Path(cfg.ckpt).name}")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "samples.csv", samples.to_csv(index=False))
-    atomic_write(out / "metrics.json", summary)
-    atomic_write(out / "report.md", text)
+    model.to(device).eval()
+    labels = label_vectors(model)  # once per run, shared by the EEG run and the controls
+    options = dict(batch_size=cfg.batch_size or model.hparams.bsz_val, num_beams=cfg.num_beams,
+                   max_length=cfg.max_length, retrieval_batch=cfg.retrieval_batch or model.hparams.bs_retrieval,
+                   num_workers=cfg.num_workers, progress=cfg.progress)
+
+    def evaluate(name: str):
+        ds = control_dataset(name, store, cfg.phase)
+        if len(ds) == 0:
+            raise ValueError(f"{cfg.data_dir} holds no {cfg.phase} samples")
+        if cfg.progress:
+            print(f"evaluating: {name}", file=sys.stderr)
+        return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)[0]
+
+    samples = evaluate(condition)
+    runs = {c: evaluate(c) for c in controls}
+    comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
+    verdicts = grounding(comparisons) if comparisons else None
+    write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts)
     return out
+
+
+def main_condition(cfg) -> str:
+    """The condition of the main run: the EEG, or one control asked for by its flag."""
+    flags = [name for name, on in (("noise", cfg.noise_input), ("prompt-free", cfg.prompt_free),
+                                   ("shuffled", cfg.shuffled)) if on]
+    if len(flags) > 1:
+        raise ValueError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
+    return flags[0] if flags else "eeg"
+
+
+def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, comparisons: dict,
+                  verdicts: dict | None) -> None:
+    """samples.csv, metrics.json, report.md + figures, and one samples.csv per control."""
+    from model.controls import PROMPT_MODE
+    from model.evaluate import group_means
+    from model.report import key_metrics, write_report
+    from model.score import write_atomic
+    from model.scoring import export_order, summarize
+    from model.stats import bootstrap_ci
+
+    summary = summarize(samples)
+    keys = [k for k in key_metrics(samples) if k in samples.columns]
+    groups = group_means(samples, keys)
+    ci = bootstrap_ci(samples[keys].to_numpy(float), cfg.bootstrap, seed=cfg.seed)
+    finite = lambda v: v if v == v and abs(v) != float("inf") else None  # noqa: E731
+    result = {
+        "ckpt": str(cfg.ckpt), "phase": cfg.phase, "condition": condition,
+        "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or model.prompt_mode),
+        "noise_input": condition == "noise", "metrics": summary,
+        "ci95": {k: [finite(float(lo)), finite(float(hi))] for k, lo, hi in zip(keys, ci["lo"], ci["hi"])},
+        "groups": json.loads(groups.to_json(orient="records")),
+        "controls": {c: {"metrics": summarize(s),
+                         "comparison": json.loads(comparisons[c].to_json(orient="records"))} for c, s in runs.items()},
+    }
+    if verdicts:
+        result["grounding"] = verdicts
+    out.mkdir(parents=True, exist_ok=True)
+    for name, s in runs.items():
+        (out / "controls" / name).mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "controls" / name / "samples.csv", export_order(s).to_csv(index=False))
+    write_atomic(out / "samples.csv", export_order(samples).to_csv(index=False))
+    write_atomic(out / "metrics.json", json.dumps(result, indent=1) + "\n")
+    if cfg.report:
+        meta = {"checkpoint": Path(cfg.ckpt).name, "phase": cfg.phase, "condition": condition,
+                "prompt mode": result["prompt_mode"], "beams": cfg.num_beams}
+        text = write_report(out, f"GLIM test report: {Path(cfg.ckpt).name}", meta, samples, summary, groups,
+                            runs, comparisons, verdicts, cfg.examples, min(cfg.bootstrap, 1000))
+        write_atomic(out / "report.md", text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,9 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    summary = json.loads((out / "metrics.json").read_text())["metrics"]
-    print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER", "retrieval_pool/R@1")
+    result = json.loads((out / "metrics.json").read_text())
+    summary = result["metrics"]
+    print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER", "retrieval_pool/R@1",
+                                                     "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
                    if isinstance(summary.get(k), float)))
+    if result.get("grounding"):
+        from model.controls import grounding_lines
+
+        print("\n".join(grounding_lines(result["grounding"])))
     print(f"results written to {out}")
     return 0
 

@@ -6,23 +6,48 @@
 Every hyper-parameter of the model (``--model.*``) and the data module (``--data.*``) and the
 trainer options below can be set in the YAML file or on the command line; ``--print_config``
 prints the resolved configuration. Checkpoints go to ``--out_dir``: every ``--ckpt_every``
-epochs and ``last.ckpt``; the resolved config is saved beside them as ``config.yaml``.
+epochs, and ``last.ckpt`` after every epoch (and every ``--ckpt_every_n_steps`` steps), written
+atomically. The resolved config is saved beside them as ``config.yaml`` and, with the seed, in
+``run.json`` and inside every checkpoint. A killed run continues where ``last.ckpt`` left it when
+started again with the same command (``--resume auto``, the default; a bare ``--resume`` insists
+on it, ``--resume PATH`` picks a checkpoint); on the CPU with ``--deterministic true`` the final
+weights equal those of an uninterrupted run. ``--resume never`` refuses an ``--out_dir`` holding
+checkpoints unless ``--overwrite``. Bad input ends with a one-line ``error:`` and exit status 1
+(2 for command-line errors); checkpoints load with ``weights_only=True``.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import warnings
+from argparse import ArgumentError
 from pathlib import Path
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+import lightning as L
+import torch
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch import loggers
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+
+from data.datamodule import GLIMDataModule
+from data.store import StoreError
+from model.atomic import AtomicCheckpointIO, atomic_write_text
+from model.checkpoint import CheckpointError
+from model.glim import GLIM
+from model.resume import (LastCheckpoint, ResumableTrainLoader, RngState, RunInfo, checkpoints_in,
+                          check_resume, resume_path)
+from model.text_model import TextModelError
+
+
+class TrainData(ResumableTrainLoader, GLIMDataModule):
+    """The data module with a train loader that reshuffles per epoch and resumes mid-epoch."""
 
 
 def build_parser() -> ArgumentParser:
-    from data.datamodule import GLIMDataModule
-    from model.glim import GLIM
-
-    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=True)
+    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML preset (configs/*.yaml)")
     parser.add_class_arguments(GLIM, "model")
     parser.add_class_arguments(GLIMDataModule, "data", skip={"bsz_train", "bsz_val"})
@@ -39,6 +64,13 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--precision", type=str, default="bf16-mixed")
     parser.add_argument("--logger", type=str, default="csv", help="csv | tensorboard | wandb | none")
     parser.add_argument("--ckpt_every", type=int, default=10, help="save a checkpoint every N epochs")
+    parser.add_argument("--ckpt_every_n_steps", type=int, default=0,
+                        help="also refresh last.ckpt every N optimizer steps (0: at epoch ends only)")
+    parser.add_argument("--resume", type=str, nargs="?", const="last", default="auto",
+                        help="auto: continue from out_dir/last.ckpt if it exists; bare --resume: it "
+                             "must exist; never: start afresh; or a checkpoint path")
+    parser.add_argument("--overwrite", action=ActionYesNo, default=False,
+                        help="start afresh even if out_dir holds checkpoints (they are deleted)")
     parser.add_argument("--val_every", type=int, default=1, help="validate every N epochs")
     parser.add_argument("--limit_train_batches", type=int | float, default=1.0)
     parser.add_argument("--limit_val_batches", type=int | float, default=1.0)
@@ -50,7 +82,6 @@ def build_parser() -> ArgumentParser:
 
 
 def make_logger(kind: str, out_dir: Path, name: str):
-    from lightning.pytorch import loggers
 
     if kind == "csv":
         return loggers.CSVLogger(out_dir, name="logs")
@@ -63,67 +94,108 @@ def make_logger(kind: str, out_dir: Path, name: str):
     raise ValueError(f"unknown logger {kind!r}: use csv, tensorboard, wandb or none")
 
 
-class BatchRecorder:
-    """Callback writing, per rank, one JSON line per train batch: epoch, step, store records."""
+class BatchRecorder(Callback):
+    """Writes, per rank, one JSON line per train batch: epoch, step, store records."""
 
-    def __new__(cls, out_dir: Path):
-        from lightning.pytorch.callbacks import Callback
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
 
-        class _Recorder(Callback):
-            def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-                out_dir.mkdir(parents=True, exist_ok=True)
-                line = {"epoch": trainer.current_epoch, "batch": batch_idx,
-                        "samples": batch["sample"].tolist(),
-                        "records": batch["record"].tolist(), "uids": batch["text_uid"].tolist()}
-                with open(out_dir / f"rank{trainer.global_rank}.jsonl", "a") as f:
-                    f.write(json.dumps(line) + "\n")
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        line = {"epoch": trainer.current_epoch, "batch": batch_idx,
+                "samples": batch["sample"].tolist(),
+                "records": batch["record"].tolist(), "uids": batch["text_uid"].tolist()}
+        with open(self.out_dir / f"rank{trainer.global_rank}.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
 
-        return _Recorder()
+
+def run_info(cfg: Namespace, parser: ArgumentParser, resumed_from: Path | None) -> tuple[dict, str]:
+    """Seed, resolved configuration (plain types) and provenance of a run, and the configuration
+    as YAML; the per-command options ``resume``/``overwrite`` are left at their defaults."""
+    saved = cfg.clone()
+    saved.resume, saved.overwrite = "auto", False
+    info = {"seed": cfg.seed, "config": json.loads(parser.dump(saved, format="json", skip_unset=False)),
+            "resumed_from": str(resumed_from or ""), "argv": sys.argv[1:],
+            "versions": {"torch": torch.__version__, "lightning": L.__version__}}
+    return info, parser.dump(saved, skip_unset=False)
+
+
+def write_run_files(out_dir: Path, info: dict, config_yaml: str, overwrite: bool) -> None:
+    """``config.yaml`` and ``run.json`` beside the checkpoints, on rank 0 only; starting afresh
+    with ``overwrite`` deletes the old checkpoints first."""
+    if rank_zero_only.rank != 0:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for old in checkpoints_in(out_dir):
+            old.unlink()
+    atomic_write_text(out_dir / "config.yaml", config_yaml)
+    atomic_write_text(out_dir / "run.json", json.dumps(info, indent=1) + "\n")
+
+
+def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
+    """The Lightning trainer: periodic checkpoints, ``last.ckpt`` every epoch (or N steps), RNG
+    states and run info in every checkpoint, atomic checkpoint writes."""
+    every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
+                            every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=False,
+                            enable_version_counter=False)
+    callbacks = [every, LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps),
+                 RngState(), RunInfo({"seed": info["seed"], "config": info["config"]})]
+    if cfg.progress:
+        callbacks.append(RichProgressBar())
+    if cfg.record_batches:
+        callbacks.append(BatchRecorder(out_dir / "batches"))
+    try:
+        return L.Trainer(
+            max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
+            num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,
+            logger=make_logger(cfg.logger, out_dir, cfg.run_name), callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+            check_val_every_n_epoch=cfg.val_every, limit_train_batches=cfg.limit_train_batches,
+            limit_val_batches=cfg.limit_val_batches, deterministic=cfg.deterministic,
+            enable_progress_bar=cfg.progress, log_every_n_steps=1, num_sanity_val_steps=0)
+    except (MisconfigurationException, TypeError) as e:  # accelerator, devices, strategy, ...
+        raise ValueError(f"trainer options: {e}") from None
 
 
 def train(cfg: Namespace, parser: ArgumentParser) -> Path:
-    import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-
-    from data.datamodule import GLIMDataModule
-    from model.glim import GLIM
-
-    L.seed_everything(cfg.seed, workers=True)
+    """Check everything, then fit; nothing is written before the checks pass."""
     out_dir = Path(cfg.out_dir)
+    ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
+    if ckpt is not None:
+        state = check_resume(ckpt, vars(cfg.model))
+        print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
+              file=sys.stderr)
+    L.seed_everything(cfg.seed, workers=True)
     model = GLIM(**vars(cfg.model))
     model.attach_text_model(cfg.text_model)
-    data = GLIMDataModule(**vars(cfg.data), bsz_train=cfg.model.bsz_train, bsz_val=cfg.model.bsz_val)
+    data = TrainData(**vars(cfg.data), bsz_train=cfg.model.bsz_train, bsz_val=cfg.model.bsz_val)
     data.setup("fit")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parser.save(cfg, out_dir / "config.yaml", overwrite=True, skip_none=False)
-    every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
-                            every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=True)
-    callbacks = [every] + ([RichProgressBar()] if cfg.progress else [])
-    if cfg.record_batches:
-        callbacks.append(BatchRecorder(out_dir / "batches"))
-    trainer = L.Trainer(
-        max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
-        num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,
-        logger=make_logger(cfg.logger, out_dir, cfg.run_name), callbacks=callbacks,
-        use_distributed_sampler=False, check_val_every_n_epoch=cfg.val_every,
-        limit_train_batches=cfg.limit_train_batches, limit_val_batches=cfg.limit_val_batches,
-        deterministic=cfg.deterministic, enable_progress_bar=cfg.progress,
-        log_every_n_steps=1, num_sanity_val_steps=0)
-    trainer.fit(model, datamodule=data)
+    info, config_yaml = run_info(cfg, parser, ckpt)
+    trainer = build_trainer(cfg, out_dir, info)
+    write_run_files(out_dir, info, config_yaml, cfg.overwrite)
+    trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
     return out_dir / "last.ckpt"
+
+
+def one_line(error: BaseException) -> str:
+    """An error message on one line (jsonargparse's span several)."""
+    return " ".join(str(error).split())[:500]
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
     parser = build_parser()
-    cfg = parser.parse_args(argv)
-    from data.store import StoreError
-    from model.text_model import TextModelError
-
+    try:
+        cfg = parser.parse_args(argv)
+    except ArgumentError as e:
+        print(f"error: {one_line(e)} (see `python train.py --help`)", file=sys.stderr)
+        return 2
     try:
         last = train(cfg, parser)
-    except (StoreError, TextModelError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (StoreError, TextModelError, CheckpointError, ValueError) as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     print(f"done: {last}")
     return 0

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,7 @@ def read_sentences(path: str | Path) -> Iterator[SentenceRecord]:
     path = Path(path)
     try:
         is_hdf5 = h5py.is_hdf5(path)
-    except OSError as error:
+    except Exception as error:
         yield SentenceRecord(path, None, None, reason="unreadable file", detail=str(error))
         return
     yield from (_read_v73(path) if is_hdf5 else _read_v5(path))
@@ -208,20 +209,19 @@ def _read_v73(path: Path) -> Iterator[SentenceRecord]:
                              detail=f"{type(error).__name__}: {error}")
         return
     with handle:
-        group = handle.get("sentenceData")
-        if not isinstance(group, h5py.Group):
-            yield SentenceRecord(path, None, None, reason="missing field", detail="sentenceData")
-            return
-        for field in ("content", "rawData"):
-            if field not in group:
-                yield SentenceRecord(path, None, None, reason="missing field", detail=field)
-                return
-        try:
-            contents = np.asarray(group["content"][()]).ravel()
-            raws = np.asarray(group["rawData"][()]).ravel()
+        try:  # a damaged symbol table fails already when looking names up
+            group = handle.get("sentenceData")
+            missing = ("sentenceData" if not isinstance(group, h5py.Group) else
+                       next((f for f in ("content", "rawData") if f not in group), None))
+            if missing is None:
+                contents = np.asarray(group["content"][()]).ravel()
+                raws = np.asarray(group["rawData"][()]).ravel()
         except Exception as error:
             yield SentenceRecord(path, None, None, reason="unreadable file",
                                  detail=f"{type(error).__name__}: {error}")
+            return
+        if missing is not None:
+            yield SentenceRecord(path, None, None, reason="missing field", detail=missing)
             return
         for index in range(max(len(contents), len(raws))):
             yield _v73_sentence(handle, path, index, contents, raws)
@@ -276,8 +276,28 @@ def read_csv_rows(path: str | Path, delimiter: str) -> list[list[str]]:
     return rows
 
 
+class MaterialError(ValueError):
+    """A task-material file cannot be parsed; the message names the file."""
+
+
+def _per_file(read: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+    """Let a reader's parse errors name the file: ``MaterialError("<path>: ...")``."""
+    @functools.wraps(read)
+    def wrapper(path: str | Path, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        try:
+            return read(path, *args, **kwargs)
+        except MaterialError:
+            raise
+        except (ValueError, csv.Error) as error:
+            raise MaterialError(f"{path}: {error}") from None
+    return wrapper
+
+
 def _split(row: list[str], lead: int, trail: int, delimiter: str) -> tuple[list[str], str, list[str]]:
     """Leading fields, the sentence (re-joined if it held unquoted delimiters), trailing fields."""
+    if len(row) < lead + trail + 1:
+        raise ValueError(f"a row has {len(row)} fields, at least {lead + trail + 1} expected: "
+                         f"{delimiter.join(row)[:60]!r}")
     end = len(row) - trail
     return ([c.strip() for c in row[:lead]], delimiter.join(row[lead:end]),
             [c.strip() for c in row[end:]])
@@ -287,6 +307,7 @@ def _is_header(row: Sequence[str], first: str) -> bool:
     return bool(row) and row[0].strip().lower() == first
 
 
+@_per_file
 def read_sentiment_task1(path: str | Path) -> pd.DataFrame:
     """ZuCo 1.0 ``sentiment_labels_task1.csv``: sentence_id, sentence, control, sentiment_label.
 
@@ -305,6 +326,7 @@ def read_sentiment_task1(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["sentence_id", "sentence", "control", "label"])
 
 
+@_per_file
 def read_relations_task2(path: str | Path) -> pd.DataFrame:
     """ZuCo 1.0 ``relations_labels_task2.csv``: sentence_id, paragraph_id, sentence, control,
     relation_types (``;``-joined types or ``NO-RELATION``)."""
@@ -317,6 +339,7 @@ def read_relations_task2(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["sentence_id", "paragraph_id", "sentence", "control", "label"])
 
 
+@_per_file
 def read_relations_task3(path: str | Path) -> pd.DataFrame:
     """ZuCo 1.0 ``relations_labels_task3.csv``: a 3-field header over 4-field rows
     ``sentence_id;n;sentence;relation`` (3-field rows ``id;sentence;relation`` are accepted too)."""
@@ -333,6 +356,7 @@ def read_relations_task3(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["sentence_id", "paragraph_id", "sentence", "label"])
 
 
+@_per_file
 def read_nr(path: str | Path) -> pd.DataFrame:
     """ZuCo 2.0 ``nr_{k}.csv``: no header, ``paragraph_id;sentence_id;sentence;control``."""
     out = []
@@ -351,6 +375,7 @@ def read_nr(path: str | Path) -> pd.DataFrame:
 CONTROL_QUESTION_COLUMNS = ("paragraph_id", "sentence_id", "control_question", "correct_answer")
 
 
+@_per_file
 def read_nr_control_questions(path: str | Path) -> pd.DataFrame:
     """ZuCo 2.0 ``nr_{k}_control_questions.csv``: ``;`` with a header naming at least
     paragraph_id, sentence_id, control_question and correct_answer (in any order)."""
@@ -362,12 +387,13 @@ def read_nr_control_questions(path: str | Path) -> pd.DataFrame:
         header = list(CONTROL_QUESTION_COLUMNS)
     missing = [c for c in CONTROL_QUESTION_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}: header lacks {missing}")
+        raise MaterialError(f"{path}: header lacks {missing}")
     positions = [header.index(c) for c in CONTROL_QUESTION_COLUMNS]
     out = [tuple(row[p].strip() if p < len(row) else "" for p in positions) for row in rows]
     return pd.DataFrame(out, columns=list(CONTROL_QUESTION_COLUMNS))
 
 
+@_per_file
 def read_tsr(path: str | Path) -> pd.DataFrame:
     """ZuCo 2.0 ``tsr_{k}.csv``: no header, ``paragraph_id;sentence_id;sentence;label``."""
     out = []

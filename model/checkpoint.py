@@ -2,30 +2,95 @@
 from __future__ import annotations
 
 import inspect
+import json
+import zipfile
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 
 from .glim import GLIM
+
+TRAINING_STATE_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
+"""What a checkpoint needs beyond the weights to continue training."""
+RESUME_FREE_HPARAMS = frozenset({"text_model_id"})
+"""Hyper-parameters a resumed run may change (the text model may have moved)."""
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or of another architecture."""
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file is truncated, damaged or not a checkpoint at all."""
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:120] if text else ''}"
+
+
+def _check_zip_crc(path: Path) -> None:
+    """Verify the CRC-32 of every member of a zip-format checkpoint (``torch.load`` does not)."""
+    if not zipfile.is_zipfile(path):
+        return  # truncated or legacy format: torch.load decides
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.CRC == 0:  # saved without checksums
+                    continue
+                with archive.open(info) as member:
+                    while member.read(1 << 24):
+                        pass
+    except Exception as e:  # bad CRC, damaged header, ...
+        raise CorruptCheckpointError(f"checkpoint {path} is damaged ({_first_line(e)}); it was "
+                                     "corrupted on disk or in transfer") from None
+
+
 def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint dict (``hyper_parameters`` + ``state_dict``), loaded with ``weights_only``."""
+    """The checkpoint dict (``hyper_parameters`` + ``state_dict``), loaded with ``weights_only``
+    after checking the file's checksums."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    _check_zip_crc(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]}); it is truncated or not a GLIM checkpoint") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise CheckpointError(f"{path} is not a Lightning checkpoint with hyper_parameters and state_dict")
+        raise CorruptCheckpointError(f"checkpoint {path} cannot be read ({_first_line(e)}); it is "
+                                     "truncated or not a GLIM checkpoint") from None
+    if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict)
+            and isinstance(ckpt.get("hyper_parameters"), Mapping)):
+        raise CorruptCheckpointError(f"{path} is not a Lightning checkpoint with hyper_parameters "
+                                     "and state_dict")
+    bad = next((k for k, v in ckpt["state_dict"].items()
+                if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
+    if bad is not None:
+        raise CorruptCheckpointError(f"{path}: state_dict entry {str(bad)[:80]!r} is not a named tensor")
     return ckpt
+
+
+def _plain(value: Any) -> Any:
+    """JSON-comparable form (tuples become lists)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def check_resumable(path: str | Path, hparams: Mapping[str, Any]) -> dict[str, int]:
+    """Check that ``path`` can continue a run whose model is configured by ``hparams``; returns its
+    ``epoch`` and ``global_step``. ``CorruptCheckpointError`` if the file is damaged,
+    ``CheckpointError`` if it holds weights only or was trained with other hyper-parameters."""
+    ckpt = read_checkpoint(path)
+    missing = [k for k in TRAINING_STATE_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} holds weights only (no {missing[0]!r}), not a training state "
+                              "to resume from")
+    saved, wanted = _plain(dict(ckpt["hyper_parameters"])), _plain(dict(hparams))
+    for key in sorted((set(saved) | set(wanted)) - RESUME_FREE_HPARAMS):
+        if saved.get(key) != wanted.get(key):
+            raise CheckpointError(f"{path} was trained with model.{key}={saved.get(key)!r} but the "
+                                  f"configuration says {wanted.get(key)!r}: resume with that run's "
+                                  "config.yaml")
+    return {"epoch": int(ckpt["epoch"]), "global_step": int(ckpt["global_step"])}
 
 
 def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
@@ -36,13 +101,14 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     ckpt = read_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
     known = set(inspect.signature(GLIM.__init__).parameters) - {"self"}
-    unknown = sorted(set(hp) - known)
+    unknown = sorted(str(k) for k in set(hp) - known)
     if unknown:
         raise CheckpointError(f"{path} was saved by another architecture: unknown hyper-parameters {unknown}")
     try:
         model = GLIM(**hp)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its hyper-parameters do not build GLIM ({e})") from None
+    except Exception as e:  # hyper-parameters of a damaged or foreign checkpoint
+        raise CheckpointError(f"{path}: its hyper-parameters do not build GLIM "
+                              f"({_first_line(e)})") from None
     own = model.state_dict()
     state = ckpt["state_dict"]
     for name, tensor in state.items():

@@ -12,6 +12,7 @@ from .aligner import Aligner
 from .encoder import EEGEncoder, trim_padding
 from .loss import clip_loss, commitment_loss, similarity
 from .prompt import PromptEmbedder
+from .text_cache import TextSpace, TextStateCache
 from .text_model import DEFAULT_TEXT_MODEL, FrozenTextModel, TextModelError, load_text_model
 
 
@@ -62,44 +63,94 @@ class GLIM(L.LightningModule):
                                       in_temporal_modulate, out_is_causal)
         self.aligner = Aligner(hidden_dim, embed_dim, num_heads)
         self.text_model: FrozenTextModel | None = None
+        self.text_model_name = text_model_id
+        self.text_cache: TextStateCache | None = TextStateCache()
         self.prompt_mode = evaluate_prompt_embed
 
     # ----------------------------------------------------------------- text model
     def attach_text_model(self, name_or_path: str | None = None, dtype: torch.dtype | None = None) -> None:
         """Load the frozen text model (default: ``text_model_id``) and check its width."""
-        tokenizer, model = load_text_model(name_or_path or self.hparams.text_model_id, dtype)
+        name = name_or_path or self.hparams.text_model_id
+        tokenizer, model = load_text_model(name, dtype)
         d_model = int(model.config.d_model)
         if d_model != self.hparams.embed_dim:
-            raise TextModelError(f"text model {name_or_path or self.hparams.text_model_id!r} has "
-                                 f"d_model {d_model} but GLIM's aligner width (embed_dim) is "
-                                 f"{self.hparams.embed_dim}: use a text model of width "
+            raise TextModelError(f"text model {name!r} has d_model {d_model} but GLIM's aligner "
+                                 f"width (embed_dim) is {self.hparams.embed_dim}: use a text model of width "
                                  f"{self.hparams.embed_dim} or set embed_dim to {d_model}")
         self.text_model = FrozenTextModel(tokenizer, model).to(self.device)
+        self.text_model_name = name
+
+    def use_text_cache(self, enabled: bool = True, directory: str | None = None,
+                       max_entries: int = 65536) -> None:
+        """Reuse the frozen text-encoder states of every distinct text (on by default, in memory);
+        ``directory`` also keeps them in safetensors files across runs."""
+        self.text_cache = TextStateCache(max_entries, directory) if enabled else None
 
     def _text(self) -> FrozenTextModel:
         if self.text_model is None:
             self.attach_text_model()
         return self.text_model
 
-    def encode_text(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen text-encoder states (n, s, d) and attention mask (n, s) of the input texts."""
+    def _precision(self) -> str:
+        """Parameter and autocast dtypes of the text model: part of a cached state's key."""
+        tm, kind = self._text(), self.device.type
+        amp = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+        return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
+
+    def _encode_texts(self, texts: list[str], max_len: int, pad_to_max: bool
+                      ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Tokenize on the host and encode: states (k, s, d), mask (k, s), token counts."""
         tm = self._text()
-        pad = self.hparams.commitment_loss_weight > 0
-        enc = tm.tokenize(texts, self.hparams.input_text_len, pad_to_max=pad)
-        return tm.encode(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"].bool()
+        enc = tm.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
+                           padding="max_length" if pad_to_max else "longest")
+        mask = enc["attention_mask"].to(self.device)  # (k, s)
+        states = tm.encode(enc["input_ids"].to(self.device), mask)
+        return states, mask.bool(), enc["attention_mask"].sum(1).tolist()  # counts from the host copy
+
+    def text_states(self, texts: Sequence[str], max_len: int | None = None,
+                    pad_to_max: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen text-encoder states (n, s, d) and attention mask (n, s) of ``texts`` (at most
+        ``max_len`` tokens, default ``input_text_len``), computed once per distinct text while
+        the text cache is on (zero-shot label sentences included)."""
+        max_len = max_len or self.hparams.input_text_len
+        if self.text_cache is None:
+            return self._encode_texts(list(texts), max_len, pad_to_max)[:2]
+        def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
+            states, _, lengths = self._encode_texts(new, max_len, pad_to_max)
+            return states, lengths
+
+        space = TextSpace(self.text_model_name, max_len, pad_to_max, self._precision())
+        return self.text_cache.states(space, list(texts), encode, self.device)
+
+    def encode_text(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """States and mask of the input texts as the losses use them (padded to
+        ``input_text_len`` when the commitment loss compares them with the EEG embeddings)."""
+        return self.text_states(texts, pad_to_max=self.hparams.commitment_loss_weight > 0)
+
+    def compile_encoder(self, **options: Any) -> None:
+        """Compile the EEG encoder in place with ``torch.compile`` (dynamic time length by
+        default); parameter names, hence checkpoints, are unchanged."""
+        self.eeg_encoder.compile(**{"dynamic": True, **options})
 
     # ----------------------------------------------------------------- forward
     def encode_eeg(self, eeg: torch.Tensor, mask: torch.Tensor, prompt_ids: torch.Tensor,
-                   prompt_mode: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d), vectors (n, d)."""
-        eeg, mask = trim_padding(eeg, mask.bool())
+                   prompt_mode: str | None = None, trim: bool | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d), vectors (n, d).
+
+        ``trim`` cuts the padding common to the batch (exact, but it reads the mask on the host);
+        default: only for host tensors. Batches of ``data.dataset.collate`` come trimmed."""
+        mask = mask.bool()
+        if (eeg.device.type == "cpu") if trim is None else trim:
+            eeg, mask = trim_padding(eeg, mask)
         p = self.p_embedder(prompt_ids, prompt_mode or self.prompt_mode)  # (n, c)
         emb = self.aligner.embed(self.eeg_encoder(eeg, mask, p))  # (n, m, d)
         return emb, self.aligner.pool_eeg(emb)
 
-    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
+                trim: bool | None = None) -> dict[str, torch.Tensor]:
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``)."""
-        emb, eeg_vec = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode)
+        emb, eeg_vec = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode, trim)
         states, text_mask = self.encode_text(batch["input_text"])
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
@@ -128,14 +179,14 @@ class GLIM(L.LightningModule):
         self._text()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        out = self(batch)
+        out = self(batch, trim=False)  # collate trimmed the batch; no host sync in the step
         n = len(batch["input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        out = self(batch)
+        out = self(batch, trim=False)
         n = len(batch["input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first
@@ -143,6 +194,10 @@ class GLIM(L.LightningModule):
         for k in (1, 5, 10):
             logs[f"val/top{k}"] = (rank < k).float().mean()
         self.log_dict(logs, batch_size=n, sync_dist=True, prog_bar=True)
+
+    def on_train_epoch_end(self) -> None:
+        if self.text_cache is not None and self.trainer.is_global_zero:
+            self.text_cache.save()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,

@@ -93,3 +93,21 @@ def summarize(samples: pd.DataFrame) -> dict[str, Any]:
         out[c.replace("/top1", "/n")] = int(samples[c].notna().sum())
     out["n_samples"] = int(len(samples))
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
+
+
+def published_columns(n_refs: int = 8) -> list[str]:
+    """The column order of the published per-sample export (our extra columns come after)."""
+    tags = ref_tags(n_refs) + [RAW_TAG]
+    gm = [f"GM\\.BLEU{n}@{t}" for n in (1, 2) for t in tags] + [f"GM\\.ROUGE1@{t}" for t in tags]
+    tf = [f"{c} (w/tf)" for c in ("Bleu1", "Bleu2", "Rouge1-precision", "Rouge1-fmeasure", "WER", "Bleu3",
+                                  "Bleu4", "Rouge1-recall")]
+    return ["Task", "Dataset", "Subject", "Raw Task Key", "Input Text", "targets_json", "Generated Text",
+            "Bleu1", "Bleu2", "Rouge1-recall", "Sentiment label", "Relation label", *gm, "Rouge1-precision",
+            "Rouge1-fmeasure", "WER", "Bleu3", "Bleu4", "Generated Text (w/tf)", *tf]
+
+
+def export_order(samples: pd.DataFrame) -> pd.DataFrame:
+    """Published columns first (in their order), then every other column."""
+    n_refs = sum(c.startswith("GM\\.BLEU1@MTV") for c in samples.columns)
+    first = [c for c in published_columns(n_refs) if c in samples.columns]
+    return samples[first + [c for c in samples.columns if c not in set(first)]]

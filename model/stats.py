@@ -6,6 +6,8 @@ the same resamples / sign flips serve every column, so CIs of different metrics 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats as _scipy_stats
 
@@ -18,6 +20,8 @@ def _as_2d(values: np.ndarray) -> tuple[np.ndarray, bool]:
 def nan_mean(values: np.ndarray) -> np.ndarray:
     """Mean per column over the finite values (NaN where a column has none)."""
     x, flat = _as_2d(values)
+    if x.size == 0:
+        return np.full(x.shape[1], np.nan)
     ok = np.isfinite(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(ok, x, 0).sum(0) / ok.sum(0)
@@ -47,7 +51,8 @@ def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, level: float = 0.9
     x, flat = _as_2d(values)
     means = resampled_means(x, bootstrap_counts(len(x), n_resamples, seed))  # (B, m)
     alpha = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN bounds
         lo, hi = np.nanquantile(means, [alpha, 1 - alpha], axis=0) if len(x) else (np.nan, np.nan)
     out = {"mean": nan_mean(x), "lo": np.asarray(lo), "hi": np.asarray(hi)}
     return {k: (float(np.ravel(v)[0]) if flat else v) for k, v in out.items()}

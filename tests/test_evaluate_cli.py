@@ -1,0 +1,164 @@
+"""test.py with controls end to end on a tiny store + random tiny GLIM, and aggregate.py."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.store import open_store
+from model.scoring import published_columns
+from tests.eval_factories import eval_store, random_checkpoint
+from tests.test_train_cli import run
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FAST = ("--progress", "false", "--max_length", "16", "--batch_size", "6", "--retrieval-batch", "6",
+        "--bootstrap", "400", "--permutations", "400")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    store = eval_store(tmp / "store", n_sentences=12)  # 6 test sentences x 4 subjects
+    return tmp, store, random_checkpoint(tmp)
+
+
+@pytest.fixture(scope="module")
+def controls_run(setup):
+    tmp, store, ckpt = setup
+    out = tmp / "res"
+    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--controls", "all", *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, r.stdout
+
+
+@pytest.mark.slow
+def test_controls_command_writes_samples_metrics_comparisons(controls_run, setup):
+    out, stdout = controls_run
+    samples = pd.read_csv(out / "samples.csv")
+    assert len(samples) == 24
+    assert list(samples.columns[:len(published_columns())]) == published_columns()
+    for col in ("Rouge1-fmeasure@MTV03", "GM\\.BLEU4@RAW", "rank@pool", "retrieval_batch6/top10",
+                "P(sentiment=neutral|EEG)", "P(relation=visit|gen)", "P(corpus=movie|raw)", "zero_shot/relation@EEG/top3"):
+        assert col in samples.columns, col
+    probs = samples[[c for c in samples.columns if c.startswith("P(relation=") and c.endswith("|EEG)")]]
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
+
+    result = json.loads((out / "metrics.json").read_text())
+    m = result["metrics"]
+    assert m["n_samples"] == 24 and m["retrieval_pool/size"] == 6 and m["retrieval_batch6/n"] == 24
+    assert m["Bleu1"] == pytest.approx(samples["Bleu1"].mean())
+    assert m["zero_shot/sentiment@EEG/top1"] == pytest.approx(samples["zero_shot/sentiment@EEG/top1"].mean())
+    assert {"Bleu1 (w/tf)", "GM\\.BLEU2@MTV07", "retrieval_pool/MRR", "retrieval_pool/median_rank"} <= set(m)
+    assert {g["Raw Task Key"] for g in result["groups"]} == {"task1", "task2", "task3"}
+    assert len(result["groups"]) == 12  # 3 tasks x 4 subjects
+    assert set(result["controls"]) == {"noise", "prompt-free", "shuffled"}
+    for name, c in result["controls"].items():
+        rows = {r["metric"]: r for r in c["comparison"]}
+        assert rows["Bleu1"]["n"] == 24 and rows["zero_shot/sentiment@EEG/top1"]["n"] == 8
+        assert rows["retrieval_pool/MRR"]["diff"] == pytest.approx(
+            c["metrics"]["retrieval_pool/MRR"] - m["retrieval_pool/MRR"])
+        assert 0 < rows["Bleu1"]["p"] <= 1 and rows["Bleu1"]["lo"] <= rows["Bleu1"]["diff"] <= rows["Bleu1"]["hi"]
+        ctrl = pd.read_csv(out / "controls" / name / "samples.csv")
+        assert ctrl["sample"].tolist() == samples["sample"].tolist()
+        assert ctrl["Input Text"].tolist() == samples["Input Text"].tolist()
+    assert set(result["grounding"]) == {"generation", "retrieval", "classification"}
+    lines = [line for line in stdout.splitlines() if line.startswith(("generation:", "retrieval:", "classification:"))]
+    assert len(lines) == 3 and all("grounded in the EEG" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_shuffled_control_reads_eeg_of_another_sentence(controls_run, setup):
+    out, _ = controls_run
+    records = open_store(setup[1]).records
+    shuffled = pd.read_csv(out / "controls" / "shuffled" / "samples.csv")
+    own = records["text uid"].to_numpy()[shuffled["record"]]
+    partner = records["text uid"].to_numpy()[shuffled["EEG record"]]
+    assert (own == shuffled["text uid"]).all() and not (own == partner).any()
+    assert sorted(shuffled["EEG record"]) == sorted(shuffled["record"])  # a permutation of the samples
+    noise = pd.read_csv(out / "controls" / "noise" / "samples.csv")
+    assert (noise["EEG record"] == noise["record"]).all()
+
+
+@pytest.mark.slow
+def test_report_and_figures(controls_run):
+    out, _ = controls_run
+    report = (out / "report.md").read_text()
+    for heading in ("## Is it grounded in the EEG?", "## Generation against each target", "## Retrieval",
+                    "## Zero-shot classification", "## EEG vs controls", "### shuffled", "## Per group", "## Examples"):
+        assert heading in report
+    assert "@MTV07" in report and "teacher-forced" in report
+    import matplotlib.image
+
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs == ["controls.png", "metrics.png", "retrieval_ranks.png", "variants.png", "zero_shot_confusion.png"]
+    for name in pngs:
+        path = out / "figures" / name
+        assert path.read_bytes()[:8] == PNG_MAGIC
+        img = matplotlib.image.imread(path)
+        assert img.shape[0] > 100 and img.shape[1] > 100
+        assert f"figures/{name}" in report
+    assert not list(out.rglob("*.tmp*"))
+
+
+@pytest.mark.slow
+def test_aggregate_of_runs(controls_run, tmp_path):
+    out, _ = controls_run
+    second = tmp_path / "run2"
+    second.mkdir()
+    result = json.loads((out / "metrics.json").read_text())
+    result["metrics"]["Bleu1"] = result["metrics"]["Bleu1"] + 0.1
+    (second / "metrics.json").write_text(json.dumps(result))
+    r = run("aggregate.py", str(out), str(second), "--out", str(tmp_path / "agg"))
+    assert r.returncode == 0, r.stderr
+    agg = json.loads((tmp_path / "agg" / "aggregate.json").read_text())["metrics"]
+    b = agg["Bleu1"]
+    assert b["n"] == 2 and b["mean"] == pytest.approx(result["metrics"]["Bleu1"] - 0.05)
+    assert b["hi"] - b["mean"] == pytest.approx(12.7062 * 0.1 / np.sqrt(2) / np.sqrt(2), rel=1e-4)
+    assert "shuffled/retrieval_pool/MRR" in agg and "noise − EEG/Bleu1" in agg
+    assert "| Bleu1 |" in (tmp_path / "agg" / "aggregate.md").read_text()
+
+
+def test_aggregate_cli_t_interval_and_errors(tmp_path):
+    runs = []
+    for i, v in enumerate((0.2, 0.3, 0.4)):
+        d = tmp_path / f"seed{i}"
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({"metrics": {"Bleu1": v, "n_samples": 10, "Bleu4": None}}))
+        runs.append(str(d))
+    r = run("aggregate.py", *runs, "--out", str(tmp_path / "agg"))
+    assert r.returncode == 0, r.stderr
+    agg = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
+    assert agg["metrics"]["Bleu1"]["mean"] == pytest.approx(0.3)
+    assert agg["metrics"]["Bleu1"]["lo"] == pytest.approx(0.3 - 4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
+    assert "Bleu4" not in agg["metrics"]
+    r = run("aggregate.py", *runs, "--out", str(tmp_path / "agg"))
+    assert r.returncode == 1 and "--overwrite" in r.stderr
+    r = run("aggregate.py", runs[0], str(tmp_path / "nothing"), "--out", str(tmp_path / "agg2"))
+    assert r.returncode == 1 and "no metrics.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_control_flags_are_checked_before_loading(setup, tmp_path):
+    tmp, store, ckpt = setup
+    base = ("--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(tmp_path / "o"))
+    r = run("test.py", *base, "--controls", "noise,bogus")
+    assert r.returncode == 1 and "bogus" in r.stderr and "prompt-free" in r.stderr
+    r = run("test.py", *base, "--noise-input", "true", "--shuffled", "true")
+    assert r.returncode == 1 and "choose one" in r.stderr
+    r = run("test.py", *base, "--shuffled", "true", "--controls", "noise")
+    assert r.returncode == 1 and "EEG run" in r.stderr
+
+
+@pytest.mark.slow
+def test_single_control_run(setup, tmp_path):
+    tmp, store, ckpt = setup
+    out = tmp_path / "pf"
+    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--prompt-free", "true",
+            "--report", "false", *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["condition"] == "prompt-free" and result["prompt_mode"] == "zero" and result["controls"] == {}
+    assert not (out / "report.md").exists()
+    shutil.rmtree(out)
