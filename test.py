@@ -114,7 +114,7 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
     from model.controls import PROMPT_MODE
     from model.evaluate import group_means
     from model.report import key_metrics, write_report
-    from model.score import write_atomic
+    from model.atomic import atomic_write_text as write_atomic
     from model.scoring import export_order, summarize
     from model.stats import bootstrap_ci
 

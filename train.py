@@ -185,7 +185,8 @@ def one_line(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
+    for message in (".*resuming from a checkpoint that ended before the epoch ended", "Checkpoint directory .* exists"):
+        warnings.filterwarnings("ignore", message=message)  # resuming is intended here
     parser = build_parser()
     try:
         cfg = parser.parse_args(argv)

@@ -165,6 +165,27 @@ class Store:
         return len(self.records)
 
 
+def _read_records(path: Path) -> pd.DataFrame:
+    try:
+        if not path.stat().st_size:
+            return pd.DataFrame(columns=RECORD_COLUMNS)
+        return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+    except (OSError, ValueError) as e:  # missing, bad JSON, bad UTF-8
+        raise StoreError(f"{path} cannot be read ({type(e).__name__}: {str(e)[:120]}); "
+                         "rebuild the store") from e
+
+
+def _check_integers(records: pd.DataFrame, column: str, low: int, high: int | None,
+                    path: Path) -> None:
+    values = records[column]
+    ok = values.map(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                    and low <= v and (high is None or v <= high))
+    if not ok.all():
+        row = int(np.flatnonzero(~ok.to_numpy())[0])
+        raise StoreError(f"{path / 'records.jsonl'} row {row}: {column} {values.iloc[row]!r} is not "
+                         f"an integer in [{low}, {high if high is not None else 'inf'}]; rebuild the store")
+
+
 def open_store(path: str | Path) -> Store:
     """Open a store for reading; a clear ``StoreError`` names what is wrong."""
     path = Path(path)
@@ -176,25 +197,32 @@ def open_store(path: str | Path) -> Store:
         raise StoreError(f"{path} is not a GLIM store (no store.json): it is empty or was not "
                          "finished; run `python -m data.prepare` again")
     try:
-        info = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as e:
+        info = json.loads(meta_file.read_text(encoding="utf-8"))
+    except ValueError as e:  # bad JSON or bad UTF-8
         raise StoreError(f"{meta_file} is corrupt ({e}); run `python -m data.prepare` again") from e
+    if not isinstance(info, dict):
+        raise StoreError(f"{meta_file} is corrupt (not a JSON object); run `python -m data.prepare` again")
     if info.get("format") != STORE_FORMAT or info.get("version") != STORE_VERSION:
         raise StoreError(f"{path} holds a store of format {info.get('format')!r} version "
                          f"{info.get('version')!r}; this GLIM reads {STORE_FORMAT!r} version "
                          f"{STORE_VERSION}: run `python -m data.prepare` again")
     try:
         eeg = np.load(path / "eeg.npy", mmap_mode="r")
-    except (OSError, ValueError) as e:
-        raise StoreError(f"{path / 'eeg.npy'} cannot be read ({e}); rebuild the store") from e
-    records = pd.read_json(path / "records.jsonl", lines=True, dtype=False) \
-        if (path / "records.jsonl").stat().st_size else pd.DataFrame(columns=RECORD_COLUMNS)
+    except Exception as e:  # missing, truncated, damaged header (even tokenize errors)
+        raise StoreError(f"{path / 'eeg.npy'} cannot be read ({type(e).__name__}: {e}); "
+                         "rebuild the store") from e
+    records = _read_records(path / "records.jsonl")
     n = info.get("n_records")
     if eeg.ndim != 3 or eeg.shape[0] != n or len(records) != n:
         raise StoreError(f"{path} is inconsistent: store.json says {n} records, eeg.npy has shape "
                          f"{eeg.shape}, records.jsonl has {len(records)} rows; rebuild the store")
+    if eeg.dtype != np.float32 or list(eeg.shape[1:]) != info.get("eeg_shape"):
+        raise StoreError(f"{path / 'eeg.npy'} holds {eeg.dtype} {eeg.shape[1:]}, store.json says "
+                         f"float32 {info.get('eeg_shape')}; rebuild the store")
     missing = [c for c in ("eeg_len", "subject", "phase", "dataset", "task", "input text",
                            "text uid") if c not in records.columns]
     if missing:
         raise StoreError(f"{path / 'records.jsonl'} lacks the columns {missing}")
+    _check_integers(records, "eeg_len", 0, eeg.shape[1], path)
+    _check_integers(records, "text uid", 0, None, path)
     return Store(path=path, eeg=eeg, records=records, info=info)

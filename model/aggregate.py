@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .report import fmt, markdown_table
-from .score import write_atomic
+from .atomic import atomic_write_text as write_atomic
 from .stats import t_interval
 
 OUTPUT_FILES = ("aggregate.json", "aggregate.md")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .score import write_atomic
+from .atomic import atomic_write_text as write_atomic
 from .zero_shot import SOURCES, TASKS, confusion, target_index
 
 

@@ -4,7 +4,7 @@ Every function takes scored sample tables / comparison tables and returns the pa
 """
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .atomic import atomic_write_bytes  # noqa: E402
 from .stats import bootstrap_ci  # noqa: E402
 from .zero_shot import SOURCES, TASKS, confusion  # noqa: E402
 
@@ -22,12 +23,11 @@ COLORS = ("#1f4e79", "#c0504d", "#9bbb59", "#8064a2", "#f79646")
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Save as PNG beside the target, then rename into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    """Render as PNG and write it atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _ci_bars(ax: plt.Axes, runs: dict[str, pd.DataFrame], metrics: list[str], labels: list[str],

@@ -66,14 +66,12 @@ TASKS: dict[str, ZeroShotTask] = {
 @torch.no_grad()
 def pooled_text_vectors(model, texts: list[str], max_len: int, batch_size: int = 64) -> torch.Tensor:
     """Texts → frozen text encoder (≤ ``max_len`` tokens) → ``aligner.pool_text``: (n, d) float32 on CPU."""
-    tm = model.text_model
     out = []
     device = model.device
     for lo in range(0, len(texts), batch_size):
-        enc = tm.tokenize(list(texts[lo:lo + batch_size]), max_len)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            states = tm.encode(enc["input_ids"], enc["attention_mask"])  # (b, s, d)
-            out.append(model.aligner.pool_text(states, enc["attention_mask"].bool()).float().cpu())
+            states, mask = model.text_states(list(texts[lo:lo + batch_size]), max_len)  # (b, s, d), (b, s)
+            out.append(model.aligner.pool_text(states, mask).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, model.hparams.embed_dim)
 
 

@@ -1,0 +1,196 @@
+"""A SIGKILLed train.py continues from last.ckpt to the very weights of an uninterrupted run (CPU,
+deterministic); the same seed gives the same weights and metrics; the resume options refuse, in
+one line and without writing anything, what would mix or overwrite runs."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import train
+from model.resume import (RUN_KEY, ResumableBatches, RngState, RunDirError, resume_path)
+from model.text_model import build_tiny_t5
+from tests.factories import TINY_GLIM, write_random_store
+
+ROOT = Path(__file__).resolve().parents[1]
+EPOCHS, BATCHES = 3, 8
+COMMON = ("--deterministic", "true", "--max_epochs", str(EPOCHS), "--limit_train_batches", str(BATCHES),
+          "--limit_val_batches", "2", "--progress", "false")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("resume")
+    store = write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
+    t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store)},
+              "accelerator": "cpu", "devices": 1, "precision": "32-true", "ckpt_every": 1,
+              "logger": "csv"}
+    (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
+    return tmp
+
+
+def command(setup: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, str(ROOT / "train.py"), "--config", str(setup / "tiny.yaml"),
+            "--out_dir", str(out), *COMMON, *extra]
+
+
+def run(setup: Path, out: Path, *extra: str) -> None:
+    """train.py in this process (saves the start-up of a new one); global state is restored."""
+    env, deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
+    try:
+        assert train.main(command(setup, out, *extra)[2:]) == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def start(setup: Path, out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    with open(out.with_name(out.name + ".log"), "a") as log:
+        return subprocess.Popen(command(setup, out, *extra), stdout=log, stderr=log, env=env)
+
+
+def kill_at_new_checkpoint(proc: subprocess.Popen, last: Path) -> int:
+    """SIGKILL ``proc`` as soon as a new ``last`` (a new inode: it is replaced atomically) appears;
+    the global step it holds."""
+    old = last.stat().st_ino if last.exists() else None
+    while proc.poll() is None and not (last.exists() and last.stat().st_ino != old):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    return torch.load(last, weights_only=True)["global_step"]
+
+
+def assert_same_training_state(a: Path, b: Path) -> None:
+    ca, cb = (torch.load(p, weights_only=True) for p in (a, b))
+    assert ca["global_step"] == cb["global_step"] and ca["state_dict"].keys() == cb["state_dict"].keys()
+    for k in ca["state_dict"]:
+        assert torch.equal(ca["state_dict"][k], cb["state_dict"][k]), k
+    sa, sb = ca["optimizer_states"][0]["state"], cb["optimizer_states"][0]["state"]
+    assert all(torch.equal(sa[i][m], sb[i][m]) for i in sa for m in sa[i])
+
+
+@pytest.fixture(scope="module")
+def reference(setup) -> Path:
+    """An uninterrupted run."""
+    out = setup / "reference"
+    run(setup, out)
+    return out
+
+
+@pytest.mark.slow
+def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run(setup, reference):
+    """Same seed, same data, same config: identical weights, optimizer state and metrics, however
+    often the run is SIGKILLed and resumed."""
+    out, last = setup / "killed", setup / "killed" / "last.ckpt"
+    assert kill_at_new_checkpoint(start(setup, out), last) == BATCHES  # the end of epoch 0
+    steps = ("--ckpt_every_n_steps", "3")
+    assert kill_at_new_checkpoint(start(setup, out, "--resume", *steps), last) == BATCHES + 1  # mid epoch 1
+    run(setup, out, *steps)  # --resume auto (the default) continues from last.ckpt
+    assert f"resuming from {last} (epoch 0, step {BATCHES})" in (setup / "killed.log").read_text()
+    assert_same_training_state(reference / "last.ckpt", last)
+    resumed = (out / "logs/version_2/metrics.csv").read_text().splitlines()
+    assert len(resumed) > BATCHES and set(resumed) <= set((reference / "logs/version_0/metrics.csv")
+                                                         .read_text().splitlines())
+    assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_seed_and_resolved_config_are_saved_beside_and_inside_checkpoints(reference):
+    info = torch.load(reference / "last.ckpt", weights_only=True)[RUN_KEY]
+    assert info["seed"] == 42 and info["config"]["model"]["hidden_dim"] == 32
+    saved = yaml.safe_load((reference / "config.yaml").read_text())
+    assert saved["seed"] == 42 and saved["resume"] == "auto" and not saved["overwrite"]
+    assert json.loads((reference / "run.json").read_text())["config"] == info["config"]
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_refusals_are_one_line_and_write_nothing(setup, reference, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    before = snapshot(out)
+    base = ["--config", str(setup / "tiny.yaml"), "--out_dir", str(out)]
+    cases = [(["--resume", "never"], "already holds checkpoints"),
+             (["--resume", "--overwrite"], "pass only one of them"),
+             (["--model.hidden_dim", "16"], "trained with model.hidden_dim=32"),
+             (["--resume", str(out / "nothing.ckpt")], "nothing to resume")]
+    for extra, message in cases:
+        assert train.main(base + extra) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and err.startswith("error: ") and "\n" not in err, err
+    (out / "last.ckpt").write_bytes(before["last.ckpt"][: len(before["last.ckpt"]) // 2])
+    assert train.main(base) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot be read" in err and "--resume " + str(out / "glim-zuco-epoch=2") in err, err
+    assert snapshot(out) == {**before, "last.ckpt": before["last.ckpt"][: len(before["last.ckpt"]) // 2]}
+
+
+def test_resume_path_decisions(tmp_path):
+    assert resume_path(tmp_path / "new", "auto", False) is None
+    assert resume_path(tmp_path / "new", "never", False) is None
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        resume_path(tmp_path / "new", "last", False)
+    (tmp_path / "old.ckpt").write_bytes(b"x")
+    with pytest.raises(RunDirError, match="already holds checkpoints .*--resume <checkpoint>"):
+        resume_path(tmp_path, "auto", False)
+    assert resume_path(tmp_path, "auto", True) is None
+    assert resume_path(tmp_path, str(tmp_path / "old.ckpt"), False) == tmp_path / "old.ckpt"
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    assert resume_path(tmp_path, "auto", False) == resume_path(tmp_path, "last", False) == tmp_path / "last.ckpt"
+    with pytest.raises(RunDirError, match="already holds checkpoints .*--resume to continue"):
+        resume_path(tmp_path, "never", False)
+    with pytest.raises(RunDirError, match="is a file"):
+        resume_path(tmp_path / "old.ckpt", "auto", False)
+
+
+class Batches(torch.utils.data.Sampler):
+    def __init__(self):
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter([[self.epoch, i] for i in range(5)])
+
+    def __len__(self):
+        return 5
+
+
+def test_resumable_batches_skip_once_and_forward_the_epoch():
+    batches = ResumableBatches(Batches(), skip=3)
+    batches.set_epoch(2)
+    assert len(batches) == 5 and list(batches) == [[2, 3], [2, 4]]
+    assert list(batches) == [[2, i] for i in range(5)]
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+    _set_sampler_epoch(torch.utils.data.DataLoader(range(10), batch_sampler=batches), 7)
+    assert batches.sampler.epoch == 7
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    import random
+
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    torch.save({"rng": RngState().state_dict()}, tmp_path / "rng.ckpt")
+    expected = torch.rand(3), np.random.rand(3), random.random()
+    torch.manual_seed(2), np.random.seed(2), random.seed(2)
+    RngState().load_state_dict(torch.load(tmp_path / "rng.ckpt", weights_only=True)["rng"])
+    got = torch.rand(3), np.random.rand(3), random.random()
+    assert torch.equal(got[0], expected[0]) and np.array_equal(got[1], expected[1]) and got[2] == expected[2]
