@@ -34,8 +34,8 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressB
 
 from data.datamodule import GLIMDataModule
 from data.store import StoreError
-from model.atomic import AtomicCheckpointIO, atomic_write_text
-from model.checkpoint import CheckpointError
+from model.atomic import atomic_write_text, remove_stale_temp_files
+from model.checkpoint import AtomicCheckpointIO, CheckpointError
 from model.glim import GLIM
 from model.resume import (LastCheckpoint, ResumableTrainLoader, RngState, RunInfo, checkpoints_in,
                           check_resume, resume_path)
@@ -126,6 +126,7 @@ def write_run_files(out_dir: Path, info: dict, config_yaml: str, overwrite: bool
     if rank_zero_only.rank != 0:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out_dir)  # left by a killed run
     if overwrite:
         for old in checkpoints_in(out_dir):
             old.unlink()
@@ -138,7 +139,7 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
     states and run info in every checkpoint, atomic checkpoint writes."""
     every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
                             every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=False,
-                            enable_version_counter=False)
+                            save_on_train_epoch_end=True, enable_version_counter=False)
     callbacks = [every, LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps),
                  RngState(), RunInfo({"seed": info["seed"], "config": info["config"]})]
     if cfg.progress:

@@ -84,9 +84,10 @@ class PreadRows:
     def __init__(self, path: Path):
         import numpy as np
 
+        fmt = np.lib.format
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            self.shape, _, dtype = np.lib.format._read_array_header(f, version)
+            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}[fmt.read_magic(f)]
+            self.shape, _, dtype = read_header(f)
             self.offset = f.tell()
         self.dtype = np.dtype(dtype)
         self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize

@@ -2,8 +2,8 @@
 
 The data goes to a temporary file in the target's directory, is flushed and fsync'ed, and then
 ``os.replace``-d over the target (atomic on POSIX within one file system); the directory is
-fsync'ed so that the rename itself survives a power loss. ``AtomicCheckpointIO`` does the same for
-Lightning checkpoints and loads them with ``weights_only=True`` unless told otherwise.
+fsync'ed so that the rename itself survives a power loss. ``AtomicCheckpointIO`` (Lightning's
+checkpoint IO, in ``model.checkpoint``) does the same for checkpoints.
 """
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional
-
-import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
+from typing import IO, Iterator
 
 
 def _umask() -> int:
@@ -44,7 +41,8 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
     """Open a temporary sibling of ``path`` for writing; on a clean exit it replaces ``path``.
 
     If the block raises (or the process dies), ``path`` is untouched and the temporary file is
-    removed (or, after a kill, left as a hidden ``.<name>.*.tmp`` that nothing reads).
+    removed (after a kill it is left as a hidden ``.<name>.*.tmp`` that nothing reads, see
+    ``remove_stale_temp_files``).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
@@ -65,6 +63,14 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
     _fsync_dir(path.parent)
 
 
+def remove_stale_temp_files(directory: str | Path) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``directory``; returns them."""
+    stale = [p for p in Path(directory).glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as f:
@@ -79,19 +85,10 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
     return Path(path)
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint IO: ``torch.save`` into a temporary file, then an atomic replace, so
-    a crash while saving never leaves a truncated checkpoint where a good one was. Loading uses
-    ``weights_only=True`` (no pickled code) unless the caller passes ``weights_only=False``."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
-                        storage_options: Optional[Any] = None) -> None:
-        if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} does not take storage_options")
-        with atomic_open(path, "wb") as f:
-            torch.save(checkpoint, f)
-
-    def load_checkpoint(self, path: str | Path, map_location: Optional[Callable] = lambda s, _: s,
-                        weights_only: Optional[bool] = None) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location=map_location,
-                                       weights_only=True if weights_only is None else weights_only)
+def __getattr__(name: str):
+    """``AtomicCheckpointIO`` lives with the checkpoint code (it needs Lightning); it is imported
+    on first use so that these helpers stay light."""
+    if name == "AtomicCheckpointIO":
+        from .checkpoint import AtomicCheckpointIO
+        return AtomicCheckpointIO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,17 @@
-"""Loading GLIM checkpoints (ours or the published one) strictly, with clear errors."""
+"""Loading GLIM checkpoints (ours or the published one) strictly, with clear errors; checking that
+a checkpoint can resume a run; Lightning's checkpoint IO with atomic saves and weights-only loads."""
 from __future__ import annotations
 
 import inspect
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from .atomic import atomic_open
 from .glim import GLIM
 
 TRAINING_STATE_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
@@ -126,3 +129,21 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     if attach_text:
         model.attach_text_model(text_model)
     return model
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint IO: ``torch.save`` into a temporary file, then an atomic replace, so
+    a crash while saving never leaves a truncated checkpoint where a good one was. Loading uses
+    ``weights_only=True`` (no pickled code) unless the caller passes ``weights_only=False``."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
+                        storage_options: Optional[Any] = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options")
+        with atomic_open(path, "wb") as f:
+            torch.save(checkpoint, f)
+
+    def load_checkpoint(self, path: str | Path, map_location: Optional[Callable] = lambda s, _: s,
+                        weights_only: Optional[bool] = None) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location=map_location,
+                                       weights_only=True if weights_only is None else weights_only)

@@ -81,10 +81,10 @@ class GLIM(L.LightningModule):
         self.text_model_name = name
 
     def use_text_cache(self, enabled: bool = True, directory: str | None = None,
-                       max_entries: int = 65536) -> None:
-        """Reuse the frozen text-encoder states of every distinct text (on by default, in memory);
-        ``directory`` also keeps them in safetensors files across runs."""
-        self.text_cache = TextStateCache(max_entries, directory) if enabled else None
+                       max_bytes: int = 2**30) -> None:
+        """Reuse the frozen text-encoder states of every distinct text (on by default, in memory,
+        at most ``max_bytes``); ``directory`` also keeps them in safetensors files across runs."""
+        self.text_cache = TextStateCache(max_bytes, directory) if enabled else None
 
     def _text(self) -> FrozenTextModel:
         if self.text_model is None:

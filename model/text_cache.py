@@ -44,10 +44,11 @@ class _Entry:
 
 
 class TextStateCache:
-    """LRU cache of ``(space, text) → states``; ``directory`` persists it across runs."""
+    """LRU cache of ``(space, text) → states`` holding at most ``max_bytes`` of states (ZuCo's
+    1888 input texts take about 0.1-0.3 GB with Flan-T5-large); ``directory`` persists it."""
 
-    def __init__(self, max_entries: int = 65536, directory: str | os.PathLike | None = None):
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int = 2**30, directory: str | os.PathLike | None = None):
+        self.max_bytes, self.nbytes = max_bytes, 0
         self.directory = Path(directory) if directory else None
         self._entries: OrderedDict[tuple[TextSpace, str], _Entry] = OrderedDict()
         self._loaded: set[TextSpace] = set()
@@ -70,8 +71,8 @@ class TextStateCache:
             found.update(self._encode(space, missing, encode))
         for t in dict.fromkeys(texts):
             self._entries.move_to_end((space, t))
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        while self.nbytes > self.max_bytes and self._entries:
+            self._forget(next(iter(self._entries)))
         rows = [found[t] for t in texts]
         for e in rows:  # entries loaded from a file or made before .to(device) move once
             e.states = e.states.to(device)
@@ -86,9 +87,19 @@ class TextStateCache:
         with torch.inference_mode(False):  # a normal tensor, usable later by autograd
             for i, (text, n) in enumerate(zip(texts, lengths)):
                 row = states[i] if space.pad_to_max else states[i, :n]
-                new[text] = self._entries[(space, text)] = _Entry(row.clone(), int(n))
+                new[text] = self._put((space, text), _Entry(row.clone(), int(n)))
         self._dirty.add(space)
         return new
+
+    def _put(self, key: tuple[TextSpace, str], entry: _Entry) -> _Entry:
+        if key in self._entries:
+            self._forget(key)
+        self._entries[key] = entry
+        self.nbytes += entry.states.nbytes
+        return entry
+
+    def _forget(self, key: tuple[TextSpace, str]) -> None:
+        self.nbytes -= self._entries.pop(key).states.nbytes
 
     # ----------------------------------------------------------------- persistence
     def save(self) -> list[Path]:
@@ -130,4 +141,5 @@ class TextStateCache:
                 return  # a hash collision or a foreign file: recompute rather than trust it
             states, sizes, lengths = (f.get_tensor(k) for k in ("states", "sizes", "lengths"))
         for text, row, n in zip(json.loads(meta["texts"]), states.split(sizes.tolist()), lengths.tolist()):
-            self._entries.setdefault((space, text), _Entry(row, int(n)))
+            if (space, text) not in self._entries:
+                self._put((space, text), _Entry(row.clone(), int(n)))

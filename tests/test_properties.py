@@ -12,12 +12,16 @@ from data import readers
 from data.dataset import collate
 from data.readers import MaterialError, read_sentences
 from data.sampler import DistinctUidBatchSampler
+from data.synthetic_mat import StructArray, write_v5 as write_plain_v5
 from model.metrics import reference_score_loop, score_samples
 from model.resume import ResumableBatches
 from tests.zuco_files import eeg, write_v5, write_v73
 
-FILE_CHECKS = settings(max_examples=60, deadline=None,
-                       suppress_health_check=[HealthCheck.function_scoped_fixture])
+def checks(examples: int) -> settings:
+    """No deadline (shared CI machines), no example database written into the project; the
+    per-test ``tmp_path`` is only overwritten between examples."""
+    return settings(max_examples=examples, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def assert_clean_records(path) -> list:
@@ -33,7 +37,7 @@ def assert_clean_records(path) -> list:
 
 
 # ------------------------------------------------------------------------------------ .mat files
-@FILE_CHECKS
+@checks(60)
 @given(data=st.binary(max_size=2048), header=st.sampled_from([b"", b"MATLAB 5.0 MAT-file", b"\x89HDF\r\n\x1a\n"]))
 def test_random_bytes_as_mat_file_are_an_unreadable_file(tmp_path, data, header):
     path = tmp_path / "resultsZAB_SR.mat"
@@ -46,12 +50,16 @@ def test_random_bytes_as_mat_file_are_an_unreadable_file(tmp_path, data, header)
 def mat_files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mat")
     sentences = [("Hello world.", eeg(300, 1)), ("Missing one.", None), ("Third one.", eeg(260, 2))]
+    plain = StructArray({"content": text, "rawData": np.nan if raw is None else raw}
+                        for text, raw in sentences)
+    write_plain_v5(tmp / "v5-plain.mat", plain, compress=False)
     return {"v5": write_v5(tmp / "v5.mat", sentences).read_bytes(),
+            "v5-plain": (tmp / "v5-plain.mat").read_bytes(),
             "v73": write_v73(tmp / "v73.mat", sentences).read_bytes()}
 
 
-@FILE_CHECKS
-@given(kind=st.sampled_from(["v5", "v73"]), flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
+@checks(150)
+@given(kind=st.sampled_from(["v5", "v5-plain", "v73"]), flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
                                                                     st.integers(1, 255)), min_size=1, max_size=6),
        cut=st.one_of(st.none(), st.floats(0, 1)))
 def test_damaged_mat_files_give_records_or_reasons(tmp_path, mat_files, kind, flips, cut):
@@ -72,7 +80,7 @@ csv_text = st.text(alphabet=st.one_of(st.sampled_from(list(';,"\n\r#\ufeff\x00 \
                    max_size=200)
 
 
-@FILE_CHECKS
+@checks(150)
 @given(text=csv_text, raw=st.binary(max_size=64))
 def test_malformed_csv_gives_a_table_or_a_one_line_error_naming_the_file(tmp_path, text, raw):
     path = tmp_path / "material.csv"
@@ -88,7 +96,7 @@ def test_malformed_csv_gives_a_table_or_a_one_line_error_naming_the_file(tmp_pat
 
 
 # ------------------------------------------------------------------------------------ sampler
-@settings(max_examples=80, deadline=None)
+@checks(200)
 @given(uids=st.lists(st.integers(0, 15), max_size=120), bsz=st.integers(1, 9), drop_last=st.booleans(),
        shuffle=st.booleans(), seed=st.integers(0, 2**31), epoch=st.integers(0, 50),
        replicas=st.integers(1, 4), grouped=st.booleans(), skip=st.integers(0, 5))
@@ -118,7 +126,7 @@ def test_sampler_invariants(uids, bsz, drop_last, shuffle, seed, epoch, replicas
 
 
 # ------------------------------------------------------------------------------------ collate
-@settings(max_examples=60, deadline=None)
+@checks(60)
 @given(lengths=st.lists(st.integers(0, 40), min_size=1, max_size=6), channels=st.integers(1, 5),
        texts=st.lists(st.text(max_size=10), min_size=6, max_size=6))
 def test_collate_keeps_every_sample(lengths, channels, texts):
@@ -140,7 +148,7 @@ def test_collate_keeps_every_sample(lengths, channels, texts):
 any_text = st.text(max_size=24)
 
 
-@settings(max_examples=60, deadline=None)
+@checks(60)
 @given(rows=st.lists(st.tuples(any_text, st.lists(any_text, min_size=2, max_size=2), any_text),
                      min_size=1, max_size=3))
 def test_metrics_take_any_unicode_and_match_the_reference(rows):
@@ -153,7 +161,7 @@ def test_metrics_take_any_unicode_and_match_the_reference(rows):
                           equal_nan=True)
 
 
-@settings(max_examples=30, deadline=None)
+@checks(30)
 @given(generated=st.lists(any_text, min_size=1, max_size=3), other=st.integers(0, 2))
 def test_metrics_reject_mismatched_lengths_cleanly(generated, other):
     assume(other != len(generated))
