@@ -279,8 +279,8 @@ def resampled_length(n_samples: int) -> int:
 def step3(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """EEG (1280, 128) float32 time x channel and mask (1280,) int8 of one raw 105 x T record.
 
-    Raises ``DropRecord`` for a record to drop: wrong channel count, any non-finite value,
-    T outside [250, 5000].
+    Raises ``DropRecord`` for a record to drop: wrong channel count, any non-finite value (also
+    after resampling), T outside [250, 5000].
     """
     raw = np.asarray(raw)
     if raw.ndim != 2 or raw.shape[0] != RAW_CHANNELS:
@@ -293,7 +293,10 @@ def step3(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n_samples > MAX_SAMPLES:
         raise DropRecord(f"too long (> {MAX_SAMPLES} samples)", f"T={n_samples}")
     length = resampled_length(n_samples)
-    resampled = scipy.signal.resample(raw[:KEPT_CHANNELS], length, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        resampled = scipy.signal.resample(raw[:KEPT_CHANNELS], length, axis=1).astype(np.float32)
+    if not np.isfinite(resampled).all():  # finite but huge values overflow in the FFT
+        raise DropRecord("non-finite EEG", "overflow when resampled")
     eeg = np.zeros((EEG_LEN, EEG_CHANNELS), dtype=np.float32)
     eeg[:length, :KEPT_CHANNELS] = resampled.T
     mask = np.zeros(EEG_LEN, dtype=np.int8)

@@ -72,7 +72,6 @@ def test_damaged_mat_files_are_skipped_with_a_logged_reason(tmp_path, kind):
     assert skipped >= 15  # every truncation at least
 
 
-@pytest.mark.xfail(reason="data/steps.step3 keeps EEG that overflows to inf when resampled")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_eeg_that_overflows_when_resampled_is_dropped():
     raw = eeg(400, 3).astype(np.float32)
