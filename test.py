@@ -125,6 +125,8 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
     finite = lambda v: v if v == v and abs(v) != float("inf") else None  # noqa: E731
     result = {
         "ckpt": str(cfg.ckpt), "phase": cfg.phase, "condition": condition,
+        "config": {k: v for k, v in vars(cfg).items() if k != "config"},
+        "training_run": getattr(model, "run_info", None),
         "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or model.prompt_mode),
         "noise_input": condition == "noise", "metrics": summary,
         "ci95": {k: [finite(float(lo)), finite(float(hi))] for k, lo, hi in zip(keys, ci["lo"], ci["hi"])},

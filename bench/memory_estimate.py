@@ -11,6 +11,7 @@ of 1280 steps, bf16-mixed, Adam, frozen Flan-T5-large), computed from the model'
   CPU forward under bf16 autocast at batch 1 and 2, and extrapolated linearly to ``--batch``
   (the batch-independent part, e.g. bf16 copies of the weights, is the intercept); the naive
   attention of bench_step (``nn.MultiheadAttention``, which saves its attention weights) beside;
+- the text-state cache (every input text at 96 tokens, an upper bound);
 - the largest transient tensor of the backward pass (the gradient of the LM logits) as headroom.
 Worst cases are used: every EEG 1280 steps, every target 64 tokens, every input text 96 tokens.
 """
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=72)
     parser.add_argument("--length", type=int, default=1280)
     parser.add_argument("--target-tokens", type=int, default=64)
+    parser.add_argument("--texts", type=int, default=1888, help="distinct input texts in the text cache")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     acts = activations(model, args.length, args.target_tokens)
     for name, (slope, intercept) in acts.items():
         rows.append((f"saved activations: {name}", slope * b + intercept))
+    d, input_tokens = FLAN_T5_LARGE["d_model"], paper_hparams()["input_text_len"]
+    rows.append((f"text-state cache, {args.texts} texts (bf16)", args.texts * input_tokens * d * 2))
     logits = b * args.target_tokens * FLAN_T5_LARGE["vocab_size"] * 4
     rows.append(("transient: LM-logit gradient (fp32)", logits))
     naive = activations(naive_copy(model), args.length, args.target_tokens)
@@ -112,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paper configuration: GLIM {n_glim:,} trainable parameters, Flan-T5-large {n_t5:,} frozen; "
           f"batch {b}, EEG {args.length} steps, targets {args.target_tokens} tokens, bf16-mixed")
     for name, value in rows:
-        print(f"  {name:44s} {value / GB:7.2f} GiB")
+        print(f"  {name:48s} {value / GB:7.2f} GiB")
     total = sum(v for _, v in rows)
-    print(f"  {'total (before CUDA context and allocator slack)':44s} {total / GB:7.2f} GiB")
+    print(f"  {'total (before CUDA context and allocator slack)':48s} {total / GB:7.2f} GiB")
     per_sample = {k: v[0] / 2**20 for k, v in acts.items()}
     naive_sample = {k: v[0] / 2**20 for k, v in naive.items()}
     print("  saved activations per sample, MiB: " + ", ".join(

@@ -126,6 +126,7 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
         raise CheckpointError(f"{path}: GLIM tensor {missing[0]!r} is missing from the checkpoint "
                               f"({len(missing)} missing in all)")
     model.load_state_dict(state, strict=True)
+    model.run_info = ckpt.get("glim_run")  # seed and resolved config of the training run, if saved
     if attach_text:
         model.attach_text_model(text_model)
     return model
