@@ -117,6 +117,10 @@ class Pool:
                 "target_text": [self.targets[self.uids[i]][i % 8] for i in idx]}
 
 
+    def collated(self, batches: list[list[int]], full_length: bool) -> list[dict]:
+        return [self.batch(idx, full_length, seed=k) for k, idx in enumerate(batches)]
+
+
 def autocast(precision: str) -> torch.autocast:
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
@@ -155,32 +159,31 @@ def split(model: GLIM, batch: dict, precision: str, warmup: int, steps: int) -> 
     """Median seconds of each part's forward+backward alone, at the shapes of ``batch``."""
     tm = model.text_model
     cache = model.text_cache is not None
-    amp = lambda: autocast(precision)  # noqa: E731
-    with amp(), torch.no_grad():
+    with autocast(precision), torch.no_grad():
         h = model.eeg_encoder(batch["eeg"], batch["mask"], model.p_embedder(batch["prompt_ids"]))
         emb = model.aligner.embed(h)
         states, mask = model.text_states(batch["input_text"])
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def encoder() -> None:
-        with amp():
+        with autocast(precision):
             out = model.eeg_encoder(batch["eeg"], batch["mask"], model.p_embedder(batch["prompt_ids"]))
         out.backward(torch.ones_like(out))
 
     def text_states() -> None:
-        with amp():
+        with autocast(precision):
             model.text_states(batch["input_text"])
 
     def aligner() -> None:
         x = h.clone().requires_grad_()
-        with amp():
+        with autocast(precision):
             e = model.aligner.embed(x)
             loss = clip_loss(model.aligner.pool_eeg(e), model.aligner.pool_text(states, mask)) + e.float().mean()
         loss.backward()
 
     def text_model() -> None:
         x = emb.clone().requires_grad_()
-        with amp():
+        with autocast(precision):
             target = tm.tokenize(batch["target_text"], model.hparams.tgt_text_len)
             labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
             loss = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=x), labels=labels).loss
@@ -228,10 +231,9 @@ def main(argv: list[str] | None = None) -> int:
               f"2+2 layers); batch {args.batch}, {args.threads} threads, {args.precision}")
         with autocast(args.precision):  # a later epoch: every input text seen once
             ours.text_states(["To English: " + t for t in pool.texts])
-        make = lambda idx, full: [pool.batch(b, full, k) for k, b in enumerate(idx)]  # noqa: E731
-        variants = [Variant("naive", naive_copy(ours), make(plain, True), args.precision),
-                    Variant("ours", ours, make(plain, False), args.precision),
-                    Variant("ours+grouped", copy.deepcopy(ours), make(grouped, False), args.precision)]
+        variants = [Variant("naive", naive_copy(ours), pool.collated(plain, True), args.precision),
+                    Variant("ours", ours, pool.collated(plain, False), args.precision),
+                    Variant("ours+grouped", copy.deepcopy(ours), pool.collated(grouped, False), args.precision)]
         if args.compile:
             compiled = copy.deepcopy(ours)
             compiled.compile_encoder()

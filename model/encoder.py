@@ -55,7 +55,9 @@ class EEGEncoder(nn.Module):
 
 
 def trim_padding(eeg: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut the trailing time steps that are padding in every sample of the batch (exact)."""
+    """Cut the trailing time steps that are padding in every sample of the batch (exact). Reads
+    the mask on the host: a device sync for accelerator tensors, which GLIM therefore leaves to
+    ``data.dataset.collate``."""
     valid = mask.any(0).nonzero()
     length = int(valid[-1]) + 1 if len(valid) else 1
     return eeg[:, :length], mask[:, :length]

@@ -11,7 +11,7 @@ from data.datamodule import GLIMDataModule
 from data.dataset import GLIMDataset, collate
 from data.sampler import DistinctUidBatchSampler
 from model.glim import GLIM
-from model.text_cache import TextStateCache
+from model.text_cache import TextSpace, TextStateCache
 from model.text_model import build_tiny_t5
 from tests.factories import TINY_GLIM, write_random_store
 
@@ -66,7 +66,7 @@ def test_states_cached_from_other_batches_match_within_float_tolerance(tiny_t5):
         assert torch.allclose(plain[k], warm[k], atol=1e-5, rtol=0), k
 
 
-def test_text_states_repad_and_persist(tiny_t5, tmp_path):
+def test_text_states_repad_and_persist(tiny_t5, tmp_path, monkeypatch):
     m = make_glim(tiny_t5)
     m.use_text_cache(directory=str(tmp_path))
     labels = ["Sentiment classification: It is negative.", "Sentiment classification: It is neutral."]
@@ -76,14 +76,23 @@ def test_text_states_repad_and_persist(tiny_t5, tmp_path):
     assert not states[~mask].any()  # re-padded with zeros
     assert [p.suffix for p in m.text_cache.save()] == [".safetensors"]
 
-    fresh = make_glim(tiny_t5)
-    fresh.text_cache = TextStateCache(directory=tmp_path)
-
-    def refuse(texts):
-        raise AssertionError(f"recomputed {texts}")
-    space = next(iter(m.text_cache._loaded))
-    again, again_mask = fresh.text_cache.states(space, labels[::-1], refuse, torch.device("cpu"))
+    fresh = make_glim(tiny_t5)  # another run: the states come from the file
+    fresh.use_text_cache(directory=str(tmp_path))
+    monkeypatch.setattr(fresh, "_encode_texts", lambda *a: pytest.fail("text states recomputed"))
+    again, again_mask = fresh.text_states(labels[::-1], max_len=32)
     assert torch.equal(again, states.flip(0)) and torch.equal(again_mask, mask.flip(0))
+
+
+def test_cache_evicts_least_recently_used_beyond_its_budget():
+    cache = TextStateCache(max_bytes=3 * 2 * 4 * 4)  # three entries of (2 tokens, 4) float32
+    space = TextSpace("m", 8, False, "float32")
+    encode = lambda texts: (torch.ones(len(texts), 2, 4), [2] * len(texts))  # noqa: E731
+    cache.states(space, ["a", "b"], encode, torch.device("cpu"))
+    cache.states(space, ["a"], encode, torch.device("cpu"))  # "a" used last
+    cache.states(space, ["c", "d"], encode, torch.device("cpu"))
+    assert len(cache) == 3 and cache.nbytes == cache.max_bytes
+    cache.states(space, ["a", "c", "d"], encode, torch.device("cpu"))
+    assert cache.misses == 4  # "b" was the one evicted, "a" survived
 
 
 def test_trimming_is_exact_and_skippable(tiny_t5):
