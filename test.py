@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from jsonargparse import ActionConfigFile, ArgumentParser
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 RESULT_FILES = ("samples.csv", "metrics.json", "report.md", "figures", "controls")
 
@@ -51,7 +51,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--examples", type=int, default=10, help="example generations in the report")
     parser.add_argument("--num_workers", type=int, default=0)
     parser.add_argument("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:1 ...")
-    parser.add_argument("--overwrite", type=bool, default=False, help="replace results in --out")
+    parser.add_argument("--overwrite", action=ActionYesNo, default=False, help="replace results in --out")
     parser.add_argument("--progress", type=bool, default=True)
     return parser
 

@@ -78,38 +78,19 @@ class Sampler(threading.Thread):
             self.sample()
 
 
-class PreadRows:
-    """Rows of an ``.npy`` array read with ``os.preadv`` (no memory map): ``rows[i]`` is (l, c)."""
+def use_mmap_reader() -> None:
+    """For comparison: make ``GLIMDataset`` index a memory map of ``eeg.npy`` instead of its
+    ``RowReader`` (pages it touched stay in its resident memory)."""
+    import numpy as np
 
-    def __init__(self, path: Path):
-        import numpy as np
-
-        fmt = np.lib.format
-        with open(path, "rb") as f:
-            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}[fmt.read_magic(f)]
-            self.shape, _, dtype = read_header(f)
-            self.offset = f.tell()
-        self.dtype = np.dtype(dtype)
-        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        self.fd = os.open(path, os.O_RDONLY)
-
-    def __getitem__(self, i: int):
-        import numpy as np
-
-        row = np.empty(self.shape[1:], self.dtype)
-        os.preadv(self.fd, [row], self.offset + int(i) * self.row_bytes)
-        return row
-
-
-def use_pread_reader() -> None:
-    """Make ``GLIMDataset`` read rows with ``PreadRows`` instead of its memory map."""
     from data.dataset import GLIMDataset
 
-    def store_eeg(self):
-        if not isinstance(self._eeg, PreadRows):
-            self._eeg = PreadRows(self.path / "eeg.npy")
-        return self._eeg
-    GLIMDataset._store_eeg = store_eeg
+    init = GLIMDataset.__init__
+
+    def mmap_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._eeg = np.load(self.path / "eeg.npy", mmap_mode="r")
+    GLIMDataset.__init__ = mmap_init
 
 
 def epoch(store: Path, workers: int, batch: int, reader: str) -> dict:
@@ -119,8 +100,8 @@ def epoch(store: Path, workers: int, batch: int, reader: str) -> dict:
     from data.datamodule import GLIMDataModule
 
     torch.set_num_threads(1)
-    if reader == "pread":
-        use_pread_reader()
+    if reader == "mmap":
+        use_mmap_reader()
     sampler = Sampler()
     sampler.start()
     dm = GLIMDataModule(store, bsz_train=batch, num_workers=workers)

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .prompts import prompt_ids
-from .store import VARIANT_COLUMNS, Store, open_store
+from .store import VARIANT_COLUMNS, RowReader, Store, open_store
 
 INPUT_PREFIX = "To English: "
 META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")
@@ -19,7 +19,8 @@ class GLIMDataset(Dataset):
     """Samples of one phase. ``train`` expands every record over the 8 target variants (the
     variant is the target); ``val``/``test`` keep one sample per record, the raw sentence as the
     target and the 8 variants as references. EEG rows are read from the memory-mapped store on
-    access; ``noise_input`` replaces them by standard-normal noise (seeded per record, mask all
+    access (``RowReader``: plain reads, no memory map, so the resident memory of a training
+    process does not grow with the store); ``noise_input`` replaces them by standard-normal noise (seeded per record, mask all
     ones) for the noise control."""
 
     def __init__(self, store: Store | str | Path, phase: str, expand_variants: bool | None = None,
@@ -41,7 +42,7 @@ class GLIMDataset(Dataset):
         self.prompts = np.array([prompt_ids(t, d, s) for t, d, s in
                                  self.records[["task", "dataset", "subject"]].itertuples(index=False)],
                                 dtype=np.int64).reshape(-1, 3)
-        self._eeg: np.ndarray | None = store.eeg
+        self._eeg = RowReader(self.path / "eeg.npy")
 
     @property
     def uids(self) -> np.ndarray:
@@ -51,20 +52,12 @@ class GLIMDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records) * self.n_variants
 
-    def __getstate__(self) -> dict:  # workers reopen the memory map instead of pickling it
-        return {**self.__dict__, "_eeg": None}
-
     def _eeg_row(self, j: int) -> tuple[np.ndarray, int]:
         if self.noise_input:
             rng = np.random.default_rng((self.noise_seed, int(self.rows[j])))
-            shape = self._store_eeg().shape[1:]
+            shape = self._eeg.shape[1:]
             return rng.standard_normal(shape, dtype=np.float32), shape[0]
-        return np.array(self._store_eeg()[self.rows[j]]), int(self.eeg_len[j])
-
-    def _store_eeg(self) -> np.ndarray:
-        if self._eeg is None:
-            self._eeg = np.load(self.path / "eeg.npy", mmap_mode="r")
-        return self._eeg
+        return self._eeg[self.rows[j]], int(self.eeg_len[j])
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         j, v = divmod(i, self.n_variants)

@@ -186,6 +186,43 @@ def _check_integers(records: pd.DataFrame, column: str, low: int, high: int | No
                          f"an integer in [{low}, {high if high is not None else 'inf'}]; rebuild the store")
 
 
+class RowReader:
+    """Rows of ``eeg.npy`` read with ``os.preadv`` into fresh buffers (no memory map), so a
+    long-running reader's resident memory does not grow with the rows it has seen; the file
+    stays memory-mappable for anyone who prefers ``numpy.load(mmap_mode="r")``."""
+
+    def __init__(self, path: str | Path):
+        fmt = np.lib.format
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            self.shape, _, dtype = read_header(f)
+            self.offset = f.tell()
+        self.dtype = np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __getstate__(self) -> dict:  # each process opens its own descriptor
+        return {**self.__dict__, "_fd": None}
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        row = np.empty(self.shape[1:], self.dtype)  # (l, c)
+        got = os.preadv(self._fd, [row], self.offset + int(i) * self.row_bytes)
+        if got != self.row_bytes:
+            raise StoreError(f"{self.path} is truncated: row {i} is incomplete; rebuild the store")
+        return row
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+
 def open_store(path: str | Path) -> Store:
     """Open a store for reading; a clear ``StoreError`` names what is wrong."""
     path = Path(path)

@@ -123,3 +123,17 @@ def test_sampler_reshuffles_per_epoch_reproducibly():
     s.set_epoch(0)
     assert e0 != e1 and list(s) == e0
     assert list(DistinctUidBatchSampler(uids, 10, shuffle=False, drop_last=False))[0] == list(range(10))
+
+
+def test_row_reader_equals_memory_map_and_reports_truncation(store_dir, tmp_path):
+    from data.store import RowReader
+
+    store = open_store(store_dir)
+    reader = RowReader(store_dir / "eeg.npy")
+    assert len(reader) == len(store)
+    for i in (0, 7, len(store) - 1):
+        assert np.array_equal(reader[i], store.eeg[i])
+    cut = tmp_path / "eeg.npy"
+    cut.write_bytes((store_dir / "eeg.npy").read_bytes()[:-100])
+    with pytest.raises(StoreError, match="truncated"):
+        RowReader(cut)[len(store) - 1]
