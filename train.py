@@ -62,6 +62,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--num_nodes", type=int, default=1)
     parser.add_argument("--strategy", type=str, default="auto")
     parser.add_argument("--precision", type=str, default="bf16-mixed")
+    parser.add_argument("--compile_encoder", type=bool, default=False,
+                        help="torch.compile the EEG encoder (GPU; names in checkpoints unchanged)")
+    parser.add_argument("--text_cache_dir", type=str | None, default=None,
+                        help="keep frozen text-encoder states in safetensors files here across runs")
     parser.add_argument("--logger", type=str, default="csv", help="csv | tensorboard | wandb | none")
     parser.add_argument("--ckpt_every", type=int, default=10, help="save a checkpoint every N epochs")
     parser.add_argument("--ckpt_every_n_steps", type=int, default=0,
@@ -169,7 +173,14 @@ def train(cfg: Namespace, parser: ArgumentParser) -> Path:
               file=sys.stderr)
     L.seed_everything(cfg.seed, workers=True)
     model = GLIM(**vars(cfg.model))
-    model.attach_text_model(cfg.text_model)
+    gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
+    if str(cfg.precision).startswith("bf16") and not gpu:
+        print("note: bf16-mixed on the CPU is often slower than 32-true "
+              "(see docs/performance.md)", file=sys.stderr)
+    model.attach_text_model(cfg.text_model, dtype=torch.bfloat16 if gpu and "bf16" in str(cfg.precision) else None)
+    model.use_text_cache(directory=cfg.text_cache_dir)
+    if cfg.compile_encoder:
+        model.compile_encoder()
     data = TrainData(**vars(cfg.data), bsz_train=cfg.model.bsz_train, bsz_val=cfg.model.bsz_val)
     data.setup("fit")
     info, config_yaml = run_info(cfg, parser, ckpt)
