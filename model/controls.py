@@ -28,8 +28,8 @@ GROUNDING = {  # the metrics whose improvement over every control shows use of t
 }
 
 
-class PromptFree(Dataset):
-    """The samples of ``base`` with every prompt id set to 0."""
+class ControlDataset(Dataset):
+    """The samples of ``base`` (same uids, same order), altered by ``__getitem__``."""
 
     def __init__(self, base: Dataset):
         self.base = base
@@ -41,24 +41,21 @@ class PromptFree(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
+
+class PromptFree(ControlDataset):
+    """The samples of ``base`` with every prompt id set to 0."""
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.base[i]
         return {**item, "prompt_ids": torch.zeros_like(item["prompt_ids"])}
 
 
-class ShuffledEEG(Dataset):
+class ShuffledEEG(ControlDataset):
     """The samples of ``base``, sample i reading the EEG of sample ``partner[i]`` (another text)."""
 
     def __init__(self, base: Dataset, seed: int = 42):
-        self.base = base
+        super().__init__(base)
         self.partner = derangement_by_group(np.asarray(base.uids), seed)
-
-    @property
-    def uids(self) -> np.ndarray:
-        return self.base.uids
-
-    def __len__(self) -> int:
-        return len(self.base)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         item, other = self.base[i], self.base[int(self.partner[i])]
