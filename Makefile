@@ -20,7 +20,7 @@ DEMO_RAW   := data/demo/raw_data
 DEMO_STORE := data/demo/processed
 
 demo: env
-	$(PY) -m data.synthetic --out $(DEMO_RAW) --subjects 2 --sentences 24 --seed 0
+	$(PY) -m data.synthetic --out $(DEMO_RAW) --subjects 2 --sentences 36 --seed 0
 	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl
 	$(PY) -m model.text_model --out checkpoints/demo/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 400
 	$(PY) train.py --config configs/demo.yaml --overwrite
