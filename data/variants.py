@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
-from model.text_model import DEFAULT_TEXT_MODEL, TextModelError, load_text_model
+from model.text_model import DEFAULT_TEXT_MODEL, TextModelError, load_text_model, unavailable_message
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
 ERROR_MARK = "<ERROR>"
@@ -156,11 +156,7 @@ def load_instruction_model(name_or_path: str, device: str = "cpu") -> Generator:
         auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
         model = auto.from_pretrained(source, dtype=_dtype_for(device))
     except (OSError, ValueError) as e:
-        local = f"checkpoints/{name_or_path.rstrip('/').split('/')[-1]}"
-        raise InstructionModelError(
-            f"instruction model {name_or_path!r} could not be loaded ({str(e).splitlines()[0][:160]}); "
-            f"with network run `huggingface-cli download {name_or_path} --local-dir {local}` and "
-            f"pass --llm {local}") from None
+        raise InstructionModelError(unavailable_message("instruction model", name_or_path, "--llm", e)) from None
     if not seq2seq:
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:

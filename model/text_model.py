@@ -14,6 +14,14 @@ class TextModelError(RuntimeError):
     """The text model cannot be loaded or does not fit the GLIM configuration."""
 
 
+def unavailable_message(what: str, name_or_path: str, flag: str, error: Exception) -> str:
+    """One line: what could not be loaded, why, and how to download it for ``flag``."""
+    local = f"checkpoints/{name_or_path.rstrip('/').split('/')[-1]}"
+    return (f"{what} {name_or_path!r} could not be loaded ({str(error).splitlines()[0][:160]}); "
+            f"with network run `huggingface-cli download {name_or_path} --local-dir {local}` and "
+            f"pass {flag} {local}")
+
+
 def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
     when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
@@ -33,11 +41,7 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
     except (OSError, ValueError) as e:
-        local = f"checkpoints/{name_or_path.split('/')[-1]}"
-        raise TextModelError(
-            f"text model {name_or_path!r} could not be loaded ({str(e).splitlines()[0][:160]}); "
-            f"with network run `huggingface-cli download {name_or_path} --local-dir {local}` and "
-            f"pass --text-model {local}") from None
+        raise TextModelError(unavailable_message("text model", name_or_path, "--text-model", e)) from None
     if not getattr(model.config, "is_encoder_decoder", False):
         raise TextModelError(f"text model {name_or_path!r} is not an encoder-decoder (T5 family)")
     return tokenizer, model
