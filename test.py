@@ -77,6 +77,9 @@ def run(cfg) -> Path:
     store = open_store(cfg.data_dir)
     model = glim_from_checkpoint(cfg.ckpt, cfg.text_model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    rank = init_distributed(device)
+    if rank is not None and device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
     model.to(device).eval()
     labels = label_vectors(model)  # once per run, shared by the EEG run and the controls
     options = dict(batch_size=cfg.batch_size or model.hparams.bsz_val, num_beams=cfg.num_beams,
@@ -95,8 +98,21 @@ def run(cfg) -> Path:
     runs = {c: evaluate(c) for c in controls}
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
     verdicts = grounding(comparisons) if comparisons else None
-    write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts)
+    if not rank:  # None (one process) or rank 0 writes
+        write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts)
     return out
+
+
+def init_distributed(device: str) -> int | None:
+    """Under torchrun (``WORLD_SIZE`` > 1) join the process group (gloo on the CPU, nccl on GPUs):
+    every rank predicts its share of the batches, all predictions are gathered, rank 0 writes."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank()
 
 
 def main_condition(cfg) -> str:
@@ -159,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         out = run(cfg)
+        if int(os.environ.get("RANK", "0")) > 0:
+            return 0
     except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -35,6 +35,7 @@ def predict(model: GLIM, loader: Iterable[dict], prompt_mode: str | None = None,
     model.eval()
     device = model.device
     rows, eeg_vecs, text_vecs = [], [], []
+    rank, world = rank_and_world()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     tokenizer = model.text_model.tokenizer
     with Progress(disable=not progress, transient=True) as bar:
@@ -58,19 +59,45 @@ def predict(model: GLIM, loader: Iterable[dict], prompt_mode: str | None = None,
                     "Relation label": batch["relation label"][i],
                     "text uid": int(batch["text_uid"][i]), "record": int(batch["record"][i]),
                     "EEG record": int(batch.get("eeg_record", batch["record"])[i]),
-                    "sample": int(batch["sample"][i]), "batch": b,
+                    "sample": int(batch["sample"][i]), "batch": rank + b * world,
                 })
             bar.advance(task)
     samples = pd.DataFrame(rows)
     order = np.argsort(samples["sample"].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
     idx = torch.as_tensor(order)
-    return Predictions(samples.iloc[order].reset_index(drop=True), torch.cat(eeg_vecs)[idx],
-                       torch.cat(text_vecs)[idx])
+    empty = torch.zeros(0, model.hparams.embed_dim)  # a rank may get no batch
+    local = Predictions(samples.iloc[order].reset_index(drop=True),
+                        (torch.cat(eeg_vecs) if eeg_vecs else empty)[idx],
+                        (torch.cat(text_vecs) if text_vecs else empty)[idx])
+    return gather_predictions(local, rank, world)
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, number of ranks) of an initialised process group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def gather_predictions(pred: "Predictions", rank: int, world: int) -> "Predictions":
+    """Every rank's predictions on every rank, in sample order (each sample once)."""
+    if world == 1:
+        return pred
+    parts: list = [None] * world
+    torch.distributed.all_gather_object(parts, (pred.samples, pred.eeg_vec, pred.text_vec))
+    samples = pd.concat([p[0] for p in parts], ignore_index=True)
+    order = np.argsort(samples["sample"].to_numpy(), kind="stable")
+    idx = torch.as_tensor(order)
+    return Predictions(samples.iloc[order].reset_index(drop=True),
+                       torch.cat([p[1] for p in parts])[idx], torch.cat([p[2] for p in parts])[idx])
 
 
 def make_loader(dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
-    """Test loader: the samples in order, cut into batches of distinct texts (SPEC §2)."""
-    sampler = DistinctUidBatchSampler(dataset.uids, batch_size, shuffle=False, drop_last=False)
+    """Test loader: the samples in order, cut into batches of distinct texts (SPEC §2); with
+    several ranks, rank r takes batches r, r+N, ... (every batch is kept)."""
+    rank, world = rank_and_world()
+    sampler = DistinctUidBatchSampler(dataset.uids, batch_size, shuffle=False, drop_last=False,
+                                      num_replicas=world, rank=rank)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
 
 

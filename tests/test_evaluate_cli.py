@@ -162,3 +162,33 @@ def test_single_control_run(setup, tmp_path):
     assert result["condition"] == "prompt-free" and result["prompt_mode"] == "zero" and result["controls"] == {}
     assert not (out / "report.md").exists()
     shutil.rmtree(out)
+
+
+@pytest.mark.slow
+def test_two_ranks_gather_every_test_sample_once_on_rank_zero(setup, tmp_path):
+    """torchrun with 2 CPU ranks (gloo): each rank predicts its batches, rank 0 writes the union,
+    equal to the one-process run."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_train_cli import ROOT
+
+    tmp, store, ckpt = setup
+    args = ["--ckpt", str(ckpt), "--data_dir", str(store), *FAST, "--report", "false"]
+    single = run("test.py", *args, "--out", str(tmp_path / "one"))
+    assert single.returncode == 0, single.stderr[-2000:]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", str(ROOT / "test.py"), *args, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = pd.read_csv(tmp_path / "one/samples.csv")
+    both = pd.read_csv(tmp_path / "two/samples.csv")
+    n_test = int((open_store(store).records["phase"] == "test").sum())
+    assert len(both) == n_test and sorted(both["sample"]) == list(range(n_test))
+    assert both["Generated Text"].fillna("").tolist() == one["Generated Text"].fillna("").tolist()
+    assert np.allclose(both["Bleu1"], one["Bleu1"]) and set(both["batch"]) == set(one["batch"])
+    m1 = json.loads((tmp_path / "one/metrics.json").read_text())["metrics"]
+    m2 = json.loads((tmp_path / "two/metrics.json").read_text())["metrics"]
+    assert m1["retrieval_pool/MRR"] == pytest.approx(m2["retrieval_pool/MRR"], abs=1e-6)
