@@ -87,6 +87,7 @@ def naive_copy(model: GLIM) -> GLIM:
             if isinstance(child, Attention):
                 setattr(parent, name, NaiveAttention(child))
     naive.use_text_cache(False)
+    naive.cpu_bf16_encoder = True  # the reference computes the encoder in bf16 under autocast
     return naive
 
 

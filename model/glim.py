@@ -2,6 +2,8 @@
 model, computes the losses and logs. Hyper-parameter names are those of the published checkpoint."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from typing import Any, Sequence
 
 import lightning as L
@@ -18,6 +20,10 @@ from .text_model import DEFAULT_TEXT_MODEL, FrozenTextModel, TextModelError, loa
 
 class GLIM(L.LightningModule):
     """EEG → text decoder with contrastive EEG-text alignment (SPEC §3)."""
+
+    cpu_bf16_encoder = False
+    """Under bf16 autocast on a CPU the EEG encoder computes in float32 unless this is True: CPUs
+    without bf16 matrix units (no AMX) run its attention and matmuls about 2x slower in bf16."""
 
     def __init__(
         self,
@@ -144,7 +150,10 @@ class GLIM(L.LightningModule):
         if (eeg.device.type == "cpu") if trim is None else trim:
             eeg, mask = trim_padding(eeg, mask)
         p = self.p_embedder(prompt_ids, prompt_mode or self.prompt_mode)  # (n, c)
-        emb = self.aligner.embed(self.eeg_encoder(eeg, mask, p))  # (n, m, d)
+        fp32 = eeg.device.type == "cpu" and not self.cpu_bf16_encoder and torch.is_autocast_enabled("cpu")
+        with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
+            h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
+        emb = self.aligner.embed(h)  # (n, m, d)
         return emb, self.aligner.pool_eeg(emb)
 
     def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,

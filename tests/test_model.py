@@ -189,3 +189,21 @@ def test_text_model_of_wrong_width_is_refused(tiny_t5):
     m = GLIM(**{**TINY_GLIM, "embed_dim": 32}, text_model_id=tiny_t5)
     with pytest.raises(TextModelError, match="d_model 64 but GLIM's aligner width .* is 32"):
         m.attach_text_model()
+
+
+def test_eeg_encoder_computes_in_float32_under_cpu_bf16_autocast(glim):
+    glim.eval()
+    eeg, mask = torch.randn(2, 300, 128), torch.ones(2, 300, dtype=torch.bool)
+    ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
+    plain = glim.encode_eeg(eeg, mask, ids)[0]
+    inner = {}
+    hook = glim.eeg_encoder.x_proj.register_forward_hook(lambda m, i, o: inner.update(dtype=o.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        emb = glim.encode_eeg(eeg, mask, ids)[0]
+    assert inner["dtype"] == torch.float32
+    assert torch.allclose(emb.float(), plain, atol=0.05)  # only the aligner ran in bf16
+    glim.cpu_bf16_encoder = True
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        glim.encode_eeg(eeg, mask, ids)
+    hook.remove()
+    assert inner["dtype"] == torch.bfloat16
