@@ -258,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {name:38s} {t:7.3f} s {100 * t / total:5.1f}%")
                 print(f"  {'sum':38s} {total:7.3f} s")
         ours_s = statistics.median(variants[1].times[args.warmup:])
-    print(f"\nissue target (ours <= {REFERENCE_SECONDS / 2:.2f} s, half the reference's 4.3 s): "
-          f"{'met' if ours_s <= REFERENCE_SECONDS / 2 else 'NOT met'} on this machine")
+        medians = {v.name: statistics.median(v.times[args.warmup:]) for v in variants[1:]}
+    print(f"\nissue target (<= {REFERENCE_SECONDS / 2:.2f} s, half the reference's 4.3 s) on this machine:")
+    for name, med in medians.items():
+        print(f"  {name:14s} {med:6.3f} s  {'met' if med <= REFERENCE_SECONDS / 2 else 'NOT met'}")
     return 0 if ours_s < base else 1  # fails only when ours is not faster than the naive variant
 
 
