@@ -53,6 +53,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:1 ...")
     parser.add_argument("--overwrite", action=ActionYesNo, default=False, help="replace results in --out")
     parser.add_argument("--progress", type=bool, default=True)
+    parser.add_argument("--logger", type=str, default="csv",
+                        help="also log the summary metrics: csv | tensorboard | wandb | none (under --out/logs)")
     return parser
 
 
@@ -100,7 +102,19 @@ def run(cfg) -> Path:
     verdicts = grounding(comparisons) if comparisons else None
     if not rank:  # None (one process) or rank 0 writes
         write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts)
+        log_summary(cfg.logger, out, json.loads((out / "metrics.json").read_text())["metrics"])
     return out
+
+
+def log_summary(kind: str, out: Path, metrics: dict) -> None:
+    """The numeric summary metrics, once, through the chosen experiment logger."""
+    from model.loggers import make_logger
+
+    logger = make_logger(kind, out, f"test-{out.name}")
+    if logger:
+        logger.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=0)
+        logger.save()
+        logger.finalize("success")
 
 
 def init_distributed(device: str) -> int | None:

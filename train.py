@@ -29,7 +29,6 @@ import torch
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch import loggers
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from data.datamodule import GLIMDataModule
@@ -37,6 +36,7 @@ from data.store import StoreError
 from model.atomic import atomic_write_text, remove_stale_temp_files
 from model.checkpoint import AtomicCheckpointIO, CheckpointError
 from model.glim import GLIM
+from model.loggers import make_logger
 from model.resume import (LastCheckpoint, ResumableTrainLoader, RngState, RunInfo, checkpoints_in,
                           check_resume, resume_path)
 from model.text_model import TextModelError
@@ -83,19 +83,6 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--record_batches", type=bool, default=False,
                         help="write the store records of every train batch per rank to out_dir/batches")
     return parser
-
-
-def make_logger(kind: str, out_dir: Path, name: str):
-
-    if kind == "csv":
-        return loggers.CSVLogger(out_dir, name="logs")
-    if kind == "tensorboard":
-        return loggers.TensorBoardLogger(out_dir, name="logs")
-    if kind == "wandb":  # WANDB_MODE=offline works without an account
-        return loggers.WandbLogger(project="glim", name=name, save_dir=str(out_dir))
-    if kind == "none":
-        return False
-    raise ValueError(f"unknown logger {kind!r}: use csv, tensorboard, wandb or none")
 
 
 class BatchRecorder(Callback):

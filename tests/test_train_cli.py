@@ -53,6 +53,8 @@ def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
     metrics = json.loads((res / "metrics.json").read_text())["metrics"]
     assert metrics["n_samples"] == 16 and 0 <= metrics["retrieval_pool/R@1"] <= 1
     assert abs(metrics["Bleu1"] - samples["Bleu1"].mean()) < 1e-9
+    logged = pd.read_csv(next((res / "logs").glob("version_*/metrics.csv")))
+    assert logged["Bleu1"].iloc[0] == pytest.approx(metrics["Bleu1"])
     # refuses to overwrite results
     r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res))
     assert r.returncode != 0 and "already holds results" in r.stderr and "--overwrite" in r.stderr
