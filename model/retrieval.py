@@ -17,19 +17,6 @@ def ranks_within_batches(eeg_vec: torch.Tensor, text_vec: torch.Tensor, batch_id
     return ranks
 
 
-def batch_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, batch_ids: np.ndarray,
-                    batch_size: int = 24, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
-    """Published protocol: top-k accuracy of the true text within test batches of ``batch_size``
-    distinct sentences (smaller batches are left out)."""
-    sizes = np.bincount(batch_ids)[batch_ids]
-    keep = sizes == batch_size
-    ranks = ranks_within_batches(eeg_vec, text_vec, batch_ids)[keep]
-    out = {f"retrieval_batch{batch_size}/top{k}": float((ranks < k).mean()) if len(ranks) else float("nan")
-           for k in ks}
-    out[f"retrieval_batch{batch_size}/n"] = int(keep.sum())
-    return out
-
-
 def pool_ranks(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray) -> np.ndarray:
     """0-based rank of each sample's own text among all distinct texts of the pool."""
     pool_uids, first = np.unique(uids, return_index=True)
@@ -37,17 +24,6 @@ def pool_ranks(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray) 
     own = torch.as_tensor(np.searchsorted(pool_uids, uids))
     true = sim.gather(1, own[:, None])  # (n, 1)
     return (sim > true).sum(1).cpu().numpy()
-
-
-def pool_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray,
-                   ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
-    """Recall@k, median rank (1-based) and MRR over the pool of distinct test sentences."""
-    ranks = pool_ranks(eeg_vec, text_vec, uids)
-    out = {f"retrieval_pool/R@{k}": float((ranks < k).mean()) for k in ks}
-    out["retrieval_pool/median_rank"] = float(np.median(ranks + 1))
-    out["retrieval_pool/MRR"] = float((1.0 / (ranks + 1)).mean())
-    out["retrieval_pool/size"] = int(len(np.unique(uids)))
-    return out
 
 
 def retrieval_batch_ids(uids: np.ndarray, batch_size: int = 24) -> np.ndarray:
@@ -70,8 +46,8 @@ def rank_columns(batch_size: int, ks: tuple[int, ...] = (1, 5, 10)) -> list[str]
 def sample_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray, batch_ids: np.ndarray,
                      batch_size: int = 24, ks: tuple[int, ...] = (1, 5, 10)) -> "pd.DataFrame":
     """Per sample: 1-based ranks of the own text within its batch and in the pool, and 0/1 hits
-    (batch hits are NaN in batches smaller than ``batch_size``); the column means equal
-    ``batch_retrieval`` and ``pool_retrieval``."""
+    (batch hits are NaN in batches smaller than ``batch_size``); their means are the summary
+    metrics (``model.scoring.summarize``)."""
     import pandas as pd
 
     full = np.bincount(batch_ids)[batch_ids] == batch_size
