@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
-from model.text_model import DEFAULT_TEXT_MODEL, TextModelError, load_text_model, unavailable_message
+from model.text_model import TextModelError, load_text_model, model_source, unavailable_message
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
 ERROR_MARK = "<ERROR>"
@@ -130,25 +130,12 @@ def _dtype_for(device: str) -> torch.dtype | None:
     return torch.bfloat16 if device.startswith("cuda") else None
 
 
-def check_model_source(name_or_path: str, label: str, example: str) -> str:
-    """The directory or hub id to load from; a local path must hold a downloaded model."""
-    path = Path(name_or_path).expanduser()
-    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
-    if not looks_local:
-        return name_or_path
-    if not (path / "config.json").is_file():
-        error = InstructionModelError if label == "instruction model" else TextModelError
-        raise error(f"{label} directory {name_or_path} has no config.json: download the model there "
-                    f"(e.g. `huggingface-cli download {example} --local-dir {name_or_path}`)")
-    return str(path)
-
-
 def load_instruction_model(name_or_path: str, device: str = "cpu") -> Generator:
     """Load a causal LM (with its chat template when it has one) or a seq2seq model. Raises
     ``InstructionModelError`` naming what to download and where."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    source = check_model_source(name_or_path, "instruction model", EXAMPLE_LLM)
+    source = model_source(name_or_path, "instruction model", EXAMPLE_LLM, InstructionModelError)
     try:
         config = AutoConfig.from_pretrained(source)
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
@@ -368,9 +355,9 @@ def generate_variants(table: pd.DataFrame, *, llm: str, t5: str, cache_path: str
     check_cache_models(cache, cache_path, llm, t5)
     cells, pending = plan(table, cache, overwrite)
     if any(j.column in LLM_COLUMNS for j in pending):
-        check_model_source(llm, "instruction model", EXAMPLE_LLM)
+        model_source(llm, "instruction model", EXAMPLE_LLM, InstructionModelError)
     if any(j.column not in LLM_COLUMNS for j in pending):
-        check_model_source(t5, "text model", DEFAULT_TEXT_MODEL)
+        model_source(t5)
     counts = {"cached": len({k for k in cells.values() if k in cache}), "generated": len(pending)}
     sides: list[tuple[str, Callable[[], Generator], list[Job]]] = [
         ("instruction model", lambda: load_instruction_model(llm, device),

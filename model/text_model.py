@@ -22,6 +22,20 @@ def unavailable_message(what: str, name_or_path: str, flag: str, error: Exceptio
             f"pass {flag} {local}")
 
 
+def model_source(name_or_path: str, label: str = "text model", example: str = DEFAULT_TEXT_MODEL,
+                 error: type[Exception] = TextModelError) -> str:
+    """The directory or hub id to load from; a local path must hold a downloaded model, else
+    ``error`` says what to download there."""
+    path = Path(name_or_path).expanduser()
+    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if not looks_local:
+        return name_or_path
+    if not (path / "config.json").is_file():
+        raise error(f"{label} directory {name_or_path} has no config.json: download the model there "
+                    f"(e.g. `huggingface-cli download {example} --local-dir {name_or_path}`)")
+    return str(path)
+
+
 def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
     when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
@@ -30,13 +44,7 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
 
     hf_logging.disable_progress_bar()
 
-    path = Path(name_or_path).expanduser()
-    looks_local = path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
-    if looks_local and not (path / "config.json").is_file():
-        raise TextModelError(f"text model directory {name_or_path} has no config.json: download "
-                             "the model there (e.g. `huggingface-cli download google/flan-t5-large "
-                             f"--local-dir {name_or_path}`)")
-    source = str(path) if looks_local else name_or_path
+    source = model_source(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
