@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
+from model.atomic import atomic_open
 from model.text_model import TextModelError, load_text_model, model_source, unavailable_message
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
@@ -218,17 +219,9 @@ def _json_value(value: Any) -> Any:
 def write_jsonl_atomic(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` as JSON lines to a temporary sibling, then move it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for record in table.to_dict(orient="records"):
-                f.write(json.dumps({k: _json_value(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        for record in table.to_dict(orient="records"):
+            f.write(json.dumps({k: _json_value(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
     return path
 
 

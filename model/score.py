@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from model.atomic import atomic_write_text
 from model.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
 
 CHUNK = 512
@@ -132,18 +132,6 @@ def corpus_means(scores: pd.DataFrame) -> dict[str, Any]:
     return {"n": len(scores), "metrics": {c: (v if math.isfinite(v) else None) for c, v in means.items()}}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Score the input table and write the two result files; return the corpus summary."""
     df = read_table(args.input)
@@ -178,8 +166,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     samples = pd.concat([df.drop(columns=[c for c in scores.columns if c in df.columns]), scores], axis=1)
     summary = corpus_means(scores)
-    write_atomic(args.out / "samples.csv", samples.to_csv(index=False))
-    write_atomic(args.out / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(args.out / "samples.csv", samples.to_csv(index=False))
+    atomic_write_text(args.out / "metrics.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
