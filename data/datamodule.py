@@ -1,10 +1,10 @@
-"""LightningDataModule over a processed store: datasets per phase, distinct-uid batches per rank."""
+"""LightningDataModule over a processed store: datasets per phase, the original's distinct-uid
+batches per rank (SPEC §2)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from torch.utils.data import DataLoader
 
 from .dataset import GLIMDataset, collate
@@ -13,20 +13,29 @@ from .store import open_store
 
 
 class GLIMDataModule(L.LightningDataModule):
-    """Train batches: shuffled per epoch (``seed + epoch``), incomplete ones dropped. Val/test
-    batches: in store order, every sample kept. Batch sizes default to the model's
-    ``bsz_train``/``bsz_val`` (train.py passes them). ``length_grouping`` makes train batches
-    of samples of similar EEG length (less padding, same invariants; see ``data.sampler``)."""
+    """Train and val loaders with the original's batch sampler (``data.sampler``): train batches
+    shuffled per epoch, val batches in store order, the items the sampler leaves out dropped.
+    Batch sizes default to the model's ``bsz_train``/``bsz_val`` (train.py passes them); ranks
+    come from the trainer.
+
+    Seeds: ``sampler_seed`` seeds the train order (epoch e draws with ``sampler_seed + e``; the
+    original's is 0, whatever the run's ``--seed``); ``seed`` seeds the noise that replaces the
+    EEG under ``noise_input``. Neither is the run's seed (train.py's ``--seed``).
+
+    Departures from the original, off by default: ``length_grouping`` makes train batches of
+    samples of similar EEG length (less padding, but other samples share a batch);
+    ``keep_leftover`` puts every val record in a batch (the leftover in last, smaller batches)."""
 
     def __init__(self, data_dir: str | Path = "data/processed/zuco", bsz_train: int = 72,
                  bsz_val: int = 24, num_workers: int = 0, seed: int = 42, noise_input: bool = False,
-                 pin_memory: bool = False, length_grouping: bool = False):
+                 pin_memory: bool = False, length_grouping: bool = False, keep_leftover: bool = False,
+                 sampler_seed: int = 0):
         super().__init__()
         self.data_dir = Path(data_dir)
         self.bsz_train, self.bsz_val = bsz_train, bsz_val
-        self.num_workers, self.seed = num_workers, seed
+        self.num_workers, self.seed, self.sampler_seed = num_workers, seed, sampler_seed
         self.noise_input, self.pin_memory = noise_input, pin_memory
-        self.length_grouping = length_grouping
+        self.length_grouping, self.keep_leftover = length_grouping, keep_leftover
         self.datasets: dict[str, GLIMDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -34,31 +43,28 @@ class GLIMDataModule(L.LightningDataModule):
             return
         store = open_store(self.data_dir)
         for phase in ("train", "val", "test"):
-            self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input)
+            self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
             if len(self.datasets[phase]) == 0 and (phase == "train" and stage == "fit"):
                 raise ValueError(f"{self.data_dir} holds no {phase} samples")
 
-    def _loader(self, phase: str) -> DataLoader:
+    def batch_sampler(self, phase: str) -> DistinctUidBatchSampler:
+        """The batch sampler of ``phase`` for this process's rank."""
         ds = self.datasets[phase]
         train = phase == "train"
         trainer = self.trainer
         group = train and self.length_grouping and not self.noise_input
-        sampler = DistinctUidBatchSampler(
-            ds.uids, self.bsz_train if train else self.bsz_val, shuffle=train, drop_last=train,
-            seed=self.seed, num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-            lengths=np.repeat(ds.eeg_len, ds.n_variants) if group else None)  # (n_samples,)
-        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+        return DistinctUidBatchSampler(
+            ds.uids, self.bsz_train if train else self.bsz_val, shuffle=train, seed=self.sampler_seed,
+            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+            keep_leftover=self.keep_leftover and not train, lengths=ds.lengths if group else None)
+
+    def _loader(self, phase: str) -> DataLoader:
+        return DataLoader(self.datasets[phase], batch_sampler=self.batch_sampler(phase), collate_fn=collate,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test")

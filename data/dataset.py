@@ -17,8 +17,9 @@ META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "r
 
 class GLIMDataset(Dataset):
     """Samples of one phase. ``train`` expands every record over the 8 target variants (the
-    variant is the target); ``val``/``test`` keep one sample per record, the raw sentence as the
-    target and the 8 variants as references. EEG rows are read from the memory-mapped store on
+    variant is the target), variant-major as in the original: with R records (store order),
+    sample i is variant i // R of record i % R. ``val``/``test`` keep one sample per record, the
+    raw sentence as the target and the 8 variants as references. EEG rows are read from the memory-mapped store on
     access (``RowReader``: plain reads, no memory map, so the resident memory of a training
     process does not grow with the store); ``noise_input`` replaces them by standard-normal noise (seeded per record, mask all
     ones) for the noise control."""
@@ -47,7 +48,12 @@ class GLIMDataset(Dataset):
     @property
     def uids(self) -> np.ndarray:
         """Text uid of every sample (index order)."""
-        return np.repeat(self.uids_per_record, self.n_variants)
+        return np.tile(self.uids_per_record, self.n_variants)  # (n_samples,)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """EEG length of every sample's record (index order)."""
+        return np.tile(self.eeg_len, self.n_variants)  # (n_samples,)
 
     def __len__(self) -> int:
         return len(self.records) * self.n_variants
@@ -60,7 +66,7 @@ class GLIMDataset(Dataset):
         return self._eeg[self.rows[j]], int(self.eeg_len[j])
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        j, v = divmod(i, self.n_variants)
+        v, j = divmod(i, len(self.records))  # variant-major: (variant, record)
         rec = self.records.iloc[j]
         eeg, length = self._eeg_row(j)
         references = [str(rec[c]) for c in VARIANT_COLUMNS]

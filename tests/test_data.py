@@ -63,7 +63,7 @@ def test_train_expands_variants_eval_keeps_references(store_dir):
     train, test = GLIMDataset(store, "train"), GLIMDataset(store, "test")
     n_train = int((store.records["phase"] == "train").sum())
     assert len(train) == 8 * n_train and len(test) == int((store.records["phase"] == "test").sum())
-    targets = [train[i]["target_text"] for i in range(8)]
+    targets = [train[v * n_train]["target_text"] for v in range(8)]  # variant-major
     assert targets == [train.records.iloc[0][c] for c in VARIANT_COLUMNS]
     item = test[0]
     assert item["target_text"] == item["raw_text"] and len(item["references"]) == 8
@@ -103,26 +103,47 @@ def test_batches_hold_distinct_uids_and_cover_samples(uids, bsz, drop_last, seed
 
 
 def test_sampler_ranks_take_disjoint_interleaved_batches():
-    uids = np.repeat(np.arange(40), 8)
-    full = list(DistinctUidBatchSampler(uids, 6, shuffle=True, drop_last=True, seed=1))
-    ranks = [list(DistinctUidBatchSampler(uids, 6, True, True, seed=1, num_replicas=3, rank=r)) for r in range(3)]
-    assert len({len(r) for r in ranks}) == 1
-    usable = full[: len(full) - len(full) % 3]
+    uids = np.tile(np.arange(40), 8)
+    full = list(DistinctUidBatchSampler(uids, 6, shuffle=True, seed=1))
+    ranks = [list(DistinctUidBatchSampler(uids, 6, True, seed=1, num_replicas=3, rank=r)) for r in range(3)]
+    assert len({len(r) for r in ranks}) == 1 and len(ranks[0]) == len(full) // 3
     for r in range(3):
-        assert ranks[r] == usable[r::3]
+        assert ranks[r] == full[: 3 * len(ranks[0])][r::3]
     seen = [i for r in ranks for b in r for i in b]
     assert len(seen) == len(set(seen))
 
 
 def test_sampler_reshuffles_per_epoch_reproducibly():
     uids = np.arange(100) % 30
-    s = DistinctUidBatchSampler(uids, 10, shuffle=True, drop_last=True, seed=3)
+    s = DistinctUidBatchSampler(uids, 10, shuffle=True, seed=3)
     e0 = list(s)
     s.set_epoch(1)
     e1 = list(s)
     s.set_epoch(0)
     assert e0 != e1 and list(s) == e0
-    assert list(DistinctUidBatchSampler(uids, 10, shuffle=False, drop_last=False))[0] == list(range(10))
+    s.set_epoch(1)
+    assert list(DistinctUidBatchSampler(uids, 10, shuffle=True, seed=4)) == e1  # epoch e draws seed + e
+    assert list(DistinctUidBatchSampler(uids, 10, shuffle=False))[0] == list(range(10))
+
+
+def test_datamodule_sampler_seeds_and_leftover(store_dir):
+    from data.datamodule import GLIMDataModule
+
+    dm = GLIMDataModule(store_dir, bsz_train=4, bsz_val=3, seed=7)
+    dm.setup("fit")
+    train, val = dm.datasets["train"], dm.datasets["val"]
+    assert train.noise_seed == val.noise_seed == 7  # seed: the noise-input seed, not the sampler's
+    assert list(dm.train_dataloader().batch_sampler) == list(DistinctUidBatchSampler(train.uids, 4, True, seed=0))
+    other = GLIMDataModule(store_dir, bsz_train=4, sampler_seed=1)
+    other.setup("fit")
+    assert list(other.train_dataloader().batch_sampler) != list(dm.train_dataloader().batch_sampler)
+    dropped = dm.val_dataloader().batch_sampler
+    assert len(dropped) > 0 and all(len(b) == 3 for b in dropped) and dropped.leftover()
+    kept = GLIMDataModule(store_dir, bsz_val=3, keep_leftover=True)
+    kept.setup("fit")
+    batches = list(kept.val_dataloader().batch_sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(val)))
+    assert all(len(set(val.uids[b])) == len(b) for b in batches)
 
 
 def test_row_reader_equals_memory_map_and_reports_truncation(store_dir, tmp_path):

@@ -97,29 +97,33 @@ def test_malformed_csv_gives_a_table_or_a_one_line_error_naming_the_file(tmp_pat
 
 # ------------------------------------------------------------------------------------ sampler
 @checks(200)
-@given(uids=st.lists(st.integers(0, 15), max_size=120), bsz=st.integers(1, 9), drop_last=st.booleans(),
+@given(uids=st.lists(st.integers(0, 15), max_size=120), bsz=st.integers(1, 9), keep_leftover=st.booleans(),
        shuffle=st.booleans(), seed=st.integers(0, 2**31), epoch=st.integers(0, 50),
        replicas=st.integers(1, 4), grouped=st.booleans(), skip=st.integers(0, 5))
-def test_sampler_invariants(uids, bsz, drop_last, shuffle, seed, epoch, replicas, grouped, skip):
+def test_sampler_invariants(uids, bsz, keep_leftover, shuffle, seed, epoch, replicas, grouped, skip):
     lengths = [(7 * i) % 1280 for i in range(len(uids))] if grouped else None
 
     def sampler(rank: int) -> DistinctUidBatchSampler:
-        s = DistinctUidBatchSampler(uids, bsz, shuffle=shuffle, drop_last=drop_last, seed=seed,
-                                    num_replicas=replicas, rank=rank, lengths=lengths)
+        s = DistinctUidBatchSampler(uids, bsz, shuffle=shuffle, seed=seed, num_replicas=replicas, rank=rank,
+                                    keep_leftover=keep_leftover, lengths=lengths)
         s.set_epoch(epoch)
         return s
 
     ranks = [list(sampler(r)) for r in range(replicas)]
-    flat = [i for batches in ranks for b in batches for i in b]
-    assert len(flat) == len(set(flat)) and set(flat) <= set(range(len(uids)))
-    for batches in ranks:
-        assert all(0 < len(b) <= bsz and len({uids[i] for i in b}) == len(b) for b in batches)
-    if drop_last:
-        assert all(len(b) == bsz for batches in ranks for b in batches)
-        if replicas > 1:
-            assert len({len(batches) for batches in ranks}) == 1
-    elif replicas == 1:
-        assert sorted(flat) == list(range(len(uids)))
+    batches = [b for r in ranks for b in r]
+    distinct = {tuple(b) for b in batches}
+    flat = [i for b in distinct for i in b]
+    assert len(flat) == len(set(flat)) and set(flat) <= set(range(len(uids)))  # only whole batches repeat
+    assert all(0 < len(b) <= bsz and len({uids[i] for i in b}) == len(b) for b in batches)
+    left = sampler(0).leftover()
+    assert sorted(flat + left) == list(range(len(uids)))
+    if keep_leftover:
+        assert left == [] and len(batches) == len(distinct)
+    else:
+        assert all(len(b) == bsz for b in batches)
+        assert len({len(r) for r in ranks}) == 1
+        if epoch < 10 or not shuffle:  # the length is the fewest batches of epochs 0..9
+            assert len(batches) == len(distinct)
     again = sampler(0)
     assert len(again) == len(ranks[0]) and list(again) == ranks[0]  # reproducible per (seed, epoch)
     assert list(ResumableBatches(again, skip)) == ranks[0][skip:]
