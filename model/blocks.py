@@ -10,6 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+LN_EPS = 1e-6
+"""Epsilon of every LayerNorm of GLIM, affine or not (what the published checkpoint was trained with)."""
+
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN modulation ``x * (1 + scale) + shift`` with per-sample ``(n, d)`` shift/scale."""
@@ -20,13 +23,16 @@ class Attention(nn.Module):
     """Multi-head attention with ``nn.MultiheadAttention``'s parameters, computed by SDPA.
 
     ``key_mask`` is ``(n, s)`` boolean, True where a key takes part (the EEG/text mask).
+    ``dropout`` drops attention weights in training, as ``nn.MultiheadAttention(dropout=...)``.
+    Initialised as ``nn.MultiheadAttention``, draw for draw: ``out_proj`` by the default Linear
+    init (its bias then zeroed), then ``in_proj_weight`` xavier-uniform, ``in_proj_bias`` zeros.
     """
 
-    def __init__(self, dim: int, num_heads: int):
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
-        self.num_heads = num_heads
+        self.num_heads, self.dropout = num_heads, dropout
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
         self.out_proj = nn.Linear(dim, dim)
@@ -42,21 +48,23 @@ class Attention(nn.Module):
         q = F.linear(q, w_q, b_q).view(n, l, h, d // h).transpose(1, 2)  # (n, h, l, dh)
         k, v = F.linear(kv, w_kv, b_kv).view(n, s, 2, h, d // h).permute(2, 0, 3, 1, 4)  # (n, h, s, dh)
         mask = None if key_mask is None else key_mask[:, None, None, :].bool()  # (n, 1, 1, s)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                             dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(out.transpose(1, 2).reshape(n, l, d))
 
 
 class Mlp(nn.Module):
-    """Linear - GELU - Linear."""
+    """Linear - GELU(tanh) - dropout - Linear - dropout (parameter names ``fc1``, ``fc2``)."""
 
-    def __init__(self, dim: int, hidden: int, approximate: str = "none"):
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU(approximate=approximate)
+        self.act = nn.GELU(approximate="tanh")
         self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class ModulatedBlock(nn.Module):
@@ -67,12 +75,12 @@ class ModulatedBlock(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, seq_len: int,
-                 temporal_modulate: bool = True):
+                 temporal_modulate: bool = True, dropout: float = 0.0):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), approximate="tanh")
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=LN_EPS)
+        self.attn = Attention(dim, num_heads, dropout)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=LN_EPS)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout)
         self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         self.t_adaLN = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * seq_len)) if temporal_modulate else None
         for layer in (self.adaLN[1], *([self.t_adaLN[1]] if self.t_adaLN is not None else [])):
@@ -96,15 +104,16 @@ class QueryBlock(nn.Module):
     """Query-merger block: pre-norm (causal) self-attention over the queries, cross-attention to
     the EEG sequence (padded steps masked), MLP."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, is_causal: bool = True):
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, is_causal: bool = True,
+                 dropout: float = 0.0):
         super().__init__()
         self.is_causal = is_causal
-        self.norm1 = nn.LayerNorm(dim)
-        self.self_attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim)
-        self.cross_attn = Attention(dim, num_heads)
-        self.norm3 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.self_attn = Attention(dim, num_heads, dropout)
+        self.norm2 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.cross_attn = Attention(dim, num_heads, dropout)
+        self.norm3 = nn.LayerNorm(dim, eps=LN_EPS)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout)
 
     def forward(self, q: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # q: (n, m, d) queries, memory: (n, l, d) EEG, mask: (n, l)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import ModulatedBlock, QueryBlock
+from .blocks import LN_EPS, ModulatedBlock, QueryBlock
 
 
 def sincos_table(length: int, dim: int) -> torch.Tensor:
@@ -17,30 +17,26 @@ def sincos_table(length: int, dim: int) -> torch.Tensor:
 
 
 class EEGEncoder(nn.Module):
-    """(n, l, c) EEG + (n, l) mask + (n, c) prompt vector → (n, hidden_eeg_len, hidden_dim)."""
+    """(n, l, c) EEG + (n, l) mask + (n, c) prompt vector → (n, hidden_eeg_len, hidden_dim).
+
+    Initialisation is PyTorch's default, in the order of creation (the original's draws): the
+    blocks, ``x_proj``, then the standard-normal ``shared_queries``, then the query blocks."""
 
     def __init__(self, input_eeg_len: int = 1280, input_dim: int = 128, hidden_eeg_len: int = 96,
                  hidden_dim: int = 256, n_in_blocks: int = 6, n_out_blocks: int = 6,
                  num_heads: int = 8, mlp_ratio: float = 4, in_temporal_modulate: bool = True,
-                 out_is_causal: bool = True):
+                 out_is_causal: bool = True, dropout: float = 0.0):
         super().__init__()
         self.register_buffer("pos_embed", sincos_table(input_eeg_len, input_dim)[None])  # (1, L, c)
         self.in_blocks = nn.ModuleList(
-            ModulatedBlock(input_dim, num_heads, mlp_ratio, input_eeg_len, in_temporal_modulate)
+            ModulatedBlock(input_dim, num_heads, mlp_ratio, input_eeg_len, in_temporal_modulate, dropout)
             for _ in range(n_in_blocks))
         self.x_proj = nn.Linear(input_dim, hidden_dim)
-        self.norm1 = nn.LayerNorm(hidden_dim)
-        self.shared_queries = nn.Parameter(torch.randn(1, hidden_eeg_len, hidden_dim) * 0.02)
+        self.norm1 = nn.LayerNorm(hidden_dim, eps=LN_EPS)
+        self.shared_queries = nn.Parameter(torch.randn(1, hidden_eeg_len, hidden_dim))
         self.out_blocks = nn.ModuleList(
-            QueryBlock(hidden_dim, num_heads, mlp_ratio, out_is_causal) for _ in range(n_out_blocks))
-        self.norm2 = nn.LayerNorm(hidden_dim)
-        self._init_linears()
-
-    def _init_linears(self) -> None:
-        for name, m in self.named_modules():
-            if isinstance(m, nn.Linear) and "adaLN" not in name:
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+            QueryBlock(hidden_dim, num_heads, mlp_ratio, out_is_causal, dropout) for _ in range(n_out_blocks))
+        self.norm2 = nn.LayerNorm(hidden_dim, eps=LN_EPS)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         # x: (n, l, c) with l <= input_eeg_len, mask: (n, l) bool, p: (n, c)

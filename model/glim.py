@@ -12,7 +12,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from .aligner import Aligner
 from .encoder import EEGEncoder, trim_padding
-from .loss import clip_loss, commitment_loss, similarity
+from .loss import COMMITMENT_LOSSES, clip_loss, commitment_loss, similarity
 from .prompt import PromptEmbedder
 from .text_cache import TextSpace, TextStateCache
 from .text_model import DEFAULT_TEXT_MODEL, FrozenTextModel, TextModelError, load_text_model
@@ -61,13 +61,17 @@ class GLIM(L.LightningModule):
         self.save_hyperparameters()
         if prompt_tuning_len:
             raise ValueError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
-        if dropout:
-            raise ValueError("dropout > 0 is not supported (the paper uses 0)")
+        if commitment_loss_key not in COMMITMENT_LOSSES:
+            raise ValueError(f"commitment_loss_key {commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
+        if (commitment_loss_weight or use_y_mask) and hidden_eeg_len != input_text_len:
+            raise ValueError(f"{'use_y_mask' if use_y_mask else 'commitment_loss_weight > 0'} compares "
+                             f"the {hidden_eeg_len} EEG embeddings with the {input_text_len} text "
+                             "positions position by position: set hidden_eeg_len = input_text_len")
         self.p_embedder = PromptEmbedder(prompt_nums, input_dim, prompt_dropout_probs)
         self.eeg_encoder = EEGEncoder(input_eeg_len, input_dim, hidden_eeg_len, hidden_dim,
                                       n_in_blocks, n_out_blocks, num_heads, mlp_ratio,
-                                      in_temporal_modulate, out_is_causal)
-        self.aligner = Aligner(hidden_dim, embed_dim, num_heads)
+                                      in_temporal_modulate, out_is_causal, dropout)
+        self.aligner = Aligner(hidden_dim, embed_dim, num_heads, dropout)
         self.text_model: FrozenTextModel | None = None
         self.text_model_name = text_model_id
         self.text_cache: TextStateCache | None = TextStateCache()
@@ -103,35 +107,33 @@ class GLIM(L.LightningModule):
         amp = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
         return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
 
-    def _encode_texts(self, texts: list[str], max_len: int, pad_to_max: bool
+    def _encode_texts(self, texts: list[str], max_len: int
                       ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Tokenize on the host and encode: states (k, s, d), mask (k, s), token counts."""
+        """Tokenize on the host, padded to ``max_len`` as the original, and encode: states
+        (k, max_len, d), mask (k, max_len), token counts."""
         tm = self._text()
         enc = tm.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
-                           padding="max_length" if pad_to_max else "longest")
+                           padding="max_length")
         mask = enc["attention_mask"].to(self.device)  # (k, s)
         states = tm.encode(enc["input_ids"].to(self.device), mask)
         return states, mask.bool(), enc["attention_mask"].sum(1).tolist()  # counts from the host copy
 
-    def text_states(self, texts: Sequence[str], max_len: int | None = None,
-                    pad_to_max: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen text-encoder states (n, s, d) and attention mask (n, s) of ``texts`` (at most
-        ``max_len`` tokens, default ``input_text_len``), computed once per distinct text while
-        the text cache is on (zero-shot label sentences included)."""
+    def text_states(self, texts: Sequence[str], max_len: int | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen text-encoder states (n, max_len, d) and attention mask (n, max_len) of
+        ``texts``, padded to ``max_len`` tokens (default ``input_text_len``) as the original pads
+        them, computed once per distinct text while the text cache is on (zero-shot label
+        sentences included)."""
         max_len = max_len or self.hparams.input_text_len
         if self.text_cache is None:
-            return self._encode_texts(list(texts), max_len, pad_to_max)[:2]
+            return self._encode_texts(list(texts), max_len)[:2]
+
         def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
-            states, _, lengths = self._encode_texts(new, max_len, pad_to_max)
+            states, _, lengths = self._encode_texts(new, max_len)
             return states, lengths
 
-        space = TextSpace(self.text_model_name, max_len, pad_to_max, self._precision())
+        space = TextSpace(self.text_model_name, max_len, True, self._precision())
         return self.text_cache.states(space, list(texts), encode, self.device)
-
-    def encode_text(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """States and mask of the input texts as the losses use them (padded to
-        ``input_text_len`` when the commitment loss compares them with the EEG embeddings)."""
-        return self.text_states(texts, pad_to_max=self.hparams.commitment_loss_weight > 0)
 
     def compile_encoder(self, **options: Any) -> None:
         """Compile the EEG encoder in place with ``torch.compile`` (dynamic time length by
@@ -140,9 +142,8 @@ class GLIM(L.LightningModule):
 
     # ----------------------------------------------------------------- forward
     def encode_eeg(self, eeg: torch.Tensor, mask: torch.Tensor, prompt_ids: torch.Tensor,
-                   prompt_mode: str | None = None, trim: bool | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d), vectors (n, d).
+                   prompt_mode: str | None = None, trim: bool | None = None) -> torch.Tensor:
+        """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d).
 
         ``trim`` cuts the padding common to the batch (exact, but it reads the mask on the host);
         default: only for host tensors. Batches of ``data.dataset.collate`` come trimmed."""
@@ -153,24 +154,31 @@ class GLIM(L.LightningModule):
         fp32 = eeg.device.type == "cpu" and not self.cpu_bf16_encoder and torch.is_autocast_enabled("cpu")
         with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
             h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
-        emb = self.aligner.embed(h)  # (n, m, d)
-        return emb, self.aligner.pool_eeg(emb)
+        return self.aligner.embed(h)  # (n, m, d)
 
     def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
                 trim: bool | None = None) -> dict[str, torch.Tensor]:
-        """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``)."""
-        emb, eeg_vec = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode, trim)
-        states, text_mask = self.encode_text(batch["input_text"])
+        """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
+        ``tgt_text_len`` as the original: ``logits`` has that many positions).
+
+        With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
+        text's attention mask over the EEG embeddings, and the commitment loss counts only the
+        unmasked positions."""
+        emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode, trim)
+        states, text_mask = self.text_states(batch["input_text"])  # (n, s, d), (n, s)
+        y_mask = text_mask if self.hparams.use_y_mask and self.training else None  # (n, s = m)
+        eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len)
+        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True)
         labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
-        out = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=emb), labels=labels)
+        out = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=emb), labels=labels,
+                       attention_mask=y_mask)
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": out.loss.float()}
         w_clip, w_commit = self.hparams.clip_loss_weight, self.hparams.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
         if w_commit > 0:
-            losses["loss_commit"] = commitment_loss(emb, states, self.hparams.commitment_loss_key)
+            losses["loss_commit"] = commitment_loss(emb, states, self.hparams.commitment_loss_key, y_mask)
             loss = loss + w_commit * losses["loss_commit"]
         return {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec,
                 "eeg_emb": emb, "logits": out.logits}

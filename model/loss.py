@@ -17,10 +17,21 @@ def clip_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def commitment_loss(x: torch.Tensor, y: torch.Tensor, kind: str = "mse") -> torch.Tensor:
-    """Distance between the EEG embeddings (n, m, d) and the text encoder states (n, m, d)."""
+COMMITMENT_LOSSES = ("mse", "kl_div")
+
+
+def commitment_loss(x: torch.Tensor, y: torch.Tensor, kind: str = "mse",
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Distance between the EEG embeddings x (n, m, d) and the text encoder states y (n, m, d):
+    ``mse`` or ``kl_div`` (``F.kl_div(x, y, reduction='batchmean')``, as the original, on the raw
+    values). With ``mask`` (n, m) (``use_y_mask``) both are zeroed where it is False before the
+    loss, as the original does, so masked positions add nothing (the mean still counts them)."""
+    if kind not in COMMITMENT_LOSSES:
+        raise ValueError(f"unknown commitment loss {kind!r} (use one of {COMMITMENT_LOSSES})")
+    x, y = x.float(), y.float()
+    if mask is not None:
+        keep = mask.bool()[..., None]  # (n, m, 1)
+        x, y = x * keep, y * keep
     if kind == "mse":
-        return F.mse_loss(x.float(), y.float())
-    if kind == "cosine":
-        return (1 - F.cosine_similarity(x.float(), y.float(), dim=-1)).mean()
-    raise ValueError(f"unknown commitment loss {kind!r} (use 'mse' or 'cosine')")
+        return F.mse_loss(x, y)
+    return F.kl_div(x, y, reduction="batchmean")

@@ -92,9 +92,9 @@ def test_trimming_common_padding_is_exact(glim):
     mask = torch.arange(1280)[None] < torch.tensor([300, 500])[:, None]
     ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
     glim.eval()
-    emb_full, vec_full = glim.encode_eeg(eeg * mask[..., None], mask, ids)
-    emb_cut, vec_cut = glim.encode_eeg(eeg[:, :500], mask[:, :500], ids)
-    assert torch.allclose(emb_full, emb_cut, atol=1e-5) and torch.allclose(vec_full, vec_cut, atol=1e-5)
+    emb_full = glim.encode_eeg(eeg * mask[..., None], mask, ids)
+    emb_cut = glim.encode_eeg(eeg[:, :500], mask[:, :500], ids)
+    assert torch.allclose(emb_full, emb_cut, atol=1e-5)
 
 
 def test_prompt_modes_and_dropout():
@@ -109,7 +109,8 @@ def test_prompt_modes_and_dropout():
     w0, w1 = 30 * 0.5, 0.5
     bag = (w0 * E[2][0] + w1 * E[2][7]) / (w0 + w1)
     assert torch.allclose(pe(ids, "sum")[0], s[0] * E[0][2] + s[1] * E[1][0] + s[2] * bag)
-    assert torch.allclose(pe(ids, "mean")[0], s[0] * E[0][2] + s[1] * E[1][0] + s[2] * E[2][1:].mean(0))
+    # mean: rows 1.. of every kind with p < 1, the task (p = 0) included
+    assert torch.allclose(pe(ids, "mean")[0], s[0] * E[0][1:].mean(0) + s[1] * E[1][0] + s[2] * E[2][1:].mean(0))
     assert torch.allclose(pe.sigma, torch.tensor([3, 3, 31]) / 37)
     with pytest.raises(ValueError, match="prompt mode"):
         pe(ids, "random")
@@ -195,11 +196,11 @@ def test_eeg_encoder_computes_in_float32_under_cpu_bf16_autocast(glim):
     glim.eval()
     eeg, mask = torch.randn(2, 300, 128), torch.ones(2, 300, dtype=torch.bool)
     ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
-    plain = glim.encode_eeg(eeg, mask, ids)[0]
+    plain = glim.encode_eeg(eeg, mask, ids)
     inner = {}
     hook = glim.eeg_encoder.x_proj.register_forward_hook(lambda m, i, o: inner.update(dtype=o.dtype))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        emb = glim.encode_eeg(eeg, mask, ids)[0]
+        emb = glim.encode_eeg(eeg, mask, ids)
     assert inner["dtype"] == torch.float32
     assert torch.allclose(emb.float(), plain, atol=0.05)  # only the aligner ran in bf16
     glim.cpu_bf16_encoder = True
@@ -207,3 +208,62 @@ def test_eeg_encoder_computes_in_float32_under_cpu_bf16_autocast(glim):
         glim.encode_eeg(eeg, mask, ids)
     hook.remove()
     assert inner["dtype"] == torch.bfloat16
+
+
+def _batch(n: int = 4, length: int = 300, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    texts = [f"To English: {i} ok." for i in range(n)]  # shorter than input_text_len: padding to mask
+    return {"eeg": torch.randn(n, length, 128, generator=g), "mask": torch.ones(n, length, dtype=torch.bool),
+            "prompt_ids": torch.tensor([[1, 1, 2]] * n), "input_text": texts,
+            "target_text": [t.removeprefix("To English: ") for t in texts]}
+
+
+def test_dropout_changes_outputs_in_training_only(tiny_t5):
+    torch.manual_seed(0)
+    m = GLIM(**TINY_GLIM, text_model_id=tiny_t5, dropout=0.3)
+    m.attach_text_model()
+    batch = _batch()
+    m.eval()
+    with torch.no_grad():
+        a, b = m(batch)["eeg_emb"], m(batch)["eeg_emb"]
+        assert torch.equal(a, b)
+        m.train()
+        c, d = m(batch)["eeg_emb"], m(batch)["eeg_emb"]
+    assert not torch.allclose(c, d) and not torch.allclose(a, c)
+    torch.manual_seed(0)
+    plain = GLIM(**TINY_GLIM, text_model_id=tiny_t5)  # same weights: dropout draws nothing at construction
+    assert all(torch.equal(x, y) for x, y in zip(plain.state_dict().values(), m.state_dict().values()))
+
+
+def test_use_y_mask_changes_the_training_loss_not_eval(tiny_t5):
+    config = {**TINY_GLIM, "hidden_eeg_len": TINY_GLIM["input_text_len"]}
+    losses = {}
+    for use in (False, True):
+        torch.manual_seed(0)
+        m = GLIM(**config, text_model_id=tiny_t5, use_y_mask=use, commitment_loss_weight=0.1)
+        m.attach_text_model()
+        with torch.no_grad():
+            losses[use] = {mode: m.train(mode == "train")(_batch())["loss"].item() for mode in ("train", "eval")}
+    assert losses[True]["eval"] == pytest.approx(losses[False]["eval"], abs=1e-6)
+    assert abs(losses[True]["train"] - losses[False]["train"]) > 1e-4
+
+
+def test_use_y_mask_and_commitment_need_equal_lengths(tiny_t5):
+    with pytest.raises(ValueError, match="hidden_eeg_len = input_text_len"):
+        GLIM(**TINY_GLIM, use_y_mask=True)
+    with pytest.raises(ValueError, match="commitment_loss_key"):
+        GLIM(**TINY_GLIM, commitment_loss_key="cosine")
+
+
+def test_commitment_losses_mse_and_kl_div():
+    from model.loss import commitment_loss
+
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 5, 4), torch.rand(2, 5, 4)
+    assert torch.allclose(commitment_loss(x, y, "mse"), ((x - y) ** 2).mean())
+    assert torch.allclose(commitment_loss(x, y, "kl_div"), (y * (y.log() - x)).sum() / 2)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    x2 = x.clone()
+    x2[0, 3:] += 100  # masked positions do not count
+    assert torch.allclose(commitment_loss(x2, y, "mse", mask), commitment_loss(x, y, "mse", mask))
+    assert not torch.allclose(commitment_loss(x2, y, "mse"), commitment_loss(x, y, "mse"))
