@@ -5,6 +5,16 @@
                    [--out results/glim-zuco] [--controls noise,prompt-free,shuffled]
     python test.py ... --noise-input | --prompt-free | --shuffled     (one control alone)
 
+Test protocol (SPEC §5): by default the samples are the test split in the batches of the
+sampler (distinct texts, unshuffled), whose leftover is dropped, as in the published results (2208
+of the 2227 test records); ``--all_records true`` evaluates every record (the leftover in extra,
+smaller batches). Either way a printed line, ``metrics.json`` (``protocol``) and ``report.md`` say
+which protocol was used and how many records it left out.
+
+Numerics (``--numerics``): ``auto`` (default) is, on a GPU, what the published results were made
+with: text model weights in bf16, bf16 autocast, ``torch.set_float32_matmul_precision('medium')``;
+on the CPU float32. ``--numerics float32`` forces float32 on a GPU (``bf16`` forces bf16 anywhere).
+
 Writes ``samples.csv`` (one row per test sample: the published export's columns, then ours:
 per-reference ROUGE-1 P/F, retrieval ranks, zero-shot probabilities and hits), ``metrics.json``
 (means, bootstrap CIs, per group, controls and their paired comparison), ``report.md`` with
@@ -34,6 +44,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--batch_size", type=int | None, default=None, help="default: bsz_val of the checkpoint")
     parser.add_argument("--num_beams", type=int, default=2)
     parser.add_argument("--max_length", type=int, default=64)
+    parser.add_argument("--all_records", type=bool, default=False,
+                        help="evaluate every record; default: the sampler's batches with the leftover "
+                             "dropped, as the published results (SPEC §5)")
+    parser.add_argument("--numerics", type=str, default="auto",
+                        help="auto (bf16 text model, bf16 autocast and matmul precision 'medium' on a "
+                             "GPU, as published; float32 on the CPU) | bf16 | float32")
     parser.add_argument("--prompt-mode", type=str | None, default=None, help="src | zero | sum | mean")
     parser.add_argument("--noise-input", type=bool, default=False, help="control: replace every EEG by noise")
     parser.add_argument("--prompt-free", type=bool, default=False, help="control: every prompt id 0 (<UNK>)")
@@ -64,7 +80,7 @@ def run(cfg) -> Path:
     from data.store import open_store
     from model.checkpoint import glim_from_checkpoint
     from model.controls import PROMPT_MODE, compare, control_dataset, grounding, parse_controls
-    from model.evaluate import evaluate_dataset
+    from model.evaluate import evaluate_dataset, protocol, resolve_numerics, set_numerics
     from model.zero_shot import label_vectors
 
     out = Path(cfg.out)
@@ -76,9 +92,11 @@ def run(cfg) -> Path:
     controls = parse_controls(cfg.controls)
     if controls and condition != "eeg":
         raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
-    store = open_store(cfg.data_dir)
-    model = glim_from_checkpoint(cfg.ckpt, cfg.text_model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    numerics = resolve_numerics(cfg.numerics, torch.device(device).type)
+    store = open_store(cfg.data_dir)
+    model = glim_from_checkpoint(cfg.ckpt, attach_text=False)
+    model.attach_text_model(cfg.text_model, dtype=set_numerics(numerics))
     rank = init_distributed(device)
     if rank is not None and device == "cuda":
         device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
@@ -86,7 +104,9 @@ def run(cfg) -> Path:
     labels = label_vectors(model)  # once per run, shared by the EEG run and the controls
     options = dict(batch_size=cfg.batch_size or model.hparams.bsz_val, num_beams=cfg.num_beams,
                    max_length=cfg.max_length, retrieval_batch=cfg.retrieval_batch or model.hparams.bs_retrieval,
-                   num_workers=cfg.num_workers, progress=cfg.progress)
+                   num_workers=cfg.num_workers, progress=cfg.progress, all_records=cfg.all_records,
+                   bf16=numerics == "bf16")
+    n_records = {}
 
     def evaluate(name: str):
         ds = control_dataset(name, store, cfg.phase)
@@ -94,14 +114,16 @@ def run(cfg) -> Path:
             raise ValueError(f"{cfg.data_dir} holds no {cfg.phase} samples")
         if cfg.progress:
             print(f"evaluating: {name}", file=sys.stderr)
+        n_records[name] = len(ds)
         return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)[0]
 
     samples = evaluate(condition)
     runs = {c: evaluate(c) for c in controls}
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
     verdicts = grounding(comparisons) if comparisons else None
+    used = {"protocol": protocol(n_records[condition], len(samples), cfg.all_records), "numerics": numerics}
     if not rank:  # None (one process) or rank 0 writes
-        write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts)
+        write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts, used)
         log_summary(cfg.logger, out, json.loads((out / "metrics.json").read_text())["metrics"])
     return out
 
@@ -139,10 +161,11 @@ def main_condition(cfg) -> str:
 
 
 def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, comparisons: dict,
-                  verdicts: dict | None) -> None:
-    """samples.csv, metrics.json, report.md + figures, and one samples.csv per control."""
+                  verdicts: dict | None, used: dict) -> None:
+    """samples.csv, metrics.json, report.md + figures, and one samples.csv per control; ``used``
+    holds the ``protocol`` (``model.evaluate.protocol``) and the ``numerics``."""
     from model.controls import PROMPT_MODE
-    from model.evaluate import group_means
+    from model.evaluate import group_means, protocol_line
     from model.report import key_metrics, write_report
     from model.atomic import atomic_write_text as write_atomic
     from model.scoring import export_order, summarize
@@ -158,7 +181,7 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
         "config": {k: v for k, v in vars(cfg).items() if k != "config"},
         "training_run": getattr(model, "run_info", None),
         "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or model.prompt_mode),
-        "noise_input": condition == "noise", "metrics": summary,
+        "noise_input": condition == "noise", **used, "metrics": summary,
         "ci95": {k: [finite(float(lo)), finite(float(hi))] for k, lo, hi in zip(keys, ci["lo"], ci["hi"])},
         "groups": json.loads(groups.to_json(orient="records")),
         "controls": {c: {"metrics": summarize(s),
@@ -174,7 +197,9 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
     write_atomic(out / "metrics.json", json.dumps(result, indent=1) + "\n")
     if cfg.report:
         meta = {"checkpoint": Path(cfg.ckpt).name, "phase": cfg.phase, "condition": condition,
-                "prompt mode": result["prompt_mode"], "beams": cfg.num_beams}
+                "prompt mode": result["prompt_mode"], "beams": cfg.num_beams,
+                "protocol": protocol_line(used["protocol"]).removeprefix("protocol: "),
+                "numerics": used["numerics"]}
         text = write_report(out, f"GLIM test report: {Path(cfg.ckpt).name}", meta, samples, summary, groups,
                             runs, comparisons, verdicts, cfg.examples, min(cfg.bootstrap, 1000))
         write_atomic(out / "report.md", text)
@@ -194,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    from model.evaluate import protocol_line
+
     result = json.loads((out / "metrics.json").read_text())
+    print(protocol_line(result["protocol"]))
     summary = result["metrics"]
     print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER", "retrieval_pool/R@1",
                                                      "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")

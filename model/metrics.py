@@ -309,9 +309,17 @@ def score_samples(
     return pd.DataFrame({c: np.asarray(values[c], dtype=np.float32).astype(np.float64) for c in cols}, columns=cols)
 
 
-def score_teacher_forced(generated: Sequence[str], raw: Sequence[str]) -> pd.DataFrame:
-    """Headline metrics of teacher-forced predictions, `<name> (w/tf)`: the raw sentence is the one reference."""
-    return teacher_forced(score_samples(generated, [[r] for r in raw], raw))
+def score_teacher_forced(
+    generated: Sequence[str], raw: Sequence[str], targets: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Headline metrics of teacher-forced predictions, `<name> (w/tf)` (SPEC §5).
+
+    BLEU and ROUGE have one reference, the teacher-forcing target as the model saw it
+    (`targets`: the raw sentence round-tripped at `tgt_text_len` tokens; default `raw` itself);
+    WER is against the raw sentence `raw` (round-tripped at `input_text_len` tokens).
+    """
+    references = raw if targets is None else targets
+    return teacher_forced(score_samples(generated, [[t] for t in references], raw))
 
 
 # ----------------------------------------------------------------------------- tokenizer round trip

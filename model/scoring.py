@@ -34,16 +34,21 @@ def metric_names(samples: pd.DataFrame) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- generation
+TF_TARGET = "Target Text (w/tf)"
+"""The teacher-forcing target as the model saw it (the raw sentence for val/test samples)."""
+
+
 def roundtrip_texts(samples: pd.DataFrame, tokenizer: Any, target_len: int, input_len: int) -> pd.DataFrame:
-    """The strings the metrics compare (SPEC §5): references, raw, generated and teacher-forced
-    texts round-tripped through the tokenizer; ``targets`` (lists) become ``targets_json``."""
+    """The strings the metrics compare (SPEC §5), round-tripped through the tokenizer: references,
+    generated and teacher-forced texts and the teacher-forcing target at ``target_len`` tokens,
+    the raw sentence (``Input Text``) at ``input_len``; ``targets`` (lists) become ``targets_json``."""
     n_refs = len(samples["targets"].iloc[0])
     flat = roundtrip([t for ts in samples["targets"] for t in ts], tokenizer, target_len)
     refs = [flat[i * n_refs:(i + 1) * n_refs] for i in range(len(samples))]
+    short = {c: roundtrip(list(samples[c]), tokenizer, target_len)
+             for c in ("Generated Text", "Generated Text (w/tf)", TF_TARGET)}
     return samples.assign(**{
-        "Input Text": roundtrip(list(samples["Input Text"]), tokenizer, input_len),
-        "Generated Text": roundtrip(list(samples["Generated Text"]), tokenizer, target_len),
-        "Generated Text (w/tf)": roundtrip(list(samples["Generated Text (w/tf)"]), tokenizer, target_len),
+        "Input Text": roundtrip(list(samples["Input Text"]), tokenizer, input_len), **short,
         "targets_json": [json.dumps(r, ensure_ascii=False) for r in refs],
     }).drop(columns="targets")
 
@@ -60,11 +65,12 @@ def single_reference_prf(generated: Sequence[str], refs: list[list[str]], raw: S
 
 
 def score_generation(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per-sample generation metrics of round-tripped samples: @MTV, @MTVk, @RAW, WER, (w/tf)."""
+    """Per-sample generation metrics of round-tripped samples: @MTV, @MTVk, @RAW, WER, and the
+    teacher-forced `(w/tf)` columns (BLEU/ROUGE against ``TF_TARGET``, WER against the raw sentence)."""
     refs = [json.loads(t) for t in samples["targets_json"]]
     gen, raw = list(samples["Generated Text"]), list(samples["Input Text"])
-    return pd.concat([score_samples(gen, refs, raw), single_reference_prf(gen, refs, raw),
-                      score_teacher_forced(list(samples["Generated Text (w/tf)"]), raw)], axis=1)
+    tf = score_teacher_forced(list(samples["Generated Text (w/tf)"]), raw, list(samples[TF_TARGET]))
+    return pd.concat([score_samples(gen, refs, raw), single_reference_prf(gen, refs, raw), tf], axis=1)
 
 
 # ----------------------------------------------------------------------------- all scores

@@ -192,3 +192,36 @@ def test_two_ranks_gather_every_test_sample_once_on_rank_zero(setup, tmp_path):
     m1 = json.loads((tmp_path / "one/metrics.json").read_text())["metrics"]
     m2 = json.loads((tmp_path / "two/metrics.json").read_text())["metrics"]
     assert m1["retrieval_pool/MRR"] == pytest.approx(m2["retrieval_pool/MRR"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_protocol_drops_the_leftover_or_takes_every_record(setup, tmp_path):
+    """Batches of 5 over 4 readers of 6 test sentences leave 4 records in no batch: dropped by
+    default (and said so), evaluated with --all_records true."""
+    tmp, store, ckpt = setup
+    args = ("--ckpt", str(ckpt), "--data_dir", str(store), *FAST, "--batch_size", "5")
+    dropped = run("test.py", *args, "--out", str(tmp_path / "dropped"))
+    assert dropped.returncode == 0, dropped.stderr[-3000:]
+    assert "protocol: sampler batches, leftover dropped: 20 of 24 records evaluated, 4 left out" in dropped.stdout
+    result = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
+    assert result["protocol"] == {"name": "sampler batches, leftover dropped", "records": 24, "evaluated": 20,
+                                  "left_out": 4}
+    assert result["numerics"] == "float32" and result["metrics"]["n_samples"] == 20  # the CPU default
+    assert len(pd.read_csv(tmp_path / "dropped" / "samples.csv")) == 20
+    assert "20 of 24 records evaluated, 4 left out" in (tmp_path / "dropped" / "report.md").read_text()
+
+    every = run("test.py", *args, "--out", str(tmp_path / "every"), "--all_records", "true", "--report", "false")
+    assert every.returncode == 0, every.stderr[-3000:]
+    assert "protocol: all records: 24 of 24 records evaluated, 0 left out" in every.stdout
+    result = json.loads((tmp_path / "every" / "metrics.json").read_text())
+    assert result["protocol"]["name"] == "all records" and result["protocol"]["left_out"] == 0
+    samples = pd.read_csv(tmp_path / "every" / "samples.csv")
+    assert sorted(samples["sample"]) == list(range(24))
+
+
+def test_unknown_numerics_is_refused(setup, tmp_path):
+    tmp, store, ckpt = setup
+    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(tmp_path / "o"),
+            "--numerics", "fp8")
+    assert r.returncode == 1 and "unknown numerics 'fp8'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()

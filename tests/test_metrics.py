@@ -19,7 +19,9 @@ from model.metrics import (
     roundtrip,
     score_samples,
     score_teacher_forced,
+    teacher_forced,
 )
+from model.scoring import TF_TARGET, roundtrip_texts, score_generation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,10 +52,71 @@ def test_published_rows_reproduced(published: pd.DataFrame) -> None:
 
 
 def test_published_teacher_forced_reproduced(published: pd.DataFrame) -> None:
-    tf = score_teacher_forced(published["Generated Text (w/tf)"].tolist(), published["Input Text"].tolist())
+    """The (w/tf) columns: BLEU/ROUGE against the teacher-forcing target (the raw sentence at 64
+    Flan-T5 tokens), WER against the raw sentence at 96 (`Input Text`). Flan-T5's tokenizer is not
+    here; none of these 120 targets was cut, as the data show: the whole sentence as the target
+    reproduces every row, and on the 103 rows where a target one word shorter changes BLEU/ROUGE
+    it would not. The cut itself is tested on the byte tokenizer below."""
+    raw, tf_pred = published["Input Text"].tolist(), published["Generated Text (w/tf)"].tolist()
+    tf = score_teacher_forced(tf_pred, raw, targets=raw)
     assert all(c.endswith(" (w/tf)") for c in tf.columns) and len(tf.columns) == 8
     for col in tf.columns:
         np.testing.assert_allclose(tf[col], published[col].astype(float), rtol=0, atol=1e-6, err_msg=col)
+    shorter = score_teacher_forced(tf_pred, raw, targets=[" ".join(t.split()[:-1]) for t in raw])
+    bleu_rouge = [c for c in tf.columns if not c.startswith("WER")]
+    changed = (shorter[bleu_rouge].to_numpy() != tf[bleu_rouge].to_numpy()).any(1)
+    assert changed.sum() == 103
+    off = np.abs(shorter[bleu_rouge].to_numpy() - published[bleu_rouge].astype(float).to_numpy()).max(1)
+    assert (off[changed] > 1e-3).all()
+    np.testing.assert_array_equal(shorter["WER (w/tf)"], tf["WER (w/tf)"])  # WER: the raw sentence
+
+
+@pytest.fixture(scope="module")
+def byte_tokenizer(shared_dir: Path):
+    """The ByT5 tokenizer of the parity fixtures' tiny T5: one token per byte, eos last."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(shared_dir / "reference" / "parity" / "tiny-t5-64")
+
+
+def first_bytes(text: str, n: int) -> str:
+    """What a byte tokenizer keeps of ``text`` with ``n`` tokens at most (the last one eos)."""
+    return text.encode("utf-8")[: n - 1].decode("utf-8", errors="ignore")
+
+
+def test_teacher_forced_target_is_cut_at_tgt_text_len(published: pd.DataFrame, byte_tokenizer) -> None:
+    """The scoring path of test.py on the published rows with a byte tokenizer, where 88 of the
+    120 sentences are longer than 64 tokens: the (w/tf) BLEU/ROUGE reference is the sentence cut
+    at 64 tokens, WER's the sentence cut at 96."""
+    samples = published[["Input Text", "Generated Text", "Generated Text (w/tf)"]].assign(
+        targets=[json.loads(t) for t in published["targets_json"]], **{TF_TARGET: published["Input Text"]})
+    compared = roundtrip_texts(samples, byte_tokenizer, target_len=64, input_len=96)
+    scores = score_generation(compared)
+
+    raw = published["Input Text"].tolist()
+    target64, raw96 = [first_bytes(t, 64) for t in raw], [first_bytes(t, 96) for t in raw]
+    assert compared[TF_TARGET].tolist() == target64 and compared["Input Text"].tolist() == raw96
+    tf_pred = [first_bytes(t, 64) for t in published["Generated Text (w/tf)"]]
+    expected = teacher_forced(reference_score_loop(tf_pred, [[t] for t in target64], raw96))
+    assert len(expected.columns) == 8
+    for col in expected.columns:
+        np.testing.assert_allclose(scores[col], expected[col], rtol=0, atol=1e-6, err_msg=col)
+
+    long = np.array([len(t.encode("utf-8")) >= 64 for t in raw])
+    assert long.sum() == 88
+    vs_raw = score_teacher_forced(tf_pred, raw96)  # the old reference: the raw sentence at 96
+    bleu_rouge = [c for c in expected.columns if not c.startswith("WER")]
+    changed = (scores[bleu_rouge].to_numpy() != vs_raw[bleu_rouge].to_numpy()).any(1)
+    assert changed[long].sum() == 80 and not changed[~long].any()
+    np.testing.assert_array_equal(scores["WER (w/tf)"], vs_raw["WER (w/tf)"])
+
+
+def test_teacher_forced_scores_bleu_rouge_on_targets_and_wer_on_raw() -> None:
+    tf = score_teacher_forced(["the cat sat on"], ["the cat sat on the mat"], targets=["the cat sat on"])
+    assert tf.loc[0, "Bleu1 (w/tf)"] == 1.0 and tf.loc[0, "Rouge1-recall (w/tf)"] == 1.0
+    assert tf.loc[0, "WER (w/tf)"] == pytest.approx(2 / 6)
+    default = score_teacher_forced(["the cat sat on"], ["the cat sat on the mat"])
+    assert default.loc[0, "Rouge1-recall (w/tf)"] == pytest.approx(4 / 6, rel=1e-6)
 
 
 def test_batched_equals_loop_on_published(published: pd.DataFrame) -> None:
