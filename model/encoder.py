@@ -1,6 +1,7 @@
 """EEG encoder: modulated transformer blocks over time, then a causal query merger (SPEC §3)."""
 from __future__ import annotations
 
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -50,13 +51,58 @@ class EEGEncoder(nn.Module):
         return self.norm2(q)
 
 
-def trim_padding(eeg: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut the trailing time steps that are padding in every sample of the batch (exact). Reads
-    the mask on the host: a device sync for accelerator tensors, which GLIM therefore leaves to
-    ``data.dataset.collate``."""
-    valid = mask.any(0).nonzero()
-    length = int(valid[-1]) + 1 if len(valid) else 1
-    return eeg[:, :length], mask[:, :length]
+def length_groups(lengths: Sequence[int], max_groups: int, width: int = 128) -> list[list[int]]:
+    """Sample indices in at most ``max_groups`` groups of similar EEG length that minimise the
+    encoder's work when each group runs over its own longest length: Σ |g|·L_g·(L_g + 6·width)
+    (attention grows with L², the linear layers with L·width²), by dynamic programming over the
+    samples sorted by length. Groups are returned shortest first, indices in batch order."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    ls = [max(1, int(lengths[i])) for i in order]
+    n, k_max = len(ls), max(1, min(max_groups, len(ls)))
+    cost = lambda a, b: (b - a) * ls[b - 1] * (ls[b - 1] + 6 * width)  # noqa: E731  samples a..b-1
+    best = [[float("inf")] * (n + 1) for _ in range(k_max + 1)]  # best[k][j]: first j in k groups
+    cut = [[0] * (n + 1) for _ in range(k_max + 1)]
+    best[0][0] = 0
+    for k in range(1, k_max + 1):
+        for j in range(1, n + 1):
+            for i in range(k - 1, j):
+                c = best[k - 1][i] + cost(i, j)
+                if c < best[k][j]:
+                    best[k][j], cut[k][j] = c, i
+    k = min(range(1, k_max + 1), key=lambda q: best[q][n])
+    groups, j = [], n
+    while j > 0:
+        i = cut[k][j]
+        groups.append(sorted(order[i:j]))
+        j, k = i, k - 1
+    return groups[::-1]
 
 
-__all__ = ["EEGEncoder", "sincos_table", "trim_padding"]
+def encode_by_length(encoder: EEGEncoder, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor,
+                     lengths: Sequence[int], max_groups: int) -> torch.Tensor:
+    """``encoder(x, mask, p)`` computed per group of samples of similar length, each group only
+    over its longest real length (``length_groups``). Exact: a sample's output depends on its
+    real time steps alone (padded keys are masked, everything else is per time step), and the
+    output has a fixed length (the queries), so the groups are put back in batch order."""
+    groups = length_groups(lengths, max_groups, x.shape[-1])
+    if len(groups) == 1:
+        length = max(1, max(int(lengths[i]) for i in groups[0]))
+        return encoder(x[:, :length], mask[:, :length], p)
+    outs, index = [], []
+    for g in groups:
+        length = max(1, max(int(lengths[i]) for i in g))
+        idx = torch.tensor(g, device=x.device)
+        outs.append(encoder(x[idx, :length], mask[idx, :length], p[idx]))  # (|g|, m, hidden)
+        index.extend(g)
+    inverse = torch.empty(len(index), dtype=torch.long)
+    inverse[torch.tensor(index)] = torch.arange(len(index))
+    return torch.cat(outs)[inverse.to(x.device)]  # (n, m, hidden) in batch order
+
+
+def real_lengths(mask: torch.Tensor) -> list[int]:
+    """Per sample, the index after its last real time step (reads the mask on the host)."""
+    steps = torch.arange(1, mask.shape[1] + 1, device=mask.device)
+    return (mask.bool() * steps).amax(1).tolist() if mask.shape[1] else [0] * len(mask)
+
+
+__all__ = ["EEGEncoder", "encode_by_length", "length_groups", "real_lengths", "sincos_table"]

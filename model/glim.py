@@ -11,7 +11,7 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from .aligner import Aligner
-from .encoder import EEGEncoder, trim_padding
+from .encoder import EEGEncoder, encode_by_length, real_lengths
 from .loss import COMMITMENT_LOSSES, clip_loss, commitment_loss, similarity
 from .prompt import PromptEmbedder
 from .text_cache import TextSpace, TextStateCache
@@ -20,6 +20,12 @@ from .text_model import DEFAULT_TEXT_MODEL, FrozenTextModel, TextModelError, loa
 
 class GLIM(L.LightningModule):
     """EEG → text decoder with contrastive EEG-text alignment (SPEC §3)."""
+
+    length_groups = 4
+    """The EEG encoder runs each group of samples of similar length (at most this many groups per
+    batch) over the group's longest real length instead of the batch's padded length: exact (a
+    sample's output depends on its real steps only), and less work. 0 runs every sample over the
+    length the batch is padded to (the original's work)."""
 
     cpu_bf16_encoder = False
     """Under bf16 autocast on a CPU the EEG encoder computes in float32 unless this is True: CPUs
@@ -142,29 +148,34 @@ class GLIM(L.LightningModule):
 
     # ----------------------------------------------------------------- forward
     def encode_eeg(self, eeg: torch.Tensor, mask: torch.Tensor, prompt_ids: torch.Tensor,
-                   prompt_mode: str | None = None, trim: bool | None = None) -> torch.Tensor:
+                   prompt_mode: str | None = None, lengths: Sequence[int] | None = None) -> torch.Tensor:
         """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d).
 
-        ``trim`` cuts the padding common to the batch (exact, but it reads the mask on the host);
-        default: only for host tensors. Batches of ``data.dataset.collate`` come trimmed."""
+        ``lengths`` (host ints: real time steps per sample, as ``data.dataset.collate`` gives
+        them) let the encoder skip padding (``length_groups``); without them they are read from
+        the mask when it is on the host (on an accelerator that would be a sync: no skipping)."""
         mask = mask.bool()
-        if (eeg.device.type == "cpu") if trim is None else trim:
-            eeg, mask = trim_padding(eeg, mask)
+        if lengths is None and mask.device.type == "cpu":
+            lengths = real_lengths(mask)
         p = self.p_embedder(prompt_ids, prompt_mode or self.prompt_mode)  # (n, c)
         fp32 = eeg.device.type == "cpu" and not self.cpu_bf16_encoder and torch.is_autocast_enabled("cpu")
         with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
-            h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
+            if lengths is None or not self.length_groups:
+                h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
+            else:
+                h = encode_by_length(self.eeg_encoder, eeg.float(), mask, p.float(), lengths,
+                                     self.length_groups)
         return self.aligner.embed(h)  # (n, m, d)
 
-    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
-                trim: bool | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None) -> dict[str, torch.Tensor]:
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
         ``tgt_text_len`` as the original: ``logits`` has that many positions).
 
         With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
         text's attention mask over the EEG embeddings, and the commitment loss counts only the
         unmasked positions."""
-        emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode, trim)
+        emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode,
+                              batch.get("eeg_len"))
         states, text_mask = self.text_states(batch["input_text"])  # (n, s, d), (n, s)
         y_mask = text_mask if self.hparams.use_y_mask and self.training else None  # (n, s = m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
@@ -196,14 +207,14 @@ class GLIM(L.LightningModule):
         self._text()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        out = self(batch, trim=False)  # collate trimmed the batch; no host sync in the step
+        out = self(batch)  # lengths come from collate: no host sync in the step
         n = len(batch["input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        out = self(batch, trim=False)
+        out = self(batch)
         n = len(batch["input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first

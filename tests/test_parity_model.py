@@ -91,7 +91,7 @@ def forward(model, golden):
     batch = {"eeg": ref["eeg"], "mask": ref["mask"].bool(), "prompt_ids": ref["prompt_ids"],
              "input_text": js["model_input_texts"], "target_text": js["target_texts"]}
     with torch.no_grad():
-        out = model(batch, trim=False)
+        out = model(batch)
         out["encoder_out"] = model.eeg_encoder(ref["eeg"], ref["mask"].bool(), model.p_embedder(ref["prompt_ids"]))
         out["generated"] = model.generate(out["eeg_emb"])
     return out

@@ -1,4 +1,4 @@
-"""The fast paths change nothing: text-state cache, padding trim, length-grouped batches, no host
+"""The fast paths change nothing: text-state cache, encoding by length, length-grouped batches, no host
 sync in the training step."""
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def make_batch(n: int = 4, length: int = 300, seed: int = 2) -> dict:
     lengths[0] = length
     mask = torch.arange(length)[None] < lengths[:, None]  # (n, l)
     return {"eeg": torch.randn(n, length, 128, generator=g) * mask[..., None], "mask": mask,
-            "prompt_ids": torch.tensor([[1, 1, 3]] * n), "input_text": ["To English: " + t for t in texts],
-            "target_text": texts}
+            "eeg_len": lengths.tolist(), "prompt_ids": torch.tensor([[1, 1, 3]] * n),
+            "input_text": ["To English: " + t for t in texts], "target_text": texts}
 
 
 @pytest.mark.parametrize("commitment", [0.0, 0.5])  # > 0: states padded to input_text_len
@@ -95,14 +95,41 @@ def test_cache_evicts_least_recently_used_beyond_its_budget():
     assert cache.misses == 4  # "b" was the one evicted, "a" survived
 
 
-def test_trimming_is_exact_and_skippable(tiny_t5):
-    m = make_glim(tiny_t5)
-    batch = make_batch(length=300)
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_encoding_by_length_is_exact_in_outputs_and_gradients(tiny_t5, groups):
+    """Each group of samples over its own longest length gives the outputs and the gradients of
+    every sample over the full padded length (the original's work), within float noise."""
+    batch = make_batch(n=6, length=300)
     padded = {**batch, "eeg": torch.nn.functional.pad(batch["eeg"], (0, 0, 0, 980)),
               "mask": torch.nn.functional.pad(batch["mask"], (0, 980))}  # (n, 1280, c)
-    cut, full, auto = m(batch, trim=False), m(padded, trim=False), m(padded)
-    for k in LOSSES:
-        assert torch.allclose(cut[k], full[k], atol=1e-5) and torch.equal(cut[k], auto[k])
+    results = {}
+    for name, b, k in (("original", padded, 0), ("grouped", padded, groups), ("collated", batch, groups)):
+        m = make_glim(tiny_t5).train()
+        m.length_groups = k
+        torch.manual_seed(5)
+        out = m(b)
+        out["loss"].backward()
+        results[name] = (out, {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None})
+    ref_out, ref_grad = results["original"]
+    for name in ("grouped", "collated"):
+        out, grad = results[name]
+        assert torch.allclose(out["eeg_emb"], ref_out["eeg_emb"], atol=1e-5), name
+        for k in LOSSES:
+            assert torch.allclose(out[k], ref_out[k], atol=1e-5), (name, k)
+        assert grad.keys() == ref_grad.keys()
+        for n in grad:
+            assert torch.allclose(grad[n], ref_grad[n], atol=1e-5, rtol=1e-4), (name, n)
+
+
+def test_length_groups_minimise_padded_work():
+    from model.encoder import length_groups
+
+    lengths = [300, 1280, 310, 1200, 640, 650, 305]
+    groups = length_groups(lengths, 3)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert [sorted(lengths[i] for i in g) for g in groups] == [[300, 305, 310], [640, 650], [1200, 1280]]
+    assert length_groups(lengths, 1) == [list(range(len(lengths)))]
+    assert length_groups([5], 4) == [[0]]
 
 
 class HostSyncs(TorchDispatchMode):
@@ -129,8 +156,8 @@ def test_training_step_does_not_read_device_values(tiny_t5):
         m.training_step(batch, 1).backward()
     assert syncs.seen == []
     with HostSyncs() as syncs:
-        m.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], trim=True)
-    assert syncs.seen  # the detector sees the model-side trim
+        batch["mask"].sum().item()
+    assert syncs.seen  # the detector sees a read of a value
 
 
 def mean_padding(batches: list[list[int]], lengths: np.ndarray) -> float:
@@ -143,19 +170,19 @@ def test_length_grouping_keeps_invariants_and_cuts_padding(seed):
     uids = np.repeat(rng.permutation(300), 8)  # 300 texts x 8 variants
     lengths = np.repeat(rng.integers(64, 1281, 300), 8)
     bsz, ranks = 12, 3
-    plain = list(DistinctUidBatchSampler(uids, bsz, True, True, seed=seed))
-    full = list(DistinctUidBatchSampler(uids, bsz, True, False, seed=seed, lengths=lengths))
+    plain = list(DistinctUidBatchSampler(uids, bsz, True, seed=seed))
+    full = list(DistinctUidBatchSampler(uids, bsz, True, seed=seed, keep_leftover=True, lengths=lengths))
     flat = [i for b in full for i in b]
     assert sorted(flat) == list(range(len(uids)))
     assert all(len(set(uids[b])) == len(b) for b in full)
-    per_rank = [list(DistinctUidBatchSampler(uids, bsz, True, True, seed=seed, num_replicas=ranks,
+    per_rank = [list(DistinctUidBatchSampler(uids, bsz, True, seed=seed, num_replicas=ranks,
                                              rank=r, lengths=lengths)) for r in range(ranks)]
     assert len({len(r) for r in per_rank}) == 1
     seen = [i for r in per_rank for b in r for i in b]
     assert len(seen) == len(set(seen)) > 0.95 * len(uids)
     assert all(len(b) == bsz and len(set(uids[b])) == bsz for r in per_rank for b in r)
     assert mean_padding(per_rank[0], lengths) < 0.5 * mean_padding(plain, lengths)
-    s = DistinctUidBatchSampler(uids, bsz, True, True, seed=seed, lengths=lengths)
+    s = DistinctUidBatchSampler(uids, bsz, True, seed=seed, lengths=lengths)
     e0 = list(s)
     s.set_epoch(1)
     assert list(s) != e0
