@@ -123,8 +123,9 @@ class DistinctUidBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _greedy(self, seed: int) -> tuple[list[list[int]], list[int]]:
-        """(full batches, items in none) of the order drawn with ``seed``."""
+    def greedy_pass(self, seed: int) -> tuple[list[list[int]], list[int]]:
+        """The greedy passes over the order drawn with ``seed`` (epoch e draws ``seed + e``):
+        (full batches, items in none), before truncation or padding."""
         n = len(self.uids)
         g = torch.Generator().manual_seed(seed)
         order = torch.randperm(n, generator=g).numpy() if self.shuffle else np.arange(n)  # (n,)
@@ -140,13 +141,13 @@ class DistinctUidBatchSampler(Sampler[list[int]]):
         """Batches of an epoch, all ranks together (``len * R``), without ``keep_leftover``."""
         if self._length is None:
             seeds = range(self.seed, self.seed + (LENGTH_SEEDS if self.shuffle else 1))
-            self._length = min(len(self._greedy(s)[0]) for s in seeds) // self.num_replicas
+            self._length = min(len(self.greedy_pass(s)[0]) for s in seeds) // self.num_replicas
         return self._length * self.num_replicas
 
     def _epoch_batches(self) -> list[list[int]]:
         """Every rank's batches of the current epoch, before rank splitting."""
         if self._cache is None or self._cache[0] != self.epoch:
-            batches, rest = self._greedy(self.seed + self.epoch)
+            batches, rest = self.greedy_pass(self.seed + self.epoch)
             if self.keep_leftover:
                 batches = batches + leftover_batches(self._uid_list, self.batch_size, rest)
             else:

@@ -48,11 +48,11 @@ def test_greedy_counts_and_leftover_equal_the_originals(cases, name):
     case = cases[name]
     uids, bsz, n = case["dataset_uids"], case["batch_size"], len(case["dataset_uids"])
     sampler = sampler_for(case, 0)
-    counts = [len(sampler._greedy(seed)[0]) for seed in range(len(case["greedy_counts_seeds_0_9"]))]
+    counts = [len(sampler.greedy_pass(seed)[0]) for seed in range(len(case["greedy_counts_seeds_0_9"]))]
     assert counts == case["greedy_counts_seeds_0_9"]
     for epoch, golden in case["epochs"].items():
         sampler.set_epoch(int(epoch))
-        batches, rest = sampler._greedy(int(epoch))
+        batches, rest = sampler.greedy_pass(int(epoch))
         assert len(batches) == golden["greedy_batch_count"]
         assert len(rest) == golden["indices_in_no_greedy_batch"]
         assert sorted(rest + [i for b in batches for i in b]) == list(range(n))
