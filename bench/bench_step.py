@@ -88,6 +88,7 @@ def naive_copy(model: GLIM) -> GLIM:
                 setattr(parent, name, NaiveAttention(child))
     naive.use_text_cache(False)
     naive.cpu_bf16_encoder = True  # the reference computes the encoder in bf16 under autocast
+    naive.length_groups = 0  # every sample over the padded length
     return naive
 
 
@@ -102,7 +103,7 @@ class Pool:
         self.targets = [[zuco_sentence(rng) for _ in range(8)] for _ in range(n_texts)]
 
     def batches(self, batch: int, grouped: bool, seed: int = 0) -> list[list[int]]:
-        sampler = DistinctUidBatchSampler(self.uids, batch, shuffle=True, drop_last=True, seed=seed,
+        sampler = DistinctUidBatchSampler(self.uids, batch, shuffle=True, seed=seed,
                                           lengths=self.lengths if grouped else None)
         return list(sampler)
 
@@ -138,7 +139,7 @@ class Variant:
         batch = self.batches[k]
         start = time.perf_counter()
         with autocast(self.precision):
-            loss = self.model(batch, trim=False)["loss"]
+            loss = self.model(batch)["loss"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

@@ -72,7 +72,7 @@ def saved_bytes(model: GLIM, batch: int, length: int, target_tokens: int) -> dic
     with torch.autocast("cpu", dtype=torch.bfloat16):
         model.text_states(data["input_text"])  # cached, as after the first epoch
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = model(data, trim=False)
+            out = model(data)
     for h in hooks:
         h.remove()
     del out
