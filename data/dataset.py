@@ -86,7 +86,9 @@ class GLIMDataset(Dataset):
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack tensors, cut the trailing padding common to the batch, keep strings as lists."""
+    """Stack tensors, cut the trailing padding common to the batch, keep strings as lists.
+    ``eeg_len`` stays a list of host ints, so that the model can skip each sample's padding
+    without reading the mask back from an accelerator."""
     length = max(it["eeg_len"] for it in items)
     batch: dict[str, Any] = {
         "eeg": torch.stack([it["eeg"][:length] for it in items]),  # (n, l, c)
@@ -97,6 +99,6 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "sample": torch.tensor([it["sample"] for it in items]),
     }
     for key in items[0]:
-        if key not in batch and key != "eeg_len":
-            batch[key] = [it[key] for it in items]
+        if key not in batch:
+            batch[key] = [int(it[key]) if key == "eeg_len" else it[key] for it in items]
     return batch
