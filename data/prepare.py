@@ -17,11 +17,13 @@ of both releases or ``ZuCo1/`` and ``ZuCo2/`` sub-folders)::
 
 The label table comes from ``--labels`` (the published ``zuco_label_8variants.df`` pickle, or a
 ``.jsonl``/``.csv`` label table such as ``python -m data.variants`` writes), or from steps 1–2
-on the task materials with the text variants of ``--variants``. The split is computed from the
-label table before any EEG is read. Files are then read one at a time (``--workers`` at a time),
-their kept EEG spilled to a temporary file, matched to label rows and appended to the store:
-memory does not grow with the corpus. Every dropped record or file is reported on one line and
-counted in the final summary; the store appears only when the run completes.
+on the task materials with the text variants of ``--variants``. Files are read in the original's
+order (dataset, task folder, subject; ``--workers`` at a time, the order is kept), their kept EEG
+spilled to a temporary file, matched to label rows and appended to the store: memory does not
+grow with the corpus. The split comes from the matched records (SPEC §1.5: a sentence that no
+subject's EEG kept takes no part), so each record's phase is set once every file is in, before
+the store is published. Every dropped record or file is reported on one line and counted in the
+final summary; the store appears only when the run completes.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ from rich.table import Table
 from data.readers import ZUCO1, ZUCO2, RawFile, SentenceRecord, find_raw_files, read_sentences
 from data.steps import (
     KEPT_CHANNELS, Drop, DropRecord, Tally, label_groups, load_label_table, match_group, missing_columns,
-    rows_without_variants, save_label_table, split_phases, step1, step2, step3,
+    rows_without_variants, save_label_table, split_uids, step1, step2, step3,
 )
 from data.store import LABEL_COLUMNS, PHASES, StoreWriter
 
@@ -228,9 +230,10 @@ def _file_results(jobs: Sequence[tuple[RawFile, str, Path]], workers: int) -> It
 # the run
 # ---------------------------------------------------------------------------------------------
 
-def _store_file(result: FileResult, writer: StoreWriter, groups: dict, phases: pd.Series,
-                label_records: dict, summary: Summary) -> None:
-    """Match the kept sentences of one file and append them to the store in file order."""
+def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_records: dict,
+                stored_rows: list[int], summary: Summary) -> None:
+    """Match the kept sentences of one file and append them to the store in file order, their
+    phase left unset; the label row of each stored record is appended to ``stored_rows``."""
     raw_file, tally = result.file, summary.tally
     rows = groups.get((raw_file.dataset, raw_file.task))
     if rows is None:
@@ -244,11 +247,21 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, phases: p
             if reason is not None:
                 tally.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
                 continue
-            phase = phases[row]
             writer.append(eeg.reshape(kept.eeg_len, KEPT_CHANNELS),
-                          {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": phase,
+                          {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": None,
                            **label_records[row]})
-            summary.stored[(raw_file.dataset, phase)] += 1
+            stored_rows.append(row)
+
+
+def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
+                stored_rows: list[int], summary: Summary) -> None:
+    """Split the stored records by text uid (``split_uids``) and set their phases."""
+    keys = [(label_records[row]["dataset"], label_records[row]["task"],
+             label_records[row]["text uid"]) for row in stored_rows]
+    phase_of_uid = split_uids(keys, table["text uid"].tolist())
+    phases = [phase_of_uid[int(uid)] for _, _, uid in keys]
+    writer.set_column("phase", phases)
+    summary.stored.update((dataset, phase) for (dataset, _, _), phase in zip(keys, phases))
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None = None,
@@ -262,7 +275,6 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
         raise PrepareError(f"raw data directory not found: {raw_dir}")
     summary = Summary(Tally(echo=echo))
     table = resolve_labels(raw_dir, out_dir, labels, materials, variants, summary.tally, echo)
-    phases = split_phases(table)
     groups = label_groups(table)
     label_records = table[list(LABEL_COLUMNS)].to_dict(orient="index")
     files, missing_dirs = find_raw_files(raw_dir)
@@ -274,6 +286,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     spill_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.spill-", dir=out_dir.parent))
     info = {"label_source": str(labels) if labels else "task materials", "raw_dir": str(raw_dir)}
+    stored_rows: list[int] = []  # label row of each stored record, in store order
     try:
         jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32")
                 for i, f in enumerate(files)]
@@ -286,11 +299,12 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
                 summary.sentences[result.file.dataset] += result.n_sentences
                 summary.kept[result.file.dataset] += len(result.kept)
                 if result.kept:
-                    _store_file(result, writer, groups, phases, label_records, summary)
+                    _store_file(result, writer, groups, label_records, stored_rows, summary)
                 result.eeg_path.unlink(missing_ok=True)
                 progress.update(task, advance=1, stored=writer.n)
             if writer.n == 0:
                 raise PrepareError("no record was stored (see the lines above)")
+            _set_phases(writer, table, label_records, stored_rows, summary)
             writer.info["summary"] = summary.as_dict()
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)

@@ -21,7 +21,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,22 @@ class StoreWriter:
     def extend(self, items: Iterable[tuple[np.ndarray, Mapping[str, Any]]]) -> None:
         for eeg, record in items:
             self.append(eeg, record)
+
+    def set_column(self, column: str, values: Sequence[Any]) -> None:
+        """Set ``column`` of every record appended so far (one value each, in store order): for
+        a value known only once all records are in. Rewrites the unpublished records file."""
+        if len(values) != self.n:
+            raise StoreError(f"{len(values)} values of {column!r} for {self.n} records")
+        self._records.close()
+        path = self.tmp / "records.jsonl"
+        rewritten = path.with_name(path.name + ".new")
+        with open(path, encoding="utf-8") as old, open(rewritten, "w", encoding="utf-8") as new:
+            for line, value in zip(old, values):
+                record = json.loads(line)
+                record[column] = _clean(value)
+                new.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(rewritten, path)
+        self._records = open(path, "a", encoding="utf-8")
 
     def close(self) -> Path:
         """Finish the files, write ``store.json`` and move the store into place."""

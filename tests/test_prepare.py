@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from data import import_table, prepare
-from data.steps import save_label_table, split_phases, step3
+from data.steps import save_label_table, split_records, step3
 from data.store import LABEL_COLUMNS, StoreWriter, open_store
 from tests.zuco_files import TASK1, corpus_labels, eeg, write_corpus, write_v5
 
@@ -43,9 +43,7 @@ def test_prepare_writes_the_store(corpus, tmp_path: Path, capsys) -> None:
     expected, mask = step3(eeg(600, 0))  # ZAB's first sentence in write_corpus
     np.testing.assert_array_equal(store.eeg[0], expected)
     assert records["eeg_len"][0] == mask.sum() == int(600 * 128 / 500)
-    table = pd.read_json(labels, lines=True)
-    phases = split_phases(table)
-    assert records["phase"].tolist() == [phases[table.index[table["input text"] == t][0]] for t in records["input text"]]
+    assert records["phase"].tolist() == split_records(records, pd.read_json(labels, lines=True)).tolist()
     assert store.info["summary"]["dropped"] == {} and any("store written" in line for line in lines)
     assert not list(tmp_path.glob(".out.spill-*")) and not (tmp_path / "out.partial").exists()
 

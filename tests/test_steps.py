@@ -11,8 +11,8 @@ import scipy.signal
 
 from data.steps import (
     AMBIGUOUS, NO_ROW, STEP1_COLUMNS, DropRecord, Tally, load_label_table, match_group,
-    resampled_length, rows_without_variants, save_label_table, split_phases, step1, step2, step3,
-    step4, text_uids,
+    resampled_length, rows_without_variants, save_label_table, split_group, split_phases,
+    split_records, step1, step2, step3, step4, text_uids,
 )
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from tests.zuco_files import corpus_labels, dummy_variants, eeg, write_corpus, write_lines
@@ -117,10 +117,22 @@ def test_step3_equals_scipy_resample(n_samples: int, dtype) -> None:
     length = int(n_samples * 128 / 500)
     assert resampled_length(n_samples) == length
     assert out.shape == (1280, 128) and out.dtype == np.float32 and mask.dtype == np.int8
-    expected = scipy.signal.resample(raw[:104], length, axis=1).T.astype(np.float32)
-    np.testing.assert_allclose(out[:length, :104], expected, rtol=1e-6, atol=1e-6)
+    expected = scipy.signal.resample(raw[:104].astype(np.float32), length, axis=1).T  # cast first
+    assert expected.dtype == np.float32
+    np.testing.assert_array_equal(out[:length, :104], expected)
     assert mask.sum() == length and mask[:length].all()
     assert not out[length:].any() and not out[:, 104:].any()
+
+
+def test_step3_casts_to_float32_before_resampling() -> None:
+    raw = 10 * eeg(1777, seed=3, dtype=np.float64)
+    out, _ = step3(raw)
+    length = resampled_length(1777)
+    cast_after = scipy.signal.resample(raw[:104], length, axis=1).T.astype(np.float32)
+    assert not np.array_equal(out[:length, :104], cast_after)  # the two orders differ (~1e-6)
+    np.testing.assert_allclose(out[:length, :104], cast_after, atol=1e-4)
+    with pytest.raises(DropRecord, match="non-finite"):  # beyond float32: inf after the cast
+        step3(np.where(np.arange(1777) == 5, 1e39, raw))
 
 
 @pytest.mark.parametrize("raw,reason", [
@@ -179,37 +191,45 @@ def test_match_duplicate_texts() -> None:
 # ---- step 4: split -------------------------------------------------------------------------------
 
 
-def _label_table(n_groups: int = 2, n: int = 60, n_dup: int = 7) -> pd.DataFrame:
-    rows = []
-    for g in range(n_groups):
-        for i in range(n):
-            text = f"shared {i}" if i < n_dup else f"group {g} text {i}"
-            rows.append({"dataset": "ZuCo1", "task": f"task{g + 1}", "input text": text})
-    table = pd.DataFrame(rows)
-    table["text uid"] = text_uids(table["input text"])
-    return table
+def _phase_counts(phases: dict[int, str], uids) -> list[int]:
+    return [sum(phases[u] == p for u in uids) for p in ("train", "val", "test")]
 
 
-def test_split_cut_formula_and_rules() -> None:
-    table = _label_table()
-    phases = split_phases(table)
-    assert phases.equals(split_phases(table))  # deterministic
-    assert (phases[table["input text"].str.startswith("shared")] == "train").all()
-    assert table.groupby("text uid").apply(lambda g: phases[g.index].nunique(), include_groups=False).max() == 1
-    for _, group in table.groupby("task"):
-        uids = group["text uid"].tolist()
-        single = [u for u in list(set(uids)) if uids.count(u) == 1 and u not in set(table["text uid"][:7])]
-        a, n = len(single), len(uids)
-        k = 0.8 - 0.2 * (n - a) / a
-        order = np.random.default_rng(42).permutation(single)
-        cut1, cut2 = int(k * a), int((a + k * a) / 2)
-        expected = ["train"] * cut1 + ["val"] * (cut2 - cut1) + ["test"] * (a - cut2)
-        got = [phases[group.index[uids.index(u)]] for u in order]
-        assert got == expected
+def test_split_uses_the_literal_fifth() -> None:
+    # a = 26 single uids, n = 55: k*a is 14.999999999999998 with 0.2, 15.000000000000002 with 1 - 0.8
+    single, duplicated = list(range(26)), set(range(100, 129))
+    phases = split_group(single + sorted(duplicated), duplicated)
+    assert _phase_counts(phases, single) == [14, 6, 6]
+    assert all(phases[u] == "train" for u in duplicated)
+    order = np.random.default_rng(42).permutation(single).tolist()
+    assert [phases[u] for u in order] == ["train"] * 14 + ["val"] * 6 + ["test"] * 6
+
+
+def test_split_negative_cuts_follow_numpy_split() -> None:
+    # a = 24, n = 174: cuts [-10, 6]: train = perm[:-10] also covers perm[6:14] of test
+    single, duplicated = list(range(24)), set(range(1000, 1150))
+    phases = split_group(single + sorted(duplicated), duplicated)
+    order = np.random.default_rng(42).permutation(single).tolist()
+    assert [phases[u] for u in order] == ["train"] * 14 + ["test"] * 10
+    # a = 2, n = 176: cuts [-33, -15], beyond the length: everything test
+    phases = split_group([0, 1] + sorted(set(range(1000, 1174))), set(range(1000, 1174)))
+    assert phases[0] == phases[1] == "test"
+
+
+def test_split_without_single_uids_and_in_set_order() -> None:
+    assert split_group([5, 6, 5], {5, 6}) == {5: "train", 6: "train"}
+    assert split_group([], set()) == {}
+    uids = list(range(400, 700))  # a set of these iterates 512..699 before 400..511
+    phases = split_group(uids, set())
+    order = np.random.default_rng(42).permutation(list(set(uids))).tolist()
+    assert [phases[u] for u in order] == ["train"] * 240 + ["val"] * 30 + ["test"] * 30
+    ascending = np.random.default_rng(42).permutation(uids).tolist()
+    assert [phases[u] for u in ascending] != [phases[u] for u in order]
 
 
 def test_split_of_the_published_table(published: pd.DataFrame, shared_dir: Path) -> None:
-    phases = split_phases(published)
+    phases = split_phases(published)  # every row with one record
+    assert phases.tolist() == split_records(published, published).tolist()
     duplicated = published["text uid"].duplicated(keep=False)
     assert (phases[duplicated] == "train").all()
     counts = phases.groupby([published["dataset"], published["task"], phases]).size().unstack()
