@@ -422,13 +422,6 @@ def split_records(records: pd.DataFrame, labels: pd.DataFrame, seed: int = SPLIT
                      index=records.index, name="phase", dtype=object)
 
 
-def split_phases(labels: pd.DataFrame, seed: int = SPLIT_SEED) -> pd.Series:
-    """Phase of every label row if each row had exactly one record (every sentence kept by
-    some subject): a preview; the store's split comes from the matched records
-    (``split_records``), where sentences without EEG take no part."""
-    return split_records(labels, labels, seed)
-
-
 def label_groups(labels: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
     """The label rows of each (dataset, task), in table order."""
     return {key: rows for key, rows in labels.groupby(["dataset", "task"], sort=False)}

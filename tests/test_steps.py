@@ -11,7 +11,7 @@ import scipy.signal
 
 from data.steps import (
     AMBIGUOUS, NO_ROW, STEP1_COLUMNS, DropRecord, Tally, load_label_table, match_group,
-    resampled_length, rows_without_variants, save_label_table, split_group, split_phases,
+    resampled_length, rows_without_variants, save_label_table, split_group,
     split_records, step1, step2, step3, step4, text_uids,
 )
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
@@ -228,8 +228,7 @@ def test_split_without_single_uids_and_in_set_order() -> None:
 
 
 def test_split_of_the_published_table(published: pd.DataFrame, shared_dir: Path) -> None:
-    phases = split_phases(published)  # every row with one record
-    assert phases.tolist() == split_records(published, published).tolist()
+    phases = split_records(published, published)  # every row with one record
     duplicated = published["text uid"].duplicated(keep=False)
     assert (phases[duplicated] == "train").all()
     counts = phases.groupby([published["dataset"], published["task"], phases]).size().unstack()
