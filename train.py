@@ -14,6 +14,15 @@ on it, ``--resume PATH`` picks a checkpoint); on the CPU with ``--deterministic 
 weights equal those of an uninterrupted run. ``--resume never`` refuses an ``--out_dir`` holding
 checkpoints unless ``--overwrite``. Bad input ends with a one-line ``error:`` and exit status 1
 (2 for command-line errors); checkpoints load with ``weights_only=True``.
+
+Seeding (SPEC §4): ``lightning.seed_everything(seed, workers=True)`` comes first and the model is
+built right after it, before the data module, so its initial weights are those of
+``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics: ``--precision``
+defaults to ``bf16-mixed``; on a GPU the text model is then loaded in bf16 and the float32 matmul
+precision set to ``medium`` (SPEC §4), unless float32 is asked for (``--precision 32-true``).
+Full validation (``--full_val``, default true): after epoch 0 and every ``model.full_val_interval``
+epochs the test protocol runs on the whole val split (``model.full_validation``), logged under
+``full_val/`` and written to ``<out_dir>/full_val/epoch=E/``.
 """
 from __future__ import annotations
 
@@ -35,6 +44,7 @@ from data.datamodule import GLIMDataModule
 from data.store import StoreError
 from model.atomic import atomic_write_text, remove_stale_temp_files
 from model.checkpoint import AtomicCheckpointIO, CheckpointError
+from model.full_validation import FullValidation
 from model.glim import GLIM
 from model.loggers import make_logger
 from model.resume import (LastCheckpoint, ResumableTrainLoader, RngState, RunInfo, checkpoints_in,
@@ -61,7 +71,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--devices", type=int | str, default="auto")
     parser.add_argument("--num_nodes", type=int, default=1)
     parser.add_argument("--strategy", type=str, default="auto")
-    parser.add_argument("--precision", type=str, default="bf16-mixed")
+    parser.add_argument("--precision", type=str, default="bf16-mixed",
+                        help="bf16-mixed (default; on a GPU also a bf16 text model and matmul precision "
+                             "'medium', as the paper) | 32-true (float32) | any Lightning precision")
     parser.add_argument("--compile_encoder", type=bool, default=False,
                         help="torch.compile the EEG encoder (GPU; names in checkpoints unchanged)")
     parser.add_argument("--text_cache_dir", type=str | None, default=None,
@@ -76,6 +88,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--overwrite", action=ActionYesNo, default=False,
                         help="start afresh even if out_dir holds checkpoints (they are deleted)")
     parser.add_argument("--val_every", type=int, default=1, help="validate every N epochs")
+    parser.add_argument("--full_val", type=bool, default=True,
+                        help="full validation (generation, every metric, retrieval, zero-shot) on the "
+                             "val split after epoch 0 and every model.full_val_interval epochs")
     parser.add_argument("--limit_train_batches", type=int | float, default=1.0)
     parser.add_argument("--limit_val_batches", type=int | float, default=1.0)
     parser.add_argument("--deterministic", type=bool, default=False)
@@ -137,6 +152,8 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
         callbacks.append(RichProgressBar())
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))
+    if cfg.full_val:
+        callbacks.append(FullValidation(out_dir, num_workers=cfg.data.num_workers))
     try:
         return L.Trainer(
             max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
@@ -150,6 +167,18 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
         raise ValueError(f"trainer options: {e}") from None
 
 
+def seeded_model(cfg: Namespace) -> GLIM:
+    """``seed_everything(seed, workers=True)``, then GLIM built at once (nothing draws from the
+    global generators in between), before the data module exists."""
+    L.seed_everything(cfg.seed, workers=True)
+    return GLIM(**vars(cfg.model))
+
+
+def is_float32(precision: str | int) -> bool:
+    """Whether a Lightning precision asks for float32 (or float64) everywhere."""
+    return str(precision).split("-")[0] in ("32", "64")
+
+
 def train(cfg: Namespace, parser: ArgumentParser) -> Path:
     """Check everything, then fit; nothing is written before the checks pass."""
     out_dir = Path(cfg.out_dir)
@@ -158,12 +187,13 @@ def train(cfg: Namespace, parser: ArgumentParser) -> Path:
         state = check_resume(ckpt, vars(cfg.model))
         print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
               file=sys.stderr)
-    L.seed_everything(cfg.seed, workers=True)
-    model = GLIM(**vars(cfg.model))
+    model = seeded_model(cfg)
     gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
     if str(cfg.precision).startswith("bf16") and not gpu:
         print("note: bf16-mixed on the CPU is often slower than 32-true "
               "(see docs/performance.md)", file=sys.stderr)
+    if gpu and not is_float32(cfg.precision):
+        torch.set_float32_matmul_precision("medium")
     model.attach_text_model(cfg.text_model, dtype=torch.bfloat16 if gpu and "bf16" in str(cfg.precision) else None)
     model.use_text_cache(directory=cfg.text_cache_dir)
     if cfg.compile_encoder:

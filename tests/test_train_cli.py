@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from model.text_model import build_tiny_t5
@@ -20,6 +21,21 @@ def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProces
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=900)
+
+
+def train_in_process(*argv: str) -> int:
+    """train.py's ``main`` in this process (no start-up of a new one); global state is restored."""
+    import train
+
+    env, deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
+    precision = torch.get_float32_matmul_precision()
+    try:
+        return train.main(list(argv))
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_float32_matmul_precision(precision)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +89,9 @@ def test_ddp_two_ranks_on_cpu_see_disjoint_batches(setup):
     for b in ranks[0] + ranks[1]:
         assert len(set(b["uids"])) == len(b["uids"]) == 4
     assert (out / "last.ckpt").is_file()
+    import pandas as pd  # full validation: each rank generated 2 of the 4 val batches, rank 0 wrote all
+    full_val = pd.read_csv(out / "full_val" / "epoch=0" / "samples.csv")
+    assert sorted(full_val["sample"]) == list(range(16)) and set(full_val["batch"]) == {0, 1, 2, 3}
 
 
 def test_bad_input_gives_one_line_errors(setup, tmp_path):
@@ -95,3 +114,37 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
     r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text-model", str(narrow),
             "--out_dir", str(tmp_path / "o2"))
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypatch):
+    """train.py seeds, then builds the model before anything else draws: the weights handed to
+    ``fit`` equal ``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``, bit for bit."""
+    import lightning as L
+
+    from model.glim import GLIM
+
+    handed = {}
+
+    def fit(trainer, model, **kwargs):
+        handed["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        handed["hparams"] = dict(model.hparams)
+
+    monkeypatch.setattr(L.Trainer, "fit", fit)
+    assert train_in_process("--config", str(setup / "tiny.yaml"), "--out_dir", str(setup / "seeded"),
+                            "--seed", "7", "--full_val", "false") == 0
+    torch.manual_seed(7)
+    expected = GLIM(**handed["hparams"]).state_dict()
+    assert handed["state"].keys() == expected.keys()
+    for name, tensor in expected.items():
+        assert torch.equal(handed["state"][name], tensor), name
+    torch.manual_seed(8)
+    other = GLIM(**handed["hparams"]).state_dict()
+    assert not all(torch.equal(handed["state"][k], v) for k, v in other.items())  # the seed matters
+
+
+def test_float32_precisions_keep_full_matmul_precision():
+    """On a GPU train.py sets matmul precision 'medium' unless the precision asks for float32."""
+    import train
+
+    assert all(train.is_float32(p) for p in ("32-true", "32", 32, "64-true"))
+    assert not any(train.is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
