@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -71,7 +72,7 @@ def logged_metrics(summary: dict[str, Any], groups: pd.DataFrame, left_out: int)
     metrics = [c for c in groups.columns if c not in (*GROUP_KEYS, "n")]
     for _, row in groups.iterrows():
         name = group_name(row)
-        out |= {f"{PREFIX}group/{name}/{m}": float(row[m]) for m in metrics if pd.notna(row[m])}
+        out |= {f"{PREFIX}group/{name}/{m}": float(row[m]) for m in metrics if math.isfinite(row[m])}
         out[f"{PREFIX}group/{name}/n"] = float(row["n"])
     out[f"{PREFIX}left_out"] = float(left_out)
     return out
