@@ -107,9 +107,11 @@ def roundtrip_refs(refs: list[list[str]], tokenizer: Any) -> list[list[str]]:
 
 
 def score_in_chunks(
-    generated: list[str], refs: list[list[str]] | None, raw: list[str], tf: list[str] | None
+    generated: list[str], refs: list[list[str]] | None, raw: list[str], tf: list[str] | None,
+    tf_targets: list[str] | None = None,
 ) -> pd.DataFrame:
-    """`score_samples` (and teacher-forced scores) chunk by chunk, with a progress bar for long inputs."""
+    """`score_samples` (and teacher-forced scores: BLEU/ROUGE against ``tf_targets``, default the
+    raw sentence; WER against the raw sentence) chunk by chunk, with a progress bar for long inputs."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -120,7 +122,8 @@ def score_in_chunks(
             hi = lo + CHUNK
             part = score_samples(generated[lo:hi], None if refs is None else refs[lo:hi], raw[lo:hi])
             if tf is not None:
-                part = pd.concat([part, score_teacher_forced(tf[lo:hi], raw[lo:hi])], axis=1)
+                targets = None if tf_targets is None else tf_targets[lo:hi]
+                part = pd.concat([part, score_teacher_forced(tf[lo:hi], raw[lo:hi], targets)], axis=1)
             parts.append(part)
             bar.advance(task, len(part))
     return pd.concat(parts, ignore_index=True)
@@ -149,8 +152,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     generated = df[args.generated_col].tolist()
     tf = df[tf_col].tolist() if tf_col in df.columns else None
     refs = parse_targets(df[targets_col].tolist(), targets_col) if targets_col else None
+    tf_targets = None  # without a tokenizer: the raw sentence as given
     if args.tokenizer:
         tok = load_tokenizer(args.tokenizer)
+        tf_targets = roundtrip(raw, tok, TARGET_TOKENS)  # the raw sentence as the decoder was taught it
         raw, generated = roundtrip(raw, tok, RAW_TOKENS), roundtrip(generated, tok, TARGET_TOKENS)
         tf = None if tf is None else roundtrip(tf, tok, TARGET_TOKENS)
         refs = None if refs is None else roundtrip_refs(refs, tok)
@@ -160,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if refs is not None:
             df[targets_col] = [json.dumps(r, ensure_ascii=False) for r in refs]
     try:
-        scores = score_in_chunks(generated, refs, raw, tf)
+        scores = score_in_chunks(generated, refs, raw, tf, tf_targets)
     except ValueError as err:
         raise ScoreError(str(err)) from err
 

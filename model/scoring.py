@@ -74,6 +74,16 @@ def score_generation(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- all scores
+def retrieval_batches(samples: pd.DataFrame, retrieval_batch: int) -> np.ndarray:
+    """Batch id of each sample for batch retrieval: the loader's batches (column ``batch``, the
+    sampler's test batches: SPEC §5) when they are batches of ``retrieval_batch``, else the
+    samples, in order, cut into batches of that many distinct texts."""
+    if "batch" in samples and samples.groupby("batch").size().max() == retrieval_batch:
+        return pd.factorize(samples["batch"], sort=True)[0].astype(np.int64)
+    return retrieval_batch_ids(samples["text uid"].to_numpy(), retrieval_batch)
+
+
+
 def score_run(samples: pd.DataFrame, eeg_vec: torch.Tensor, text_vec: torch.Tensor, gen_vec: torch.Tensor,
               labels: dict[str, torch.Tensor], retrieval_batch: int = 24,
               tasks: dict[str, ZeroShotTask] = TASKS) -> pd.DataFrame:
@@ -81,7 +91,7 @@ def score_run(samples: pd.DataFrame, eeg_vec: torch.Tensor, text_vec: torch.Tens
     ``eeg_vec``/``text_vec``/``gen_vec`` (n, d): EEG, raw-sentence and generated-sentence vectors."""
     samples = samples.reset_index(drop=True)
     uids = samples["text uid"].to_numpy()
-    batch_ids = retrieval_batch_ids(uids, retrieval_batch)
+    batch_ids = retrieval_batches(samples, retrieval_batch)
     parts = [samples, score_generation(samples),
              sample_retrieval(eeg_vec, text_vec, uids, batch_ids, retrieval_batch),
              zero_shot_frame(samples, {"EEG": eeg_vec, "raw": text_vec, "gen": gen_vec}, labels, tasks)]

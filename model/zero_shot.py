@@ -65,11 +65,13 @@ TASKS: dict[str, ZeroShotTask] = {
 # ----------------------------------------------------------------------------- model side
 @torch.no_grad()
 def pooled_text_vectors(model, texts: list[str], max_len: int, batch_size: int = 64) -> torch.Tensor:
-    """Texts → frozen text encoder (≤ ``max_len`` tokens) → ``aligner.pool_text``: (n, d) float32 on CPU."""
+    """Texts → frozen text encoder (≤ ``max_len`` tokens) → ``aligner.pool_text``: (n, d) float32 on CPU.
+    Under bf16 autocast when the text model is held in bf16 (the published GPU numerics)."""
     out = []
     device = model.device
+    bf16 = next(model.text_model.model.parameters()).dtype == torch.bfloat16
     for lo in range(0, len(texts), batch_size):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             states, mask = model.text_states(list(texts[lo:lo + batch_size]), max_len)  # (b, s, d), (b, s)
             out.append(model.aligner.pool_text(states, mask).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, model.hparams.embed_dim)

@@ -267,3 +267,10 @@ def test_commitment_losses_mse_and_kl_div():
     x2[0, 3:] += 100  # masked positions do not count
     assert torch.allclose(commitment_loss(x2, y, "mse", mask), commitment_loss(x, y, "mse", mask))
     assert not torch.allclose(commitment_loss(x2, y, "mse"), commitment_loss(x, y, "mse"))
+
+
+def test_a_batch_of_one_works(glim):
+    glim.eval()
+    with torch.no_grad():
+        out = glim(_batch(n=1))
+    assert out["eeg_vec"].shape == (1, TINY_GLIM["embed_dim"]) and torch.isfinite(out["loss"])

@@ -145,7 +145,7 @@ def test_collate_keeps_every_sample(lengths, channels, texts):
     for k, item in enumerate(items):
         assert torch.equal(batch["eeg"][k], item["eeg"][:longest])
     assert batch["text_uid"].tolist() == list(range(n)) and batch["input_text"] == texts[:n]
-    assert batch["references"] == [texts[: k + 1] for k in range(n)] and "eeg_len" not in batch
+    assert batch["references"] == [texts[: k + 1] for k in range(n)] and batch["eeg_len"] == lengths
 
 
 # ------------------------------------------------------------------------------------ metrics
