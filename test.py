@@ -80,7 +80,7 @@ def run(cfg) -> Path:
     from data.store import open_store
     from model.checkpoint import glim_from_checkpoint
     from model.controls import PROMPT_MODE, compare, control_dataset, grounding, parse_controls
-    from model.evaluate import evaluate_dataset, protocol, resolve_numerics, set_numerics
+    from model.evaluate import NoBatchError, evaluate_dataset, protocol, resolve_numerics, set_numerics
     from model.zero_shot import label_vectors
 
     out = Path(cfg.out)
@@ -115,7 +115,10 @@ def run(cfg) -> Path:
         if cfg.progress:
             print(f"evaluating: {name}", file=sys.stderr)
         n_records[name] = len(ds)
-        return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)[0]
+        try:
+            return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)[0]
+        except NoBatchError as e:
+            raise NoBatchError(f"{e}: pass a smaller --batch_size or --all_records true") from None
 
     samples = evaluate(condition)
     runs = {c: evaluate(c) for c in controls}

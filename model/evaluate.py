@@ -117,6 +117,10 @@ def gather_predictions(pred: "Predictions", rank: int, world: int) -> "Predictio
                        torch.cat([p[1] for p in parts])[idx], torch.cat([p[2] for p in parts])[idx])
 
 
+class NoBatchError(ValueError):
+    """The split's records fill no batch of distinct sentences (too few distinct sentences)."""
+
+
 def make_loader(dataset, batch_size: int, num_workers: int = 0, all_records: bool = False) -> DataLoader:
     """Test loader: the samples in order, cut into batches of distinct texts by the sampler of
     SPEC §2, whose leftover (the records no full batch takes) is dropped, as in the published
@@ -125,6 +129,10 @@ def make_loader(dataset, batch_size: int, num_workers: int = 0, all_records: boo
     rank, world = rank_and_world()
     sampler = DistinctUidBatchSampler(dataset.uids, batch_size, shuffle=False, num_replicas=world, rank=rank,
                                       keep_leftover=all_records)
+    if not all_records and len(sampler) == 0:
+        distinct = len(set(dataset.uids.tolist()))
+        raise NoBatchError(f"{len(dataset)} {getattr(dataset, 'phase', '')} records of {distinct} distinct sentences fill no "
+                           f"batch of {batch_size} distinct sentences{f' for each of {world} ranks' if world > 1 else ''}")
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
 
 

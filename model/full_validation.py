@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,7 +25,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
 from .atomic import atomic_write_text
-from .evaluate import GROUP_KEYS, group_means, make_loader, predict, protocol, score_predictions
+from .evaluate import GROUP_KEYS, NoBatchError, group_means, make_loader, predict, protocol, score_predictions
 from .report import key_metrics
 from .resume import RngState
 from .scoring import export_order, summarize
@@ -89,6 +90,7 @@ class FullValidation(Callback):
         self.out_dir = Path(out_dir) / "full_val"
         self.interval, self.num_beams, self.max_length = interval, num_beams, max_length
         self.num_workers = num_workers
+        self._warned = False
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         interval = self.interval if self.interval is not None else pl_module.hparams.full_val_interval
@@ -104,7 +106,14 @@ class FullValidation(Callback):
         """Every rank predicts its batches; rank 0 scores, writes and logs (returns the samples)."""
         hp = model.hparams
         all_records = bool(getattr(trainer.datamodule, "keep_leftover", False))  # default: leftover dropped
-        loader = make_loader(dataset, hp.bsz_val, self.num_workers, all_records)
+        try:
+            loader = make_loader(dataset, hp.bsz_val, self.num_workers, all_records)
+        except NoBatchError as error:  # a tiny val split: say so once per run, go on training
+            if trainer.is_global_zero and not self._warned:
+                print(f"full validation skipped: {error} (set a smaller --model.bsz_val or "
+                      "--data.keep_leftover true)", file=sys.stderr)
+                self._warned = True
+            return None
         pred = predict(model, loader, num_beams=self.num_beams, max_length=self.max_length or hp.tgt_text_len,
                        progress=False, bf16=str(trainer.precision).startswith("bf16"))
         if not trainer.is_global_zero:

@@ -2,17 +2,19 @@
 what the results say about it, and the numerics chosen per device."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from model.evaluate import make_loader, protocol, protocol_line, resolve_numerics, set_numerics
+from model.evaluate import NoBatchError, make_loader, protocol, protocol_line, resolve_numerics, set_numerics
 
 
 class Uids:
     """The part of a dataset the test loader reads: the text uid of every sample."""
 
     def __init__(self, uids: list[int]):
-        self.uids = uids
+        self.uids = np.asarray(uids)
+        self.phase = "test"
 
     def __len__(self) -> int:
         return len(self.uids)
@@ -39,6 +41,12 @@ def test_all_records_puts_the_leftover_in_extra_batches() -> None:
     assert every[:4] == batches(all_records=False)
     assert sorted(i for b in every for i in b) == list(range(24))
     assert all(len(b) < 5 for b in every[4:]) and all(len({READERS.uids[i] for i in b}) == len(b) for b in every)
+
+
+def test_too_few_distinct_sentences_is_a_clear_error() -> None:
+    with pytest.raises(NoBatchError, match="24 test records of 6 distinct sentences fill no batch of 8"):
+        batches(all_records=False, batch_size=8)
+    assert sum(map(len, batches(all_records=True, batch_size=8))) == 24
 
 
 def test_protocol_says_what_was_left_out() -> None:
