@@ -4,7 +4,7 @@
 """
 import sys
 
-from model.aggregate import main
+from evaluation.aggregate import main
 
 if __name__ == "__main__":
     sys.exit(main())

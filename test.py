@@ -78,10 +78,22 @@ def run(cfg) -> Path:
     import torch
 
     from data.store import open_store
+    from evaluation.controls import (
+        PROMPT_MODE,
+        compare,
+        control_dataset,
+        grounding,
+        parse_controls,
+    )
+    from evaluation.predict import (
+        NoBatchError,
+        evaluate_dataset,
+        protocol,
+        resolve_numerics,
+        set_numerics,
+    )
+    from evaluation.zero_shot import label_vectors
     from model.checkpoint import glim_from_checkpoint
-    from model.controls import PROMPT_MODE, compare, control_dataset, grounding, parse_controls
-    from model.evaluate import NoBatchError, evaluate_dataset, protocol, resolve_numerics, set_numerics
-    from model.zero_shot import label_vectors
 
     out = Path(cfg.out)
     existing = [f for f in RESULT_FILES if (out / f).exists()]
@@ -116,7 +128,7 @@ def run(cfg) -> Path:
             print(f"evaluating: {name}", file=sys.stderr)
         n_records[name] = len(ds)
         try:
-            return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)[0]
+            return evaluate_dataset(model, ds, labels, prompt_mode=PROMPT_MODE.get(name, cfg.prompt_mode), **options)
         except NoBatchError as e:
             raise NoBatchError(f"{e}: pass a smaller --batch_size or --all_records true") from None
 
@@ -133,7 +145,7 @@ def run(cfg) -> Path:
 
 def log_summary(kind: str, out: Path, metrics: dict) -> None:
     """The numeric summary metrics, once, through the chosen experiment logger."""
-    from model.loggers import make_logger
+    from infra.loggers import make_logger
 
     logger = make_logger(kind, out, f"test-{out.name}")
     if logger:
@@ -166,13 +178,13 @@ def main_condition(cfg) -> str:
 def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, comparisons: dict,
                   verdicts: dict | None, used: dict) -> None:
     """samples.csv, metrics.json, report.md + figures, and one samples.csv per control; ``used``
-    holds the ``protocol`` (``model.evaluate.protocol``) and the ``numerics``."""
-    from model.controls import PROMPT_MODE
-    from model.evaluate import group_means, protocol_line
-    from model.report import key_metrics, write_report
-    from model.atomic import atomic_write_text as write_atomic
-    from model.scoring import export_order, summarize
-    from model.stats import bootstrap_ci
+    holds the ``protocol`` (``evaluation.predict.protocol``) and the ``numerics``."""
+    from evaluation.controls import PROMPT_MODE
+    from evaluation.predict import group_means, protocol_line
+    from evaluation.report import key_metrics, write_report
+    from evaluation.scoring import export_order, summarize
+    from evaluation.stats import bootstrap_ci
+    from infra.atomic import atomic_write_text as write_atomic
 
     summary = summarize(samples)
     keys = [k for k in key_metrics(samples) if k in samples.columns]
@@ -212,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = build_parser().parse_args(argv)
     from data.store import StoreError
-    from model.checkpoint import CheckpointError
+    from infra.checkpoint_io import CheckpointError
     from model.text_model import TextModelError
 
     try:
@@ -222,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    from model.evaluate import protocol_line
+    from evaluation.predict import protocol_line
 
     result = json.loads((out / "metrics.json").read_text())
     print(protocol_line(result["protocol"]))
@@ -231,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
                    if isinstance(summary.get(k), float)))
     if result.get("grounding"):
-        from model.controls import grounding_lines
+        from evaluation.controls import grounding_lines
 
         print("\n".join(grounding_lines(result["grounding"])))
     print(f"results written to {out}")

@@ -21,7 +21,7 @@ built right after it, before the data module, so its initial weights are those o
 defaults to ``bf16-mixed``; on a GPU the text model is then loaded in bf16 and the float32 matmul
 precision set to ``medium`` (SPEC §4), unless float32 is asked for (``--precision 32-true``).
 Full validation (``--full_val``, default true): after epoch 0 and every ``model.full_val_interval``
-epochs the test protocol runs on the whole val split (``model.full_validation``), logged under
+epochs the test protocol runs on the whole val split (``evaluation.full_validation``), logged under
 ``full_val/`` and written to ``<out_dir>/full_val/epoch=E/``.
 """
 from __future__ import annotations
@@ -42,13 +42,21 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressB
 
 from data.datamodule import GLIMDataModule
 from data.store import StoreError
-from model.atomic import atomic_write_text, remove_stale_temp_files
-from model.checkpoint import AtomicCheckpointIO, CheckpointError
-from model.full_validation import FullValidation
+from evaluation.full_validation import FullValidation
+from infra.atomic import atomic_write_text, remove_stale_temp_files
+from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from infra.loggers import make_logger
+from infra.resume import (
+    LastCheckpoint,
+    ResumableTrainLoader,
+    RngState,
+    RunInfo,
+    check_resume,
+    checkpoints_in,
+    resume_path,
+)
+from model.checkpoint import RESUME_FREE_HPARAMS
 from model.glim import GLIM
-from model.loggers import make_logger
-from model.resume import (LastCheckpoint, ResumableTrainLoader, RngState, RunInfo, checkpoints_in,
-                          check_resume, resume_path)
 from model.text_model import TextModelError
 
 
@@ -184,7 +192,7 @@ def train(cfg: Namespace, parser: ArgumentParser) -> Path:
     out_dir = Path(cfg.out_dir)
     ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
     if ckpt is not None:
-        state = check_resume(ckpt, vars(cfg.model))
+        state = check_resume(ckpt, vars(cfg.model), RESUME_FREE_HPARAMS)
         print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
               file=sys.stderr)
     model = seeded_model(cfg)

@@ -1,5 +1,5 @@
 """Samples per second of a full test pass on the CPU with the demo-sized model, as test.py runs
-it: ``model.evaluate.evaluate_dataset`` (teacher-forced pass + batched beam-2 generation, then the
+it: ``evaluation.predict.evaluate_dataset`` (teacher-forced pass + batched beam-2 generation, then the
 batched metrics, retrieval and zero-shot classification), and the generation pass alone
 (``predict``) timed again after it.
 
@@ -20,11 +20,11 @@ import torch
 import yaml
 
 from data.dataset import GLIMDataset
+from evaluation.predict import evaluate_dataset, make_loader, predict
+from evaluation.zero_shot import label_vectors
 from model.checkpoint import glim_from_checkpoint
-from model.evaluate import evaluate_dataset, make_loader, predict
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from model.zero_shot import label_vectors
 from tests.factories import write_random_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         labels = label_vectors(model)
         labelled = time.perf_counter()
-        samples, _ = evaluate_dataset(model, ds, labels, batch_size=bsz, num_beams=2, max_length=64,
+        samples = evaluate_dataset(model, ds, labels, batch_size=bsz, num_beams=2, max_length=64,
                                       retrieval_batch=hp.bs_retrieval, progress=False)
         done = time.perf_counter()
         predict(model, make_loader(ds, bsz), num_beams=2, max_length=64, progress=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.metrics import reference_score_loop, score_samples
+from evaluation.metrics import reference_score_loop, score_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT.parent / "shared" / "reference" / "glim_published_samples_head120.csv"

@@ -2,7 +2,7 @@
 
     python -m bench.bench_prepare [--sizes 1,1,120 4,4,120] [--workers 1 2] [--keep DIR]
 
-Each size is ``SUBJECTS1,SUBJECTS2,SENTENCES`` for ``data.synthetic.write_corpus`` (subjects of
+Each size is ``SUBJECTS1,SUBJECTS2,SENTENCES`` for ``data.synthetic.corpus.write_corpus`` (subjects of
 ZuCo 1.0 and 2.0, sentences per file): the default sizes have files of the same size and 4x as
 many of them, so the peak memory should not change with the corpus. Every run is a
 fresh process; its peak resident memory is the largest ``ru_maxrss`` of the process tree
@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from data.synthetic import LABELS_FILE, write_corpus
+from data.synthetic.corpus import LABELS_FILE, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURE = ("import resource, subprocess, sys, time\n"
@@ -33,14 +33,14 @@ MEASURE = ("import resource, subprocess, sys, time\n"
 
 
 def measure(raw: Path, out: Path, workers: int) -> dict[str, float]:
-    """Run ``data.prepare`` once; returns wall seconds, peak RSS (MB) and the counts written."""
-    command = [sys.executable, "-c", MEASURE, sys.executable, "-m", "data.prepare", "--raw", str(raw),
+    """Run ``data.preprocess.prepare`` once; returns wall seconds, peak RSS (MB) and the counts written."""
+    command = [sys.executable, "-c", MEASURE, sys.executable, "-m", "data.preprocess.prepare", "--raw", str(raw),
                "--out", str(out), "--labels", str(raw / LABELS_FILE), "--workers", str(workers)]
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, check=False)
     code, seconds, rss_kb = done.stderr.strip().splitlines()[-1].split()
     if int(code) != 0:
-        raise RuntimeError(f"data.prepare failed ({code}):\n{done.stderr}")
+        raise RuntimeError(f"data.preprocess.prepare failed ({code}):\n{done.stderr}")
     info = json.loads((out / "store.json").read_text())
     return {"seconds": float(seconds), "rss_mb": int(rss_kb) / 1024, "records": info["n_records"],
             "sentences": sum(info["summary"]["sentences"].values())}

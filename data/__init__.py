@@ -1,0 +1,5 @@
+"""GLIM's data: the processed-store contract (``store``), samples (``dataset``), the original's
+batch sampler (``sampler``), the Lightning data module (``datamodule``) and the prompt
+vocabularies (``prompts``). ``data.preprocess`` turns raw ZuCo into a store; ``data.synthetic``
+writes a ZuCo-shaped corpus for tests and the demo. May import ``model`` and ``infra``.
+"""

@@ -7,9 +7,9 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
-from .dataset import GLIMDataset, collate
-from .sampler import DistinctUidBatchSampler
-from .store import open_store
+from data.dataset import GLIMDataset, collate
+from data.sampler import DistinctUidBatchSampler
+from data.store import open_store
 
 
 class GLIMDataModule(L.LightningDataModule):

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .prompts import prompt_ids
-from .store import VARIANT_COLUMNS, RowReader, Store, open_store
+from data.prompts import prompt_ids
+from data.store import VARIANT_COLUMNS, RowReader, Store, open_store
 
 INPUT_PREFIX = "To English: "
 META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")

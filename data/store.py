@@ -21,7 +21,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,10 +113,6 @@ class StoreWriter:
         self._eeg.write(self._row.tobytes())
         self._records.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.n += 1
-
-    def extend(self, items: Iterable[tuple[np.ndarray, Mapping[str, Any]]]) -> None:
-        for eeg, record in items:
-            self.append(eeg, record)
 
     def set_column(self, column: str, values: Sequence[Any]) -> None:
         """Set ``column`` of every record appended so far (one value each, in store order): for

@@ -1,0 +1,6 @@
+"""The GLIM network and its LightningModule: building blocks (``blocks``), the EEG encoder, the
+prompt embedder, the aligner, the losses, the frozen text model and its state cache, ``glim``
+(the LightningModule: wiring, losses, logging; its constructor arguments are the typed
+hyper-parameters, named as in the published checkpoint) and ``checkpoint`` (loading a GLIM
+checkpoint strictly). May import ``infra`` only.
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Attention
+from model.blocks import Attention
 
 
 class Aligner(nn.Module):

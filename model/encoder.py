@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .blocks import LN_EPS, ModulatedBlock, QueryBlock
+from model.blocks import LN_EPS, ModulatedBlock, QueryBlock
 
 
 def sincos_table(length: int, dim: int) -> torch.Tensor:

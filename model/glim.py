@@ -3,19 +3,23 @@ model, computes the losses and logs. Hyper-parameter names are those of the publ
 from __future__ import annotations
 
 from contextlib import nullcontext
-
 from typing import Any, Sequence
 
 import lightning as L
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from .aligner import Aligner
-from .encoder import EEGEncoder, encode_by_length, real_lengths
-from .loss import COMMITMENT_LOSSES, clip_loss, commitment_loss, similarity
-from .prompt import PromptEmbedder
-from .text_cache import TextSpace, TextStateCache
-from .text_model import DEFAULT_TEXT_MODEL, FrozenTextModel, TextModelError, load_text_model
+from model.aligner import Aligner
+from model.encoder import EEGEncoder, encode_by_length, real_lengths
+from model.loss import COMMITMENT_LOSSES, clip_loss, commitment_loss, similarity
+from model.prompt import PromptEmbedder
+from model.text_cache import TextSpace, TextStateCache
+from model.text_model import (
+    DEFAULT_TEXT_MODEL,
+    FrozenTextModel,
+    TextModelError,
+    load_text_model,
+)
 
 
 class GLIM(L.LightningModule):

@@ -146,27 +146,3 @@ def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str
             bar.update(task, advance=1, description=f"pretraining the tiny text model (loss {loss.item():.2f})")
     model.eval().save_pretrained(model_dir)
     return float(loss.detach())
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Write a tiny random T5 with a byte tokenizer.")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--d-model", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pretrain-on", default=None,
-                        help="a processed store whose sentences and variants the model learns to write")
-    parser.add_argument("--steps", type=int, default=600)
-    args = parser.parse_args()
-    path = build_tiny_t5(args.out, args.d_model, args.seed)
-    if args.pretrain_on:
-        from data.store import VARIANT_COLUMNS, open_store
-
-        recs = open_store(args.pretrain_on).records.drop_duplicates("text uid")
-        pairs = [("To English: " + r["input text"], str(r[c])) for _, r in recs.iterrows()
-                 for c in ("input text", *VARIANT_COLUMNS)]
-        loss = pretrain_text_model(path, pairs, args.steps, seed=args.seed)
-        print(f"pretrained on {len(pairs)} sentence pairs for {args.steps} steps (last loss {loss:.3f})")
-    n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
-    print(f"tiny T5 ({n:,} parameters) written to {path}")

@@ -19,18 +19,18 @@ import yaml
 
 import train
 from data.dataset import GLIMDataset, collate
-from data.prepare import process_file
-from data.readers import RawFile
-from data.steps import DropRecord, step3
+from data.preprocess.prepare import process_file
+from data.preprocess.readers import RawFile
+from data.preprocess.steps import DropRecord, step3
 from data.store import StoreError, open_store
-from model.atomic import atomic_open, atomic_write_text, remove_stale_temp_files
-from model.checkpoint import AtomicCheckpointIO, CheckpointError, check_resumable, glim_from_checkpoint
+from infra.atomic import atomic_open, atomic_write_text, remove_stale_temp_files
+from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError, check_resumable
+from model.checkpoint import glim_from_checkpoint
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
 from tests.factories import TINY_GLIM, write_random_store
+from tests.paths import ROOT  # noqa: E402
 from tests.zuco_files import eeg, write_v5, write_v73
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def corrupt(data: bytes, rng: np.random.Generator, trial: int, header: int | None = None) -> bytes:
@@ -212,7 +212,7 @@ def test_checkpoint_save_failing_midway_keeps_the_good_checkpoint(tmp_path):
 
 SAVER = """
 import sys, torch
-from model.checkpoint import AtomicCheckpointIO
+from infra.checkpoint_io import AtomicCheckpointIO
 io = AtomicCheckpointIO()
 for k in range(10 ** 6):
     io.save_checkpoint({"k": k, "w": torch.full((2_000_000,), float(k))}, sys.argv[1])

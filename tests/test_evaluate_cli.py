@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from data.store import open_store
-from model.scoring import published_columns
+from evaluation.scoring import published_columns
 from tests.eval_factories import eval_store, random_checkpoint
 from tests.test_train_cli import run
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tests.eval_factories import eval_store, random_checkpoint, tiny_chat_llm
+from tests.paths import ROOT  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("corpus", "sentiment", "relation")
 
 

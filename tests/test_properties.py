@@ -6,16 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from data import readers
 from data.dataset import collate
-from data.readers import MaterialError, read_sentences
+from data.preprocess import readers
+from data.preprocess.readers import MaterialError, read_sentences
 from data.sampler import DistinctUidBatchSampler
-from data.synthetic_mat import StructArray, write_v5 as write_plain_v5
-from model.metrics import reference_score_loop, score_samples
-from model.resume import ResumableBatches
+from data.synthetic.mat import StructArray
+from data.synthetic.mat import write_v5 as write_plain_v5
+from evaluation.metrics import reference_score_loop, score_samples
+from infra.resume import ResumableBatches
 from tests.zuco_files import eeg, write_v5, write_v73
+
 
 def checks(examples: int) -> settings:
     """No deadline (shared CI machines), no example database written into the project; the

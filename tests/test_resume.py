@@ -19,11 +19,11 @@ import torch
 import yaml
 
 import train
-from model.resume import (RUN_KEY, ResumableBatches, RngState, RunDirError, resume_path)
+from infra.resume import RUN_KEY, ResumableBatches, RngState, RunDirError, resume_path
 from model.text_model import build_tiny_t5
 from tests.factories import TINY_GLIM, write_random_store
+from tests.paths import ROOT  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, BATCHES = 3, 5
 COMMON = ("--deterministic", "true", "--max_epochs", str(EPOCHS), "--limit_train_batches", str(BATCHES),
           "--limit_val_batches", "1", "--progress", "false")

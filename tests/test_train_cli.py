@@ -13,8 +13,7 @@ import yaml
 
 from model.text_model import build_tiny_t5
 from tests.factories import TINY_GLIM, write_random_store
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT  # noqa: E402
 
 
 def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -129,6 +129,6 @@ def write_corpus(raw: Path, zuco1_subjects: Sequence[str] = ("ZAB", "ZDM"),
 
 def corpus_labels(raw: Path) -> pd.DataFrame:
     """The complete label table of ``write_corpus``'s tree (steps 1–2 with dummy variants)."""
-    from data.steps import step1, step2
+    from data.preprocess.steps import step1, step2
     rows = step1(raw / "ZuCo1" / "task_materials", raw / "ZuCo2" / "task_materials")
     return step2(rows, dummy_variants)

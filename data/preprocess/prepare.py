@@ -1,0 +1,395 @@
+"""Build the processed GLIM store from the raw ZuCo download: ``python -m data.prepare``.
+
+    python -m data.prepare --raw data/raw_data --out data/processed/zuco \\
+        [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N]
+
+Raw-data layout (SPEC §1.1; the task materials sit in each release's own ``task_materials``
+folder, as ZuCo ships them; ``--materials DIR`` points elsewhere, to a folder holding the CSVs
+of both releases or ``ZuCo1/`` and ``ZuCo2/`` sub-folders)::
+
+    raw_data/ZuCo1/task1- SR/Matlab files/results{SUBJ}_SR.mat
+    raw_data/ZuCo1/task2 - NR/Matlab files/results{SUBJ}_NR.mat
+    raw_data/ZuCo1/task3 - TSR/Matlab files/results{SUBJ}_TSR.mat
+    raw_data/ZuCo1/task_materials/{sentiment_labels_task1,relations_labels_task2,relations_labels_task3}.csv
+    raw_data/ZuCo2/task1 - NR/Matlab files/results{SUBJ}_NR.mat
+    raw_data/ZuCo2/task2 - TSR/Matlab files/results{SUBJ}_TSR.mat
+    raw_data/ZuCo2/task_materials/{nr_K,nr_K_control_questions,tsr_K}.csv   (K = 1..7)
+
+The label table comes from ``--labels`` (the published ``zuco_label_8variants.df`` pickle, or a
+``.jsonl``/``.csv`` label table such as ``python -m data.preprocess.variants`` writes), or from steps 1–2
+on the task materials with the text variants of ``--variants``. Files are read in the original's
+order (dataset, task folder, subject; ``--workers`` at a time, the order is kept), their kept EEG
+spilled to a temporary file, matched to label rows and appended to the store: memory does not
+grow with the corpus. The split comes from the matched records (SPEC §1.5: a sentence that no
+subject's EEG kept takes no part), so each record's phase is set once every file is in, before
+the store is published. Every dropped record or file is reported on one line and counted in the
+final summary; the store appears only when the run completes.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from data.preprocess.readers import (
+    ZUCO1,
+    ZUCO2,
+    RawFile,
+    SentenceRecord,
+    find_raw_files,
+    read_sentences,
+)
+from data.preprocess.steps import (
+    KEPT_CHANNELS,
+    Drop,
+    DropRecord,
+    Tally,
+    label_groups,
+    load_label_table,
+    match_group,
+    missing_columns,
+    rows_without_variants,
+    save_label_table,
+    split_uids,
+    step1,
+    step2,
+    step3,
+)
+from data.store import LABEL_COLUMNS, PHASES, StoreWriter
+
+MATERIALS_DIR = "task_materials"
+NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df or a label table "
+                    ".jsonl/.csv), or generate variants with `python -m data.preprocess.variants "
+                    "--labels {table} --out LABELS.jsonl ...` and pass --labels LABELS.jsonl")
+
+
+class PrepareError(RuntimeError):
+    """A problem that stops the run before anything is written (one line for the user)."""
+
+
+@dataclass
+class KeptSentence:
+    """A sentence whose EEG passed step 3 (its EEG is in the file's spill file)."""
+
+    index: int
+    text: str
+    eeg_len: int
+
+
+@dataclass
+class FileResult:
+    """Outcome of step 3 on one file."""
+
+    file: RawFile
+    where: str
+    eeg_path: Path
+    n_sentences: int = 0
+    kept: list[KeptSentence] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    """Counts of a run, by dataset and phase, and the drop tally."""
+
+    tally: Tally
+    sentences: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
+    stored: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sentences": dict(self.sentences), "kept_after_step3": dict(self.kept),
+                "stored": {f"{d} {p}": n for (d, p), n in sorted(self.stored.items())},
+                "dropped": {r: {"records": n, "files": f} for r, n, f in self.tally.rows()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# label table
+# ---------------------------------------------------------------------------------------------
+
+def materials_dirs(raw_dir: str | Path, materials: str | Path | None = None) -> tuple[Path, Path]:
+    """Task-material folders of ZuCo 1.0 and 2.0 (see the module docstring)."""
+    if materials is None:
+        return Path(raw_dir) / ZUCO1 / MATERIALS_DIR, Path(raw_dir) / ZUCO2 / MATERIALS_DIR
+    base = Path(materials)
+    if not base.is_dir():
+        raise PrepareError(f"task-material directory not found: {base}")
+    pick = [base / name if (base / name).is_dir() else base for name in (ZUCO1, ZUCO2)]
+    return pick[0], pick[1]
+
+
+def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise PrepareError(f"{what} not found: {path}")
+    try:
+        return load_label_table(path, warn=warn)
+    except Exception as error:  # any unreadable table is a one-line error, not a traceback
+        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
+
+
+def steps12_path(out_dir: str | Path) -> Path:
+    """Where a run without variants leaves the label table of steps 1–2 (beside the store)."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + ".labels.jsonl")
+
+
+def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
+                   materials: str | Path | None, variants: str | Path | None, tally: Tally,
+                   warn) -> pd.DataFrame:
+    """The complete label table (all ``LABEL_COLUMNS``), or a ``PrepareError``.
+
+    Without ``labels`` and without variants, the label table of steps 1–2 is written beside the
+    store (``steps12_path``) for ``python -m data.preprocess.variants`` and the run stops.
+    """
+    if labels is not None:
+        table = _read_table(labels, "label table", warn)
+        absent = missing_columns(table)
+        if absent:
+            raise PrepareError(f"label table {labels} lacks the columns {absent}")
+        source = f"label table {labels}"
+    else:
+        rows = step1(*materials_dirs(raw_dir, materials), tally=tally)
+        if rows.empty:
+            raise PrepareError(f"no task materials found for {raw_dir} (see --materials); "
+                               + NO_VARIANTS_HINT.format(table="TABLE"))
+        table = step2(rows, _read_table(variants, "variant table", warn) if variants else None)
+        source = "steps 1-2" + (f" with the variants of {variants}" if variants else "")
+    lacking = rows_without_variants(table)
+    if lacking and labels is None:
+        written = save_label_table(table, steps12_path(out_dir))
+        raise PrepareError(f"{lacking} of {len(table)} label rows from {source} have no text "
+                           f"variants (their table is in {written}): "
+                           + NO_VARIANTS_HINT.format(table=written))
+    if lacking:
+        raise PrepareError(f"{lacking} of {len(table)} rows of {source} have no text variants: "
+                           + NO_VARIANTS_HINT.format(table="TABLE"))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# step 3 per file (runs in worker processes when --workers > 1)
+# ---------------------------------------------------------------------------------------------
+
+def process_file(raw_file: RawFile, where: str, eeg_path: Path) -> FileResult:
+    """Read one file and apply step 3 to each sentence.
+
+    The kept EEG is spilled to ``eeg_path`` in file order, unpadded (``eeg_len`` x 104 float32
+    each); an unexpected failure part-way drops the rest of the file, reported, and keeps the rest.
+    """
+    result = FileResult(raw_file, where, eeg_path)
+    if raw_file.problem is not None:
+        result.drops.append(Drop(where, None, raw_file.problem))
+        return result
+    with open(eeg_path, "wb") as spill:
+        try:
+            for sentence in read_sentences(raw_file.path):
+                _process_sentence(sentence, result, spill)
+        except Exception as error:  # bad input must not stop the run
+            result.drops.append(Drop(where, None, "failed while reading",
+                                     f"{type(error).__name__}: {error}"))
+    return result
+
+
+def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: BinaryIO) -> None:
+    where = result.where
+    if sentence.index is None:
+        result.drops.append(Drop(where, None, sentence.reason or "?", sentence.detail))
+        return
+    result.n_sentences += 1
+    if sentence.reason is not None:
+        result.drops.append(Drop(where, sentence.index, sentence.reason, sentence.detail))
+        return
+    try:
+        eeg, mask = step3(sentence.eeg)
+    except DropRecord as drop:
+        result.drops.append(Drop(where, sentence.index, drop.reason, drop.detail))
+        return
+    length = int(mask.sum())
+    spill.write(eeg[:length, :KEPT_CHANNELS].tobytes())
+    result.kept.append(KeptSentence(sentence.index, sentence.text, length))
+
+
+def _file_results(jobs: Sequence[tuple[RawFile, str, Path]], workers: int) -> Iterator[FileResult]:
+    """``process_file`` over ``jobs`` in order, at most ``workers`` files at a time."""
+    if workers <= 1:
+        for job in jobs:
+            yield process_file(*job)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending: list[Future] = []
+        try:
+            for job in jobs:
+                pending.append(pool.submit(process_file, *job))
+                if len(pending) > workers:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------
+
+def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_records: dict,
+                stored_rows: list[int], summary: Summary) -> None:
+    """Match the kept sentences of one file and append them to the store in file order, their
+    phase left unset; the label row of each stored record is appended to ``stored_rows``."""
+    raw_file, tally = result.file, summary.tally
+    rows = groups.get((raw_file.dataset, raw_file.task))
+    if rows is None:
+        tally.drop(Drop(result.where, None, "no label rows for its dataset and task",
+                        f"{len(result.kept)} records"))
+        return
+    matches = match_group([k.text for k in result.kept], rows, raw_file.task)
+    with open(result.eeg_path, "rb") as spill:
+        for kept, (row, reason) in zip(result.kept, matches):
+            eeg = np.fromfile(spill, dtype=np.float32, count=kept.eeg_len * KEPT_CHANNELS)
+            if reason is not None:
+                tally.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
+                continue
+            writer.append(eeg.reshape(kept.eeg_len, KEPT_CHANNELS),
+                          {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": None,
+                           **label_records[row]})
+            stored_rows.append(row)
+
+
+def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
+                stored_rows: list[int], summary: Summary) -> None:
+    """Split the stored records by text uid (``split_uids``) and set their phases."""
+    keys = [(label_records[row]["dataset"], label_records[row]["task"],
+             label_records[row]["text uid"]) for row in stored_rows]
+    phase_of_uid = split_uids(keys, table["text uid"].tolist())
+    phases = [phase_of_uid[int(uid)] for _, _, uid in keys]
+    writer.set_column("phase", phases)
+    summary.stored.update((dataset, phase) for (dataset, _, _), phase in zip(keys, phases))
+
+
+def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None = None,
+            materials: str | Path | None = None, variants: str | Path | None = None,
+            workers: int = 1, console: Console | None = None) -> Summary:
+    """Run steps 1–4 and write the store at ``out_dir``; returns the counts of the run."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    echo = lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if not raw_dir.is_dir():
+        raise PrepareError(f"raw data directory not found: {raw_dir}")
+    summary = Summary(Tally(echo=echo))
+    table = resolve_labels(raw_dir, out_dir, labels, materials, variants, summary.tally, echo)
+    groups = label_groups(table)
+    label_records = table[list(LABEL_COLUMNS)].to_dict(orient="index")
+    files, missing_dirs = find_raw_files(raw_dir)
+    for directory in missing_dirs:
+        echo(f"warning: {raw_dir / directory}: directory not found")
+    if not files:
+        raise PrepareError(f"no ZuCo .mat files under {raw_dir} (expected e.g. "
+                           f"{raw_dir}/ZuCo1/task1- SR/Matlab files/resultsZAB_SR.mat)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.spill-", dir=out_dir.parent))
+    info = {"label_source": str(labels) if labels else "task materials", "raw_dir": str(raw_dir)}
+    stored_rows: list[int] = []  # label row of each stored record, in store order
+    try:
+        jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32")
+                for i, f in enumerate(files)]
+        with StoreWriter(out_dir, info=info) as writer, _progress(console) as progress, \
+                closing(_file_results(jobs, workers)) as results:  # stops the workers on errors
+            task = progress.add_task("reading ZuCo files", total=len(jobs), stored=0)
+            for result in results:
+                for drop in result.drops:
+                    summary.tally.drop(drop)
+                summary.sentences[result.file.dataset] += result.n_sentences
+                summary.kept[result.file.dataset] += len(result.kept)
+                if result.kept:
+                    _store_file(result, writer, groups, label_records, stored_rows, summary)
+                result.eeg_path.unlink(missing_ok=True)
+                progress.update(task, advance=1, stored=writer.n)
+            if writer.n == 0:
+                raise PrepareError("no record was stored (see the lines above)")
+            _set_phases(writer, table, label_records, stored_rows, summary)
+            writer.info["summary"] = summary.as_dict()
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+    return summary
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("files, {task.fields[stored]} records stored"),
+                    TimeElapsedColumn(), console=console)
+
+
+def summary_tables(summary: Summary) -> list[Table]:
+    """The final summary: records per dataset and phase, and drops by reason."""
+    kept = Table(title="records")
+    for column in ("dataset", "sentences read", "kept by step 3", "stored", *PHASES):
+        kept.add_column(column, justify="left" if column == "dataset" else "right")
+    for dataset in sorted(summary.sentences):
+        per_phase = [summary.stored[(dataset, p)] for p in PHASES]
+        kept.add_row(dataset, str(summary.sentences[dataset]), str(summary.kept[dataset]),
+                     str(sum(per_phase)), *map(str, per_phase))
+    dropped = Table(title="dropped")
+    for column in ("reason", "records", "files"):
+        dropped.add_column(column, justify="left" if column == "reason" else "right")
+    for reason, records, files in summary.tally.rows() or [("(none)", 0, 0)]:
+        dropped.add_row(reason, str(records), str(files))
+    return [kept, dropped]
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n")[0])
+    parser.add_argument("--raw", default="data/raw_data", help="raw ZuCo tree (default %(default)s)")
+    parser.add_argument("--out", default="data/processed/zuco", help="store to write (default %(default)s)")
+    parser.add_argument("--labels", help="label table (.jsonl, .csv, or the published .df pickle); skips steps 1-2")
+    parser.add_argument("--variants", help="table with the text variants for steps 1-2 (e.g. from python -m data.preprocess.variants)")
+    parser.add_argument("--materials", help="task-material folder (default RAW/ZuCo1|ZuCo2/task_materials)")
+    parser.add_argument("--workers", type=int, default=1, help="files read in parallel (default 1)")
+    args = parser.parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up too
+    try:
+        summary = prepare(args.raw, args.out, labels=args.labels, materials=args.materials,
+                          variants=args.variants, workers=args.workers, console=console)
+    except PrepareError as error:
+        console.print(f"error: {error}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print(f"interrupted: nothing written at {args.out}", markup=False)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for table in summary_tables(summary):
+        console.print(table)
+    console.print(f"store written: {args.out}", markup=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

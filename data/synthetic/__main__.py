@@ -1,0 +1,4 @@
+"""``python -m data.synthetic``: write the synthetic ZuCo corpus (see ``data.synthetic.corpus``)."""
+from data.synthetic.corpus import main
+
+main()
