@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import h5py
 import numpy as np
 import pandas as pd
-import scipy.io
+
+from data.preprocess.steps import step1, step2
+from data.store import VARIANT_COLUMNS
+from data.synthetic import mat
+from data.synthetic.mat import StructArray
 
 Sentence = tuple[str, "np.ndarray | None"]  # (content, rawData 105 x T or None for a missing one)
 
@@ -20,54 +23,30 @@ def eeg(n_samples: int, seed: int = 0, channels: int = 105, dtype=np.float32) ->
     return data
 
 
-def write_v5(path: Path, sentences: Sequence[Sentence], fields: Sequence[str] = ("content", "rawData", "word")) -> Path:
-    """A ZuCo 1.0 style ``sentenceData`` struct array; ``rawData``/``word`` NaN when missing."""
-    data = np.empty(len(sentences), dtype=[(f, object) for f in fields])
-    for i, (text, raw) in enumerate(sentences):
+def _struct(sentences: Sequence[Sentence], fields: Sequence[str]) -> StructArray:
+    """The ``sentenceData`` struct array of ``sentences``: ``rawData`` and ``word`` NaN when missing."""
+    rows = StructArray()
+    for text, raw in sentences:
         values = {"content": text, "rawData": np.nan if raw is None else raw,
                   "word": np.nan if raw is None else np.zeros((1, 1))}
-        for f in fields:
-            data[i][f] = values.get(f, np.zeros(1))
+        rows.append({f: values.get(f, np.zeros(1)) for f in fields})
+    return rows
+
+
+def write_v5(path: Path, sentences: Sequence[Sentence], fields: Sequence[str] = ("content", "rawData", "word")) -> Path:
+    """A ZuCo 1.0 style ``sentenceData`` struct array (the synthetic corpus's v5 writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(path, {"sentenceData": data}, do_compression=True)
+    mat.write_v5(path, _struct(sentences, fields), compress=True)
     return path
 
 
-def mat73_header() -> bytes:
-    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2018 HDF5 schema 1.00 ."
-    header = text.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
-    return header.ljust(512, b"\x00")
-
-
-def _h5_string(group: h5py.Group, name: str, text: str) -> h5py.Dataset:
-    if not text:
-        ds = group.create_dataset(name, data=np.zeros(2, dtype=np.uint64))
-        ds.attrs["MATLAB_empty"] = np.uint8(1)
-    else:
-        ds = group.create_dataset(name, data=np.array([ord(c) for c in text], dtype=np.uint16).reshape(-1, 1))
-    ds.attrs["MATLAB_class"] = np.bytes_("char")
-    return ds
-
-
 def write_v73(path: Path, sentences: Sequence[Sentence], fields: Sequence[str] = ("content", "rawData", "word")) -> Path:
-    """A ZuCo 2.0 style v7.3 file: reference datasets (N, 1), transposed arrays, uint16 text."""
+    """A ZuCo 2.0 style v7.3 file (the synthetic corpus's HDF5 writer): reference datasets (N, 1),
+    transposed arrays, uint16 text."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w", userblock_size=512) as f:
-        refs = f.create_group("#refs#")
-        group = f.create_group("sentenceData")
-        group.attrs["MATLAB_class"] = np.bytes_("struct")
-        columns: dict[str, list] = {name: [] for name in fields}
-        for j, (text, raw) in enumerate(sentences):
-            made = {"content": lambda: _h5_string(refs, f"c{j}", text),
-                    "rawData": lambda: refs.create_dataset(
-                        f"r{j}", data=np.full((1, 1), np.nan) if raw is None else raw.T),
-                    "word": lambda: refs.create_dataset(f"w{j}", data=np.full((1, 1), np.nan))}
-            for name in fields:
-                columns[name].append(made[name]().ref)
-        for name, references in columns.items():
-            group.create_dataset(name, data=np.array(references, dtype=h5py.ref_dtype).reshape(-1, 1))
-    with open(path, "r+b") as raw_file:
-        raw_file.write(mat73_header())
+    with mat.MatV73Writer(path, fields) as writer:
+        for sentence in _struct(sentences, fields):
+            writer.add(sentence)
     return path
 
 
@@ -107,7 +86,6 @@ def write_materials(zuco1: Path, zuco2: Path) -> None:
 
 def dummy_variants(labels: pd.DataFrame) -> pd.DataFrame:
     """Stand-in text variants: the input text with a variant number."""
-    from data.store import VARIANT_COLUMNS
     return pd.DataFrame({c: [f"{t} (variant {k})" for t in labels["input text"]]
                          for k, c in enumerate(VARIANT_COLUMNS)})
 
@@ -129,6 +107,5 @@ def write_corpus(raw: Path, zuco1_subjects: Sequence[str] = ("ZAB", "ZDM"),
 
 def corpus_labels(raw: Path) -> pd.DataFrame:
     """The complete label table of ``write_corpus``'s tree (steps 1–2 with dummy variants)."""
-    from data.preprocess.steps import step1, step2
     rows = step1(raw / "ZuCo1" / "task_materials", raw / "ZuCo2" / "task_materials")
     return step2(rows, dummy_variants)
