@@ -2,8 +2,8 @@
 header) sentence files, task-material CSVs in their real quirky formats, and a small raw tree."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
