@@ -92,20 +92,30 @@ class RunInfo(Callback):
 
 class ResumableBatches(Sampler[list[int]]):
     """A batch sampler wrapper. Lightning sets the epoch of ``loader.batch_sampler.sampler``, so
-    exposing the wrapped batch sampler as ``sampler`` lets it reshuffle per epoch; the first
-    iteration drops the ``skip`` batches a mid-epoch checkpoint already trained."""
+    exposing the wrapped batch sampler as ``sampler`` lets it reshuffle per epoch. Every iterator
+    made while the wrapped sampler is at ``epoch`` drops the ``skip`` batches a mid-epoch
+    checkpoint already trained: the skip is keyed on the epoch, not spent on the first call (a
+    loader with workers asks for an iterator twice when it starts and consumes the second)."""
 
-    def __init__(self, batches: Sampler[list[int]], skip: int = 0):
+    def __init__(self, batches: Sampler[list[int]], skip: int = 0, epoch: int = 0):
         self.sampler = batches
-        self.skip = skip
+        self.skip, self.skip_epoch = skip, epoch
+        self._epoch = epoch
 
     def set_epoch(self, epoch: int) -> None:
+        self._epoch = epoch
         if callable(getattr(self.sampler, "set_epoch", None)):
             self.sampler.set_epoch(epoch)
 
+    @property
+    def epoch(self) -> int:
+        """The wrapped sampler's epoch (Lightning sets it there), else the last one set here."""
+        return getattr(self.sampler, "epoch", self._epoch)
+
     def __iter__(self) -> Iterator[list[int]]:
-        skip, self.skip = self.skip, 0
-        return islice(iter(self.sampler), skip, None)
+        if self.epoch != self.skip_epoch:
+            self.skip = 0  # a later epoch: the interrupted one is over
+        return islice(iter(self.sampler), self.skip, None)
 
     def __len__(self) -> int:  # the full epoch: Lightning counts the skipped batches as done
         return len(self.sampler)
@@ -127,7 +137,7 @@ def resumable_loader(loader: DataLoader, epoch: int = 0, skip: int = 0) -> DataL
     """``loader`` with its batch sampler set to ``epoch`` and wrapped in ``ResumableBatches``.
     (Lightning creates the first iterator of a fit before it sets the epoch, so a resumed run
     would replay epoch 0's order without this.)"""
-    batches = ResumableBatches(loader.batch_sampler, skip)
+    batches = ResumableBatches(loader.batch_sampler, skip, epoch)
     batches.set_epoch(epoch)
     workers = loader.num_workers
     return DataLoader(loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn,

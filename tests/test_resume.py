@@ -182,14 +182,18 @@ class Batches(torch.utils.data.Sampler):
         return 5
 
 
-def test_resumable_batches_skip_once_and_forward_the_epoch():
-    batches = ResumableBatches(Batches(), skip=3)
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_resumable_batches_skip_in_the_resumed_epoch_only_whatever_the_workers(workers):
+    """The loader with workers asks for two iterators when it starts: the one it consumes skips."""
+    batches = ResumableBatches(Batches(), skip=3, epoch=2)
     batches.set_epoch(2)
-    assert len(batches) == 5 and list(batches) == [[2, 3], [2, 4]]
-    assert list(batches) == [[2, i] for i in range(5)]
+    loader = torch.utils.data.DataLoader(range(10), batch_sampler=batches, num_workers=workers,
+                                         collate_fn=list)
+    assert len(batches) == 5 and list(loader) == [[2, 3], [2, 4]]
+    assert list(loader) == [[2, 3], [2, 4]]  # the same epoch again: the same batches
     from lightning.fabric.utilities.data import _set_sampler_epoch
-    _set_sampler_epoch(torch.utils.data.DataLoader(range(10), batch_sampler=batches), 7)
-    assert batches.sampler.epoch == 7
+    _set_sampler_epoch(loader, 3)  # what Lightning does before each epoch
+    assert batches.sampler.epoch == 3 and list(loader) == [[3, i] for i in range(5)]
 
 
 def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
