@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import stats as _scipy_stats
 
 
@@ -58,19 +59,28 @@ def bootstrap_ci(values: np.ndarray, n_resamples: int = 2000, level: float = 0.9
     return {k: (float(np.ravel(v)[0]) if flat else v) for k, v in out.items()}
 
 
-def sign_flip_pvalue(diff: np.ndarray, n_permutations: int = 2000, seed: int = 0) -> np.ndarray:
-    """Two-sided paired permutation p-value of mean(diff) = 0 per column, flipping the sign of
-    each sample's difference at random: (1 + #{|mean*| >= |mean|}) / (1 + P)."""
+ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+def sign_flip_pvalue(diff: np.ndarray, n_permutations: int = 2000, seed: int = 0,
+                     alternative: str = "two-sided") -> np.ndarray:
+    """Paired permutation p-value of mean(diff) = 0 per column, flipping the sign of each sample's
+    difference at random: (1 + #{|mean*| >= |mean|}) / (1 + P) two-sided; one-sided against
+    mean(diff) > 0 (``greater``: #{mean* >= mean}) or < 0 (``less``: #{mean* <= mean})."""
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
     d, flat = _as_2d(diff)
     ok = np.isfinite(d)
     d0 = np.where(ok, d, 0.0)
     n_ok = ok.sum(0)
     rng = np.random.default_rng(seed)
     signs = rng.integers(0, 2, size=(n_permutations, len(d))) * 2.0 - 1.0  # (P, n)
+    sign = {"two-sided": 1.0, "greater": 1.0, "less": -1.0}[alternative]
+    fold = np.abs if alternative == "two-sided" else (lambda v: sign * v)
     with np.errstate(invalid="ignore", divide="ignore"):
-        observed = np.abs(d0.sum(0) / n_ok)  # (m,)
-        permuted = np.abs(signs @ d0 / n_ok)  # (P, m)
-    tol = 1e-12 * np.maximum(1.0, observed)
+        observed = fold(d0.sum(0) / n_ok)  # (m,)
+        permuted = fold(signs @ d0 / n_ok)  # (P, m)
+    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
     p = (1.0 + (permuted >= observed - tol).sum(0)) / (1.0 + n_permutations)
     p = np.where(n_ok > 0, p, np.nan)
     return float(p[0]) if flat else p
@@ -78,7 +88,8 @@ def sign_flip_pvalue(diff: np.ndarray, n_permutations: int = 2000, seed: int = 0
 
 def paired_difference(control: np.ndarray, reference: np.ndarray, n_resamples: int = 2000,
                       n_permutations: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, np.ndarray]:
-    """control − reference per column on paired samples: mean, bootstrap CI (lo, hi), p-value and n."""
+    """control − reference per column on paired samples: mean, bootstrap CI (lo, hi), two-sided
+    p-value ``p``, one-sided ``p_greater`` / ``p_less`` (control − reference > 0 / < 0) and n."""
     a, flat = _as_2d(control)
     b, _ = _as_2d(reference)
     if a.shape != b.shape:
@@ -87,8 +98,30 @@ def paired_difference(control: np.ndarray, reference: np.ndarray, n_resamples: i
     out = bootstrap_ci(diff, n_resamples, level, seed)
     out = {k: np.atleast_1d(v) for k, v in out.items()}
     out["p"] = np.atleast_1d(sign_flip_pvalue(diff, n_permutations, seed + 1))
+    for side in ("greater", "less"):  # one-sided: control − reference > 0, < 0
+        out[f"p_{side}"] = np.atleast_1d(sign_flip_pvalue(diff, n_permutations, seed + 1, side))
     out["n"] = np.isfinite(diff).sum(0)
     return {k: (v[0].item() if flat else v) for k, v in out.items()}
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control); NaNs stay NaN and do not count."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order])) if m else p[order]
+    out[order] = adjusted
+    return out
+
+
+def ci_table(samples: pd.DataFrame, columns: list[str], n_resamples: int = 2000, level: float = 0.95,
+             seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI of each column, indexed by column name (columns ``mean``, ``lo``, ``hi``):
+    computed once per result and read by metrics.json, the report and the figures."""
+    ci = bootstrap_ci(samples[columns].to_numpy(np.float64), n_resamples, level, seed)
+    return pd.DataFrame({k: np.atleast_1d(ci[k]) for k in ("mean", "lo", "hi")}, index=pd.Index(columns, name="metric"))
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,9 @@ from hypothesis import strategies as st
 from evaluation.stats import (
     bootstrap_ci,
     bootstrap_counts,
+    ci_table,
     derangement_by_group,
+    holm,
     paired_difference,
     resampled_means,
     sign_flip_pvalue,
@@ -87,3 +90,33 @@ def test_derangement_never_pairs_a_sample_with_its_own_text(groups, seed):
     assert sorted(perm.tolist()) == list(range(len(g)))  # a permutation
     assert not np.any(g[perm] == g)  # no fixed uid
     assert np.array_equal(perm, derangement_by_group(g, seed))  # seeded
+
+
+def test_one_sided_pvalues_follow_the_direction_of_the_difference():
+    rng = np.random.default_rng(5)
+    up = rng.normal(0.5, 1.0, 100)
+    assert sign_flip_pvalue(up, 2000, seed=0, alternative="greater") < 0.01
+    assert sign_flip_pvalue(up, 2000, seed=0, alternative="less") > 0.9
+    assert sign_flip_pvalue(-up, 2000, seed=0, alternative="less") < 0.01
+    assert sign_flip_pvalue(np.zeros(30), 500, seed=0, alternative="greater") == 1.0  # equal runs: no evidence
+    d = paired_difference(up, np.zeros(100), 200, 2000, seed=0)
+    assert d["p_greater"] < 0.01 < 0.9 < d["p_less"]
+    with pytest.raises(ValueError, match="alternative"):
+        sign_flip_pvalue(up, 10, alternative="bigger")
+
+
+def test_holm_adjusts_step_down_and_keeps_nans():
+    got = holm(np.array([0.01, 0.04, np.nan, 0.03]))
+    np.testing.assert_allclose(got[[0, 1, 3]], [0.03, 0.06, 0.06])  # 3 x 0.01, max(2 x 0.03, .03), 1 x 0.04 -> 0.06
+    assert np.isnan(got[2])
+    assert holm(np.array([0.5, 0.9])).tolist() == [1.0, 1.0]
+    assert holm(np.array([])).size == 0
+
+
+def test_ci_table_equals_bootstrap_ci_column_by_column():
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"])
+    table = ci_table(frame, ["a", "b", "c"], 300, seed=1)
+    one = bootstrap_ci(frame["b"].to_numpy(), 300, seed=1)
+    assert table.loc["b", "lo"] == pytest.approx(one["lo"]) and table.loc["b", "hi"] == pytest.approx(one["hi"])
+    assert ci_table(frame, ["b"], 300, seed=1).loc["b"].tolist() == table.loc["b"].tolist()  # same for any subset
