@@ -143,3 +143,51 @@ def confusion(samples: pd.DataFrame, task: ZeroShotTask, source: str) -> np.ndar
     k = len(task.labels)
     pred = probs[keep].argmax(1)
     return np.bincount(target[keep] * k + pred, minlength=k * k).reshape(k, k)
+
+
+# ----------------------------------------------------------------------------- baselines
+MAJORITY = "majority class"  # the baseline that always answers the most frequent label(s)
+
+
+def majority_labels(task: ZeroShotTask, samples: pd.DataFrame, k: int = 1) -> list[int]:
+    """Indices of the k most frequent true labels among the samples that count (ties: label order)."""
+    target = target_index(task, samples)
+    counts = np.bincount(target[target >= 0], minlength=len(task.labels))
+    return [int(i) for i in np.argsort(-counts, kind="stable")[:k]]
+
+
+def majority_hits(task: ZeroShotTask, samples: pd.DataFrame, k: int = 1) -> np.ndarray:
+    """Per sample 1.0 when its label is one of the k most frequent, NaN where it does not count:
+    the top-k hits of always answering the majority class(es) on these samples."""
+    target = target_index(task, samples)
+    hit = np.isin(target, majority_labels(task, samples, k)).astype(np.float64)
+    return np.where(target >= 0, hit, np.nan)
+
+
+def majority_frame(samples: pd.DataFrame, source: str = "EEG", tasks: dict[str, ZeroShotTask] = TASKS) -> pd.DataFrame:
+    """The majority-class baseline as a run: the `sample` column and the top-k hit columns of ``source``,
+    paired with the samples (for ``evaluation.controls.compare``)."""
+    cols = {score_column(name, k, source): majority_hits(t, samples, k) for name, t in tasks.items() for k in t.topk}
+    return pd.DataFrame({"sample": samples["sample"].to_numpy(), **cols}, index=samples.index)
+
+
+def balanced_accuracy(samples: pd.DataFrame, task: ZeroShotTask, source: str) -> float:
+    """Mean over the true labels present of the top-1 recall (NaN without samples); chance is 1/K
+    whatever the label balance, and the majority-class baseline scores 1/(labels present)."""
+    cm = confusion(samples, task, source)
+    present = cm.sum(1) > 0
+    return float((np.diag(cm)[present] / cm.sum(1)[present]).mean()) if present.any() else float("nan")
+
+
+def baselines(samples: pd.DataFrame, tasks: dict[str, ZeroShotTask] = TASKS) -> dict[str, dict]:
+    """Per EEG top-k metric: samples counted, uniform chance k/K, the majority label(s) and their rate."""
+    out = {}
+    for name, task in tasks.items():
+        n = int((target_index(task, samples) >= 0).sum())
+        for k in task.topk:
+            hits = majority_hits(task, samples, k)
+            out[score_column(name, k, "EEG")] = {
+                "n": n, "chance": min(k / len(task.labels), 1.0),
+                "majority": [task.labels[i] for i in majority_labels(task, samples, k)] if n else [],
+                "majority_rate": float(np.nanmean(hits)) if n else None}
+    return out

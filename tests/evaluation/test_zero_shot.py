@@ -128,3 +128,21 @@ def test_per_sample_retrieval_matches_brute_force_ranks():
         else:
             assert np.isnan(per["retrieval_batch24/top1"][i])
     assert per["retrieval_batch24/top1"].notna().sum() == 24 * int((sizes == 24).sum())
+
+
+def test_majority_class_baseline_and_balanced_accuracy(random_labels):
+    from evaluation.zero_shot import balanced_accuracy, baselines, majority_frame, majority_hits
+
+    s = samples_frame()  # 6 movie, 13 biography samples
+    assert majority_hits(TASKS["corpus"], s).tolist() == [0.0] * 6 + [1.0] * 13
+    b = baselines(s)
+    assert b["zero_shot/corpus@EEG/top1"] == {"n": 19, "chance": 0.5, "majority": ["biography"],
+                                              "majority_rate": pytest.approx(13 / 19)}
+    assert b["zero_shot/relation@EEG/top3"]["majority_rate"] == pytest.approx(3 / 9)
+    frame = majority_frame(s.assign(sample=range(len(s))))
+    assert np.isnan(frame["zero_shot/sentiment@EEG/top1"].iloc[-1])
+    # always predicting biography: top-1 13/19, balanced accuracy 1/2
+    probs = {prob_column("corpus", "movie", "EEG"): 0.1, prob_column("corpus", "biography", "EEG"): 0.9}
+    assert balanced_accuracy(s.assign(**probs), TASKS["corpus"], "EEG") == pytest.approx(0.5)
+    planted = zero_shot_frame(s, {"EEG": planted_vectors(s, random_labels, "corpus", 0.05)}, random_labels)
+    assert balanced_accuracy(s.join(planted), TASKS["corpus"], "EEG") == 1.0
