@@ -4,9 +4,10 @@
 
 The table (a pandas pickle) has one row per EEG record: ``eeg`` (1280, 128) float array,
 ``mask`` (1280,), ``subject``, a label id, the label-table columns and ``phase``. It is
-unpickled only because the user named it (a warning says so) and, being a pickle, is loaded
-whole: the machine needs memory for the full table. Rows whose EEG or mask is unusable are
-reported on one line each and left out; the store appears only when the import completes.
+read with the restricted unpickler of ``infra.unpickle`` (a pickle that would call anything but
+pandas, numpy and builtin containers is refused) and, being a pickle, is loaded whole: the
+machine needs memory for the full table. Rows whose EEG or mask is unusable are reported
+on one line each and left out; the store appears only when the import completes.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rich.progress import track
 
 from data.preprocess.steps import PICKLE_WARNING
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.unpickle import load_table_pickle
 
 EEG_TABLE_COLUMNS = ("eeg", "mask", "subject", "phase", *LABEL_COLUMNS)
 
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     echo(PICKLE_WARNING.format(path=path))
     try:
-        table = pd.read_pickle(path)
+        table = load_table_pickle(path)
         counts = import_eeg_table(table, args.out, echo=echo, source=str(path))
     except TableImportError as error:
         echo(f"error: {error}")

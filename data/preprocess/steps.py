@@ -44,6 +44,7 @@ from data.store import (
     SAMPLING_RATE,
     VARIANT_COLUMNS,
 )
+from infra.unpickle import load_table_pickle
 
 STEP1_COLUMNS = ("raw text", "dataset", "task", "control", "raw label", "input text")
 CONTROL = "CONTROL"
@@ -62,8 +63,8 @@ MIN_SAMPLES, MAX_SAMPLES = 250, 5000
 SPLIT_SEED = 42
 TRAIN_FRACTION = 0.8
 VAL_TEST_FRACTION = 0.2  # the literal, not 1 - 0.8 (0.19999999999999996 moves cuts)
-PICKLE_WARNING = ("warning: {path} is a pickle; unpickling can run arbitrary code, "
-                  "load only files you trust")
+PICKLE_WARNING = ("note: {path} is a pickle: it is read with a restricted unpickler (pandas, "
+                  "numpy and builtin containers only; anything else is refused)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,11 +502,13 @@ def save_label_table(labels: pd.DataFrame, path: str | Path) -> Path:
 
 def load_label_table(path: str | Path, warn: Callable[[str], None] = print) -> pd.DataFrame:
     """Read a label table: ``.jsonl``, ``.csv`` or the published pandas pickle (``.df``,
-    ``.pkl``), which is loaded only because the user named it, after a warning."""
+    ``.pkl``), read by ``infra.unpickle`` (pandas, numpy and builtin containers only)."""
     path = Path(path)
     if path.suffix in (".df", ".pkl", ".pickle"):
         warn(PICKLE_WARNING.format(path=path))
-        table = pd.read_pickle(path)
+        table = load_table_pickle(path)
+        if not isinstance(table, pd.DataFrame):
+            raise ValueError(f"{path} holds a {type(table).__name__}, not a pandas DataFrame")
     elif path.suffix == ".csv":
         table = pd.read_csv(path)
     else:
