@@ -6,9 +6,14 @@ A store is a directory holding
                    (104 real channels, time steps beyond ``eeg_len`` are zero). Read by memory map.
 - ``records.jsonl`` one JSON object per row of ``eeg.npy`` (same order), see ``RECORD_COLUMNS``.
 - ``store.json``   ``{"format": "glim-store", "version": 1, "n_records": N, "eeg_shape": [1280, 128],
-                   "sampling_rate": 128, ...}`` written last: a directory without it is not a store.
+                   "sampling_rate": 128, "checksums": {...}, "split": {...}, ...}`` written last: a
+                   directory without it is not a store. ``checksums`` (see ``data.checksums``):
+                   size and sha256 of ``records.jsonl``, size, header sha256 and the sha256 of
+                   every 64 EEG rows of ``eeg.npy``; ``split`` names the split protocol.
 
 The mask of SPEC §1.4 is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
+``open_store`` checks sizes and the records checksum on open (``verify="metadata"``, no EEG read)
+and every EEG chunk with ``verify="eeg"`` (``python -m data.verify STORE`` does that alone).
 
 ``StoreWriter`` writes a store incrementally (constant memory, one record at a time) into a
 temporary sibling directory and renames it into place on ``close()``: an interrupted run never
@@ -19,12 +24,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from data.checksums import CHUNK_ROWS, ChunkHasher, bad_eeg_rows, eeg_entry, file_entry, metadata_problems
+from infra.json_safe import json_safe
 
 STORE_FORMAT = "glim-store"
 STORE_VERSION = 1
@@ -53,11 +62,18 @@ RECORD_COLUMNS: tuple[str, ...] = ("eeg_len", "subject", "phase", *LABEL_COLUMNS
 label-table row the record was matched to."""
 
 PHASES = ("train", "val", "test")
+VERIFY_LEVELS = ("none", "metadata", "eeg")
+NO_CHECKSUMS = ("{path} has no checksums (written by an earlier GLIM) and cannot be verified; "
+                "rebuild it with `python -m data.prepare ... --overwrite`")
 _NPY_HEADER_LEN = 128  # fixed-size npy v1.0 header, rewritten in place once N is known
 
 
 class StoreError(ValueError):
     """A store is missing, incomplete, of another version or inconsistent."""
+
+
+class UnverifiedStoreWarning(UserWarning):
+    """A store written before stores carried checksums: it is read unverified."""
 
 
 def _npy_header(n: int, shape: tuple[int, int]) -> bytes:
@@ -67,15 +83,6 @@ def _npy_header(n: int, shape: tuple[int, int]) -> bytes:
         raise StoreError(f"too many records for the npy header: {n}")
     header = body + b" " * pad + b"\n"
     return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe scalar: numpy scalars to Python, NaN to None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
 
 
 class StoreWriter:
@@ -99,18 +106,21 @@ class StoreWriter:
         self._records = open(self.tmp / "records.jsonl", "w", encoding="utf-8")
         self.n = 0
         self._row = np.zeros(self.shape, dtype="<f4")
+        self._chunks = ChunkHasher(CHUNK_ROWS)
 
     def append(self, eeg: np.ndarray, record: Mapping[str, Any]) -> None:
         eeg = np.asarray(eeg, dtype=np.float32)
         t, c = eeg.shape
         if t > self.shape[0] or c > self.shape[1]:
             raise StoreError(f"EEG of shape {eeg.shape} exceeds the store shape {self.shape}")
-        record = {k: _clean(v) for k, v in record.items()}
+        record = {k: json_safe(v) for k, v in record.items()}
         if "eeg_len" not in record or eeg.shape != self.shape:
             record["eeg_len"] = int(t)
         self._row[...] = 0
         self._row[:t, :c] = eeg
-        self._eeg.write(self._row.tobytes())
+        row = self._row.tobytes()
+        self._eeg.write(row)
+        self._chunks.add(row)
         self._records.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.n += 1
 
@@ -125,7 +135,7 @@ class StoreWriter:
         with open(path, encoding="utf-8") as old, open(rewritten, "w", encoding="utf-8") as new:
             for line, value in zip(old, values):
                 record = json.loads(line)
-                record[column] = _clean(value)
+                record[column] = json_safe(value)
                 new.write(json.dumps(record, ensure_ascii=False) + "\n")
         os.replace(rewritten, path)
         self._records = open(path, "a", encoding="utf-8")
@@ -138,8 +148,12 @@ class StoreWriter:
             f.flush()
             os.fsync(f.fileno())
             f.close()
+        checksums = {"records.jsonl": file_entry(self.tmp / "records.jsonl"),
+                     "eeg.npy": eeg_entry(self.tmp / "eeg.npy", _NPY_HEADER_LEN, self._chunks.finish(),
+                                          CHUNK_ROWS)}
         meta = {"format": STORE_FORMAT, "version": STORE_VERSION, "n_records": self.n,
-                "eeg_shape": list(self.shape), "sampling_rate": SAMPLING_RATE, **self.info}
+                "eeg_shape": list(self.shape), "sampling_rate": SAMPLING_RATE, **self.info,
+                "checksums": checksums}
         (self.tmp / "store.json").write_text(json.dumps(meta, indent=1))
         old = self.path.with_name(self.path.name + ".old")
         if self.path.exists():
@@ -150,8 +164,12 @@ class StoreWriter:
         return self.path
 
     def abort(self) -> None:
+        """Drop the unpublished store (also after a failed write, e.g. a full disk)."""
         for f in (self._eeg, self._records):
-            f.close()
+            try:
+                f.close()
+            except OSError:  # a full disk fails the final flush too
+                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> "StoreWriter":
@@ -235,8 +253,36 @@ class RowReader:
             os.close(self._fd)
 
 
-def open_store(path: str | Path) -> Store:
-    """Open a store for reading; a clear ``StoreError`` names what is wrong."""
+def verify_store(path: str | Path, info: dict, level: str = "eeg") -> None:
+    """Check a store against its checksums: ``metadata`` (sizes, ``records.jsonl``, the EEG
+    header; no EEG row read) or ``eeg`` (that and every EEG chunk). ``StoreError`` names the damaged
+    file or rows; a store without checksums is an error at level ``eeg`` and a warning otherwise."""
+    if level not in VERIFY_LEVELS:
+        raise StoreError(f"store verification {level!r}: expected one of {', '.join(VERIFY_LEVELS)}")
+    if level == "none":
+        return
+    path, checksums = Path(path), info.get("checksums")
+    if not isinstance(checksums, dict):
+        if level == "eeg":
+            raise StoreError(NO_CHECKSUMS.format(path=path))
+        warnings.warn(NO_CHECKSUMS.format(path=path), UnverifiedStoreWarning, stacklevel=3)
+        return
+    try:
+        problems = metadata_problems(path, checksums)
+        if not problems and level == "eeg":
+            problems = [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
+                        for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged store.json
+        raise StoreError(f"{path / 'store.json'} is corrupt (checksums: {type(e).__name__} {e}); "
+                         "run `python -m data.prepare` again") from e
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise StoreError(f"{problems[0]}{more}; rebuild the store")
+
+
+def open_store(path: str | Path, verify: str = "metadata") -> Store:
+    """Open a store for reading, checked against its checksums at level ``verify`` (see
+    ``verify_store``); a clear ``StoreError`` names what is wrong."""
     path = Path(path)
     if not path.is_dir():
         raise StoreError(f"processed data directory not found: {path} "
@@ -274,4 +320,5 @@ def open_store(path: str | Path) -> Store:
         raise StoreError(f"{path / 'records.jsonl'} lacks the columns {missing}")
     _check_integers(records, "eeg_len", 0, eeg.shape[1], path)
     _check_integers(records, "text uid", 0, None, path)
+    verify_store(path, info, verify)
     return Store(path=path, eeg=eeg, records=records, info=info)

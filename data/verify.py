@@ -1,0 +1,53 @@
+"""``python -m data.verify STORE``: check every file of a store against its checksums.
+
+Reads each EEG row once and names the rows of any damaged chunk. Exit codes: 0 the store is
+intact, 1 damaged (one line per problem on stderr), 2 not a store or a store without checksums.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from data.checksums import bad_eeg_rows, metadata_problems
+from data.store import NO_CHECKSUMS, StoreError, open_store
+
+
+def problems(path: str | Path) -> list[str]:
+    """Every problem of the store at ``path`` (empty when intact); ``StoreError`` when it is not a
+    readable store or has no checksums."""
+    path = Path(path)
+    store = open_store(path, verify="none")
+    checksums = store.info.get("checksums")
+    if not isinstance(checksums, dict):
+        raise StoreError(NO_CHECKSUMS.format(path=path))
+    found = metadata_problems(path, checksums)
+    if not any("bytes, store.json says" in p for p in found):
+        found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
+                  for first, last in bad_eeg_rows(path, checksums, len(store))]
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data.verify", description=__doc__.split("\n")[0])
+    parser.add_argument("store", help="the store directory (e.g. data/processed/zuco)")
+    args = parser.parse_args(argv)
+    try:
+        found = problems(args.store)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line in found:
+        print(line, file=sys.stderr)
+    if found:
+        return 1
+    info = json.loads((Path(args.store) / "store.json").read_text(encoding="utf-8"))
+    chunks = len(info["checksums"]["eeg.npy"]["chunks_sha256"])
+    print(f"{args.store}: intact ({info['n_records']} records, {chunks} EEG chunks checked)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
