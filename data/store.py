@@ -32,7 +32,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from data.checksums import CHUNK_ROWS, ChunkHasher, bad_eeg_rows, eeg_entry, file_entry, metadata_problems
+from data.checksums import (
+    CHUNK_ROWS,
+    ChunkHasher,
+    bad_eeg_rows,
+    eeg_entry,
+    file_entry,
+    metadata_problems,
+)
 from infra.json_safe import json_safe
 
 STORE_FORMAT = "glim-store"

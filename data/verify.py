@@ -12,21 +12,32 @@ from pathlib import Path
 from typing import Sequence
 
 from data.checksums import bad_eeg_rows, metadata_problems
-from data.store import NO_CHECKSUMS, StoreError, open_store
+from data.store import NO_CHECKSUMS, StoreError
+
+
+def _info(path: Path) -> dict:
+    try:
+        info = json.loads((path / "store.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path} is not a readable GLIM store ({type(e).__name__}: {e})") from e
+    if not isinstance(info, dict) or not isinstance(info.get("checksums"), dict):
+        raise StoreError(NO_CHECKSUMS.format(path=path))
+    return info
 
 
 def problems(path: str | Path) -> list[str]:
     """Every problem of the store at ``path`` (empty when intact); ``StoreError`` when it is not a
-    readable store or has no checksums."""
+    store or has no checksums."""
     path = Path(path)
-    store = open_store(path, verify="none")
-    checksums = store.info.get("checksums")
-    if not isinstance(checksums, dict):
-        raise StoreError(NO_CHECKSUMS.format(path=path))
-    found = metadata_problems(path, checksums)
-    if not any("bytes, store.json says" in p for p in found):
-        found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
-                  for first, last in bad_eeg_rows(path, checksums, len(store))]
+    info = _info(path)
+    checksums = info["checksums"]
+    try:
+        found = metadata_problems(path, checksums)
+        if not any("bytes, store.json says" in p for p in found):
+            found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
+                      for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        found = [f"{path / 'store.json'}: corrupt checksums ({type(e).__name__} {e})"]
     return found
 
 
@@ -43,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr)
     if found:
         return 1
-    info = json.loads((Path(args.store) / "store.json").read_text(encoding="utf-8"))
+    info = _info(Path(args.store))
     chunks = len(info["checksums"]["eeg.npy"]["chunks_sha256"])
     print(f"{args.store}: intact ({info['n_records']} records, {chunks} EEG chunks checked)")
     return 0
