@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from infra.progress import progress as progress_of
+
 DEFAULT_TEXT_MODEL = "google/flan-t5-large"
 
 
@@ -18,7 +20,7 @@ def unavailable_message(what: str, name_or_path: str, flag: str, error: Exceptio
     """One line: what could not be loaded, why, and how to download it for ``flag``."""
     local = f"checkpoints/{name_or_path.rstrip('/').split('/')[-1]}"
     return (f"{what} {name_or_path!r} could not be loaded ({str(error).splitlines()[0][:160]}); "
-            f"with network run `huggingface-cli download {name_or_path} --local-dir {local}` and "
+            f"with network run `hf download {name_or_path} --local-dir {local}` and "
             f"pass {flag} {local}")
 
 
@@ -32,8 +34,22 @@ def model_source(name_or_path: str, label: str = "text model", example: str = DE
         return name_or_path
     if not (path / "config.json").is_file():
         raise error(f"{label} directory {name_or_path} has no config.json: download the model there "
-                    f"(e.g. `huggingface-cli download {example} --local-dir {name_or_path}`)")
+                    f"(e.g. `hf download {example} --local-dir {name_or_path}`)")
     return str(path)
+
+
+def check_text_model(name_or_path: str, label: str = "text model", flag: str = "--text-model",
+                     error: type[Exception] = TextModelError) -> None:
+    """Fail fast, before anything is loaded: a local directory must hold a model, and under
+    ``HF_HUB_OFFLINE=1`` a hub id must be in the local cache."""
+    source = model_source(name_or_path, label, error=error)
+    if source != name_or_path or os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
+        raise error(unavailable_message(label, name_or_path, flag,
+                                        OSError("not in the local cache and HF_HUB_OFFLINE=1")))
 
 
 def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
@@ -124,16 +140,14 @@ def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0) 
 def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str]], steps: int = 600,
                         batch_size: int = 16, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> float:
     """Teach a (tiny) text model the corpus: seq2seq training on ``(source, target)`` pairs, saved
-    in place. Gives the demo's frozen decoder a language of its own. Returns the last loss."""
-    from rich.progress import Progress
-
+    in place. Gives the demo's frozen decoder a language of its own. Returns the last loss.
+    ``progress``: a bar on a terminal, else a plain line every tenth of the steps."""
     tokenizer, model = load_text_model(str(model_dir))
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     loss = torch.tensor(float("nan"))
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("pretraining the tiny text model", total=steps)
+    with progress_of("pretraining the text model", steps, enabled=progress) as advance:
         for _ in range(steps):
             idx = torch.randint(len(pairs), (batch_size,), generator=g).tolist()
             src = tokenizer([pairs[i][0] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=256)
@@ -143,6 +157,6 @@ def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str
             opt.zero_grad()
             loss.backward()
             opt.step()
-            bar.update(task, advance=1, description=f"pretraining the tiny text model (loss {loss.item():.2f})")
+            advance(1, loss=loss.item())
     model.eval().save_pretrained(model_dir)
     return float(loss.detach())

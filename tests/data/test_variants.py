@@ -176,7 +176,7 @@ def test_missing_models_give_one_clear_line(labels, tmp_path, models, capsys):
     missing = tmp_path / "no-such-model"
     with pytest.raises(variants.InstructionModelError, match="has no config.json.*--local-dir"):
         variants.load_instruction_model(str(missing))
-    with pytest.raises(variants.InstructionModelError, match="huggingface-cli download"):
+    with pytest.raises(variants.InstructionModelError, match="hf download"):
         variants.load_instruction_model("nobody-here/not-a-model")
     assert _run(labels, tmp_path / "out.jsonl", (str(missing), models[1])) == 2
     err = capsys.readouterr().err.strip()
