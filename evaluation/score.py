@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from evaluation.diversity import diversity, diversity_line
 from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
-from infra.atomic import atomic_write_text
+from infra.atomic import WriteError, atomic_dir, atomic_write_text
 
 CHUNK = 512
 TARGET_TOKENS, RAW_TOKENS = 64, 96
@@ -83,7 +84,6 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     held = [f for f in OUTPUT_FILES if (out / f).exists()]
     if held and not overwrite:
         raise ScoreError(f"{out} already holds results ({', '.join(held)}); pass --overwrite to replace them")
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def load_tokenizer(name: str) -> Any:
@@ -170,9 +170,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ScoreError(str(err)) from err
 
     samples = pd.concat([df.drop(columns=[c for c in scores.columns if c in df.columns]), scores], axis=1)
-    summary = corpus_means(scores)
-    atomic_write_text(args.out / "samples.csv", samples.to_csv(index=False))
-    atomic_write_text(args.out / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    summary = corpus_means(scores) | {"diversity": diversity(generated, raw)}
+    with atomic_dir(args.out, replaces=OUTPUT_FILES) as partial:  # renamed when complete
+        atomic_write_text(partial / "samples.csv", samples.to_csv(index=False))
+        atomic_write_text(partial / "metrics.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -181,12 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         summary = run(args)
-    except ScoreError as err:
+    except (ScoreError, WriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     m = summary["metrics"]
     shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER") if m.get(k) is not None)
     print(f"scored {summary['n']} samples -> {args.out} ({shown})")
+    print(diversity_line(summary["diversity"]))
     return 0
 
 

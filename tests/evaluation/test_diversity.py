@@ -58,3 +58,20 @@ def test_published_rows_report_their_distinct_count_and_most_frequent_sentence(s
     text, count = pd.Series(gen).value_counts().index[0], int(pd.Series(gen).value_counts().iloc[0])
     assert d["distinct generations"] == len(set(gen)) < len(gen)
     assert d["most frequent"][0] == {"text": text, "count": count} and count > 1
+
+
+def test_scorer_reports_distinct_count_and_most_frequent_sentence(shared_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.paths import ROOT
+
+    src = shared_dir / "reference" / "glim_published_samples_head120.csv"
+    r = subprocess.run([sys.executable, "-m", "evaluation.score", str(src), "--out", str(tmp_path / "o")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    gen = pd.read_csv(src, keep_default_na=False)["Generated Text"].value_counts()
+    assert f"distinct generations: {len(gen)} of 120; most frequent ({gen.iloc[0]}x): {gen.index[0]!r}" in r.stdout
+    d = json.loads((tmp_path / "o" / "metrics.json").read_text())["diversity"]
+    assert d["distinct generations"] == len(gen) and d["most frequent"][0]["count"] == gen.iloc[0]
