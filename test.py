@@ -93,6 +93,7 @@ def run(cfg) -> Path:
         set_numerics,
     )
     from evaluation.zero_shot import label_vectors
+    from infra.atomic import atomic_dir
     from model.checkpoint import glim_from_checkpoint
 
     out = Path(cfg.out)
@@ -134,11 +135,14 @@ def run(cfg) -> Path:
 
     samples = evaluate(condition)
     runs = {c: evaluate(c) for c in controls}
+    if samples is None:  # a rank > 0 under torchrun: its predictions are gathered; rank 0 scores and writes
+        return out
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
     verdicts = grounding(comparisons) if comparisons else None
     used = {"protocol": protocol(n_records[condition], len(samples), cfg.all_records), "numerics": numerics}
-    if not rank:  # None (one process) or rank 0 writes
-        write_results(cfg, out, model, condition, samples, runs, comparisons, verdicts, used)
+    if not rank:  # None (one process) or rank 0 writes, into a sibling renamed when complete
+        with atomic_dir(out, replaces=RESULT_FILES) as partial:
+            write_results(cfg, partial, model, condition, samples, runs, comparisons, verdicts, used)
         log_summary(cfg.logger, out, json.loads((out / "metrics.json").read_text())["metrics"])
     return out
 
@@ -224,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = build_parser().parse_args(argv)
     from data.store import StoreError
+    from infra.atomic import WriteError
     from infra.checkpoint_io import CheckpointError
     from model.text_model import TextModelError
 
@@ -231,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run(cfg)
         if int(os.environ.get("RANK", "0")) > 0:
             return 0
-    except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError) as e:
+    except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError, WriteError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     from evaluation.predict import protocol_line
