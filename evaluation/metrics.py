@@ -5,55 +5,63 @@ Each sample is scored as a corpus of one hypothesis against
 - each reference alone (`GM\\.BLEU{n}@MTV{k:02d}`, `GM\\.ROUGE1@MTV{k:02d}`, ROUGE-1 recall),
 - the raw sentence alone (`...@RAW`), and WER against the raw sentence.
 
-`reference_score_loop` calls torchmetrics once per sample and metric (slow baseline);
-`score_samples` gives the same float32 values from one batched pass over all samples.
+`reference_score_loop` calls torchmetrics' functional `bleu_score` / `rouge_score` /
+`word_error_rate` once per sample and metric, as the original GLIM's metric code does (the
+benchmark's stand-in for it); `score_samples` gives the same float32 values from one batched
+pass over all samples: tokenising and n-gram counting in numpy (each distinct text once), the
+float32 BLEU formula in torch (bit-identical to torchmetrics) on one thread (`one_torch_thread`).
 """
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-BLEU_ORDERS: tuple[int, ...] = (1, 2, 3, 4)
-ROUGE_FIELDS: tuple[str, ...] = ("precision", "recall", "fmeasure")
-GM_ROUGE_FIELD = "recall"  # the published `GM\.ROUGE1@...` columns hold ROUGE-1 recall
-TF_SUFFIX = " (w/tf)"
-RAW_TAG = "RAW"
+from evaluation.columns import (
+    BLEU_ORDERS,
+    GM_ROUGE_FIELD,
+    PER_REFERENCE_ROUGE_FIELDS,
+    RAW_TAG,
+    ROUGE_FIELDS,
+    TF_SUFFIX,
+    WER,
+    bleu,
+    gm_bleu,
+    gm_rouge,
+    headline_columns,
+    per_reference_prf_columns,
+    ref_tags,
+    rouge,
+    rouge_at,
+    single_ref_columns,
+    tf,
+)
+
+__all__ = ["BLEU_ORDERS", "RAW_TAG", "ROUGE_FIELDS", "TF_SUFFIX", "metric_columns", "reference_score_loop",
+           "roundtrip", "score_samples", "score_teacher_forced", "teacher_forced"]
 _ROUGE_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 # ----------------------------------------------------------------------------- column names
-def ref_tags(n_refs: int) -> list[str]:
-    """Tags of the single references: MTV00, MTV01, ..."""
-    return [f"MTV{k:02d}" for k in range(n_refs)]
-
-
-def headline_columns() -> list[str]:
-    """Metrics against all references together, plus WER against the raw sentence."""
-    return [f"Bleu{n}" for n in BLEU_ORDERS] + [f"Rouge1-{f}" for f in ROUGE_FIELDS] + ["WER"]
-
-
-def single_ref_columns(tags: Sequence[str]) -> list[str]:
-    """`GM\\.BLEU{n}@TAG` for every order and `GM\\.ROUGE1@TAG`, per tag."""
-    cols = [f"GM\\.BLEU{n}@{t}" for n in BLEU_ORDERS for t in tags]
-    return cols + [f"GM\\.ROUGE1@{t}" for t in tags]
-
-
 def metric_columns(n_refs: int | None) -> list[str]:
-    """All metric columns of `score_samples`; `n_refs=None` means no references (only @RAW and WER)."""
+    """All metric columns of `score_samples`; `n_refs=None` means no references (only @RAW and WER).
+    ROUGE-1 precision and F per single reference come last (`Rouge1-precision@MTV00`, ...)."""
     if n_refs is None:
-        return ["WER"] + single_ref_columns([RAW_TAG])
-    return headline_columns() + single_ref_columns(ref_tags(n_refs) + [RAW_TAG])
+        return [WER] + single_ref_columns([RAW_TAG]) + per_reference_prf_columns([RAW_TAG])
+    tags = ref_tags(n_refs) + [RAW_TAG]
+    return headline_columns() + single_ref_columns(tags) + per_reference_prf_columns(tags)
 
 
 def teacher_forced(df: pd.DataFrame) -> pd.DataFrame:
     """Headline columns of a scored frame renamed `<name> (w/tf)`, as in the published export."""
     cols = [c for c in headline_columns() if c in df.columns]
-    return df[cols].rename(columns={c: c + TF_SUFFIX for c in cols})
+    return df[cols].rename(columns={c: tf(c) for c in cols})
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -92,15 +100,18 @@ def reference_score_loop(
             refs = [str(r) for r in references[i]]
             singles = list(zip(ref_tags(n_refs), refs)) + singles
             for n in BLEU_ORDERS:
-                row[f"Bleu{n}"] = bleu_score([gen], [refs], n_gram=n).item()
-            rouge = rouge_score(gen, refs, rouge_keys="rouge1")
+                row[bleu(n)] = bleu_score([gen], [refs], n_gram=n).item()
+            scores = rouge_score(gen, refs, rouge_keys="rouge1")
             for f in ROUGE_FIELDS:
-                row[f"Rouge1-{f}"] = rouge[f"rouge1_{f}"].item()
-        row["WER"] = word_error_rate([gen], [sent]).item()
+                row[rouge(f)] = scores[f"rouge1_{f}"].item()
+        row[WER] = word_error_rate([gen], [sent]).item()
         for tag, ref in singles:
             for n in BLEU_ORDERS:
-                row[f"GM\\.BLEU{n}@{tag}"] = bleu_score([gen], [[ref]], n_gram=n).item()
-            row[f"GM\\.ROUGE1@{tag}"] = rouge_score(gen, ref, rouge_keys="rouge1")[f"rouge1_{GM_ROUGE_FIELD}"].item()
+                row[gm_bleu(n, tag)] = bleu_score([gen], [[ref]], n_gram=n).item()
+            scores = rouge_score(gen, ref, rouge_keys="rouge1")
+            row[gm_rouge(tag)] = scores[f"rouge1_{GM_ROUGE_FIELD}"].item()
+            for f in PER_REFERENCE_ROUGE_FIELDS:
+                row[rouge_at(f, tag)] = scores[f"rouge1_{f}"].item()
         rows.append(row)
     return pd.DataFrame(rows, columns=metric_columns(n_refs), dtype=np.float64)
 
@@ -116,15 +127,18 @@ def rouge_tokens(text: str) -> list[str]:
     return _ROUGE_NON_ALNUM.sub(" ", text.lower()).split()
 
 
-def _encode(texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Tokenise and map words to integer ids: (padded ids (M, L) with -1 padding, lengths (M,))."""
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(w, len(vocab)) for w in tokenize(t)] for t in texts]
-    lens = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    out = np.full((len(ids), max(int(lens.max(initial=0)), 1)), -1, dtype=np.int64)
-    mask = np.arange(out.shape[1]) < lens[:, None]
-    out[mask] = np.fromiter((w for x in ids for w in x), dtype=np.int64, count=int(lens.sum()))
-    return out, lens
+def _encode(texts: Sequence[str], tokenize: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tokenise the distinct texts and map words to integer ids: padded ids (U, L) with -1 padding,
+    lengths (U,), and the distinct-text row of each of the M texts (M,). References repeat across
+    subjects and slots, so every later step works on the U distinct texts."""
+    index: dict[str, int] = {}
+    row_of = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts))
+    words = [tokenize(t) for t in index]
+    lens = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    flat_ids, _ = pd.factorize(np.fromiter(chain.from_iterable(words), dtype=object, count=int(lens.sum())))
+    out = np.full((len(words), max(int(lens.max(initial=0)), 1)), -1, dtype=np.int64)
+    out[np.arange(out.shape[1]) < lens[:, None]] = flat_ids
+    return out, lens, row_of
 
 
 # ----------------------------------------------------------------------------- n-gram matching
@@ -146,11 +160,14 @@ def _ngram_ids(tokens: np.ndarray, lens: np.ndarray, max_n: int) -> list[np.ndar
     return grams
 
 
-def _match_counts(grams: np.ndarray, n_slots: int, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _match_counts(
+    grams: np.ndarray, row_of: np.ndarray, n_slots: int, n_samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occurrences of the hypothesis n-grams (slot 0) in every other slot.
 
-    `grams` is (n_slots * n_samples, L), rows slot-major. Returns (sample index, hypothesis count) per
-    distinct hypothesis n-gram and the (n_slots - 1, n) counts of those n-grams in slots 1...
+    `grams` (U, L) holds the n-gram ids of the distinct texts, `row_of` (n_slots * n_samples,) the
+    distinct text of each slot's text, slot-major. Returns (sample index, hypothesis count) per
+    distinct hypothesis n-gram and the (n_slots - 1, e) counts of those n-grams in slots 1...
     """
     valid = grams >= 0
     n_grams = int(grams.max(initial=-1)) + 1
@@ -158,14 +175,17 @@ def _match_counts(grams: np.ndarray, n_slots: int, n_samples: int) -> tuple[np.n
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros((n_slots - 1, 0), dtype=np.int64)
     rows = np.broadcast_to(np.arange(grams.shape[0])[:, None], grams.shape)
-    keys, counts = np.unique(rows[valid] * n_grams + grams[valid], return_counts=True)
-    block = n_samples * n_grams
-    is_hyp = keys < block
-    hyp_keys, hyp_counts = keys[is_hyp], counts[is_hyp]
-    queries = hyp_keys[None, :] + block * np.arange(1, n_slots)[:, None]
+    keys, counts = np.unique(rows[valid] * n_grams + grams[valid], return_counts=True)  # (text, n-gram)
+    bounds = np.searchsorted(keys, np.arange(grams.shape[0] + 1) * n_grams)  # each text's key range
+    hyp = row_of[:n_samples]
+    sizes = bounds[hyp + 1] - bounds[hyp]
+    sample = np.repeat(np.arange(n_samples), sizes)
+    entry = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(bounds[hyp], sizes)
+    gram = keys[entry] % n_grams
+    queries = row_of[n_samples:].reshape(n_slots - 1, n_samples)[:, sample] * n_grams + gram  # (n_slots-1, e)
     pos = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
     ref_counts = np.where(keys[pos] == queries, counts[pos], 0)
-    return hyp_keys // n_grams, hyp_counts, ref_counts
+    return sample, counts[entry], ref_counts
 
 
 def _clipped_sum(sample: np.ndarray, hyp_counts: np.ndarray, ref_counts: np.ndarray, n_samples: int) -> np.ndarray:
@@ -174,6 +194,18 @@ def _clipped_sum(sample: np.ndarray, hyp_counts: np.ndarray, ref_counts: np.ndar
 
 
 # ----------------------------------------------------------------------------- BLEU
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread inside the block: the BLEU arithmetic is a few dozen calls
+    on (N, 4) tensors, where a second thread costs ~8 ms per call and saves nothing."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _bleu_from_counts(
     numerator: np.ndarray, denominator: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray, n: int
 ) -> np.ndarray:
@@ -191,16 +223,19 @@ def _bleu_from_counts(
 
 
 def _bleu_all(
-    tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
+    tokens: np.ndarray, lens: np.ndarray, row_of: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
 ) -> dict[str, np.ndarray]:
-    """BLEU-n of the hypothesis (slot 0) vs all references (slots 1..K) and vs each slot alone."""
+    """BLEU-n of the hypothesis (slot 0) vs all references (slots 1..K) and vs each slot alone;
+    ``tokens`` (U, L) and ``lens`` (U,) of the distinct texts, ``row_of`` as in `_match_counts`."""
     max_n = max(BLEU_ORDERS)
+    grams_per_order = _ngram_ids(tokens, lens, max_n)
+    lens = lens[row_of]
     hyp_len = lens[:n_samples]
     slot_lens = lens.reshape(n_slots, n_samples)
     single_num = np.zeros((n_slots - 1, n_samples, max_n))
     multi_num = np.zeros((n_samples, max_n))
-    for n, grams in enumerate(_ngram_ids(tokens, lens, max_n), start=1):
-        sample, hyp_counts, ref_counts = _match_counts(grams, n_slots, n_samples)
+    for n, grams in enumerate(grams_per_order, start=1):
+        sample, hyp_counts, ref_counts = _match_counts(grams, row_of, n_slots, n_samples)
         for s in range(n_slots - 1):
             single_num[s, :, n - 1] = _clipped_sum(sample, hyp_counts, ref_counts[s], n_samples)
         if n_refs is not None:
@@ -214,9 +249,9 @@ def _bleu_all(
             ref_lens = slot_lens[1 : 1 + n_refs].T  # (N, K)
             closest = np.argmin(np.abs(hyp_len[:, None] - ref_lens), axis=1)
             ref_len = ref_lens[np.arange(n_samples), closest]
-            out[f"Bleu{n}"] = _bleu_from_counts(multi_num, denominator, hyp_len, ref_len, n)
+            out[bleu(n)] = _bleu_from_counts(multi_num, denominator, hyp_len, ref_len, n)
         for s, tag in enumerate(tags):
-            out[f"GM\\.BLEU{n}@{tag}"] = _bleu_from_counts(single_num[s], denominator, hyp_len, slot_lens[s + 1], n)
+            out[gm_bleu(n, tag)] = _bleu_from_counts(single_num[s], denominator, hyp_len, slot_lens[s + 1], n)
     return out
 
 
@@ -233,11 +268,12 @@ def _rouge_prf(hits: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray) -> di
 
 
 def _rouge_all(
-    tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
+    tokens: np.ndarray, lens: np.ndarray, row_of: np.ndarray, n_slots: int, n_samples: int, n_refs: int | None
 ) -> dict[str, np.ndarray]:
-    """ROUGE-1 vs all references ('best' F accumulation) and recall vs each slot alone."""
+    """ROUGE-1 vs all references ('best' F accumulation) and P/R/F vs each slot alone."""
     (grams,) = _ngram_ids(tokens, lens, 1)
-    sample, hyp_counts, ref_counts = _match_counts(grams, n_slots, n_samples)
+    sample, hyp_counts, ref_counts = _match_counts(grams, row_of, n_slots, n_samples)
+    lens = lens[row_of]
     hyp_len = lens[:n_samples]
     slot_lens = lens.reshape(n_slots, n_samples)
     per_slot = [
@@ -251,9 +287,10 @@ def _rouge_all(
         best = np.argmax(fmeasures, axis=1)  # first maximum, as torch.argmax
         for f in ROUGE_FIELDS:
             stacked = np.stack([p[f] for p in per_slot[:n_refs]], axis=1)
-            out[f"Rouge1-{f}"] = stacked[np.arange(n_samples), best]
-    for s, tag in enumerate(tags):
-        out[f"GM\\.ROUGE1@{tag}"] = per_slot[s][GM_ROUGE_FIELD]
+            out[rouge(f)] = stacked[np.arange(n_samples), best]
+    for s, tag in enumerate(tags):  # the one pass gives P, R and F against every single reference
+        out[gm_rouge(tag)] = per_slot[s][GM_ROUGE_FIELD]
+        out |= {rouge_at(f, tag): per_slot[s][f] for f in PER_REFERENCE_ROUGE_FIELDS}
     return out
 
 
@@ -276,12 +313,15 @@ def _edit_distances(hyp: np.ndarray, hyp_len: np.ndarray, ref: np.ndarray, ref_l
     return dist
 
 
-def _wer(tokens: np.ndarray, lens: np.ndarray, n_slots: int, n_samples: int) -> np.ndarray:
-    """torchmetrics `word_error_rate` of the hypothesis (slot 0) against the raw sentence (last slot)."""
-    raw_rows = slice((n_slots - 1) * n_samples, n_slots * n_samples)
-    errors = _edit_distances(tokens[:n_samples], lens[:n_samples], tokens[raw_rows], lens[raw_rows])
+def _wer(tokens: np.ndarray, lens: np.ndarray, row_of: np.ndarray, n_slots: int, n_samples: int) -> np.ndarray:
+    """torchmetrics `word_error_rate` of the hypothesis (slot 0) against the raw sentence (last slot),
+    one edit distance per distinct (hypothesis, raw sentence) pair."""
+    hyp, raw = row_of[:n_samples], row_of[(n_slots - 1) * n_samples:]
+    pairs, pair_of = np.unique(hyp * len(lens) + raw, return_inverse=True)
+    h, r = pairs // len(lens), pairs % len(lens)
+    errors = _edit_distances(tokens[h], lens[h], tokens[r], lens[r])[pair_of.ravel()]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return errors.astype(np.float32) / lens[raw_rows].astype(np.float32)
+        return errors.astype(np.float32) / lens[raw].astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- batched scorer
@@ -300,11 +340,11 @@ def score_samples(
     texts = [t for slot in slots for t in slot]
     n_slots = len(slots)
 
-    bleu_ids, bleu_lens = _encode(texts, bleu_tokens)
-    rouge_ids, rouge_lens = _encode(texts, rouge_tokens)
-    values = _bleu_all(bleu_ids, bleu_lens, n_slots, n_samples, n_refs)
-    values |= _rouge_all(rouge_ids, rouge_lens, n_slots, n_samples, n_refs)
-    values["WER"] = _wer(bleu_ids, bleu_lens, n_slots, n_samples)
+    words = _encode(texts, bleu_tokens)  # BLEU and WER words of the distinct texts
+    with one_torch_thread():
+        values = _bleu_all(*words, n_slots, n_samples, n_refs)
+    values |= _rouge_all(*_encode(texts, rouge_tokens), n_slots, n_samples, n_refs)
+    values[WER] = _wer(*words, n_slots, n_samples)
     cols = metric_columns(n_refs)
     return pd.DataFrame({c: np.asarray(values[c], dtype=np.float32).astype(np.float64) for c in cols}, columns=cols)
 

@@ -4,8 +4,8 @@ the sampler's batches of distinct texts with the leftover dropped (or every reco
 published numerics on a GPU (bf16 text model, bf16 autocast, matmul precision ``medium``)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,18 @@ from torch.utils.data import DataLoader
 
 from data.dataset import INPUT_PREFIX, collate
 from data.sampler import DistinctUidBatchSampler
-from evaluation.scoring import TF_TARGET, roundtrip_texts, score_run
+from evaluation.columns import (
+    BATCH,
+    EEG_RECORD,
+    FIELDS,
+    GENERATED,
+    GENERATED_TF,
+    GROUP_KEYS,
+    SAMPLE,
+    TASK,
+    TF_TARGET,
+)
+from evaluation.scoring import roundtrip_texts, score_run
 from evaluation.zero_shot import pooled_text_vectors
 from model.glim import GLIM
 
@@ -52,9 +63,10 @@ def set_numerics(numerics: str) -> torch.dtype | None:
 # ----------------------------------------------------------------------------- inference
 @torch.no_grad()
 def predict(model: GLIM, loader: Iterable[dict], prompt_mode: str | None = None, num_beams: int = 2,
-            max_length: int = 64, progress: bool = True, bf16: bool | None = None) -> Predictions:
+            max_length: int = 64, progress: bool = True, bf16: bool | None = None) -> Predictions | None:
     """Run the model over ``loader`` in eval mode (teacher-forced pass + beam search), under bf16
-    autocast when ``bf16`` (default: on a GPU)."""
+    autocast when ``bf16`` (default: on a GPU). Under several ranks the predictions are gathered
+    on rank 0; the other ranks get None."""
     model.eval()
     device = model.device
     rows, eeg_vecs, text_vecs = [], [], []
@@ -74,26 +86,28 @@ def predict(model: GLIM, loader: Iterable[dict], prompt_mode: str | None = None,
             text_vecs.append(out["text_vec"].float().cpu())
             for i in range(len(generated)):
                 rows.append({
-                    "Task": "<TSR>" if batch["task"][i] == "task3" else "<NR>",
-                    "Dataset": batch["dataset"][i], "Subject": batch["subject"][i],
-                    "Raw Task Key": batch["task"][i], "Input Text": batch["raw_text"][i],
-                    "targets": batch["references"][i], "Generated Text": generated[i],
-                    "Generated Text (w/tf)": tf_pred[i], TF_TARGET: batch["target_text"][i],
-                    "Sentiment label": batch["sentiment label"][i],
-                    "Relation label": batch["relation label"][i],
-                    "text uid": int(batch["text_uid"][i]), "record": int(batch["record"][i]),
-                    "EEG record": int(batch.get("eeg_record", batch["record"])[i]),
-                    "sample": int(batch["sample"][i]), "batch": rank + b * world,
+                    TASK: "<TSR>" if batch["task"][i] == "task3" else "<NR>",
+                    GENERATED: generated[i], GENERATED_TF: tf_pred[i], TF_TARGET: batch["target_text"][i],
+                    **record_fields(batch, i),
+                    EEG_RECORD: int(batch.get("eeg_record", batch["record"])[i]),
+                    SAMPLE: int(batch["sample"][i]), BATCH: rank + b * world,
                 })
             bar.advance(task)
     samples = pd.DataFrame(rows)
-    order = np.argsort(samples["sample"].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
+    order = np.argsort(samples[SAMPLE].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
     idx = torch.as_tensor(order)
     empty = torch.zeros(0, model.hparams.embed_dim)  # a rank may get no batch
     local = Predictions(samples.iloc[order].reset_index(drop=True),
                         (torch.cat(eeg_vecs) if eeg_vecs else empty)[idx],
                         (torch.cat(text_vecs) if text_vecs else empty)[idx])
     return gather_predictions(local, rank, world)
+
+
+def record_fields(batch: dict, i: int) -> dict:
+    """The record fields of sample ``i`` of a batch under their export names
+    (``evaluation.columns.FIELDS``: batch key -> export column)."""
+    values = {export: batch[key][i] for _, key, export in FIELDS}
+    return {k: int(v) if torch.is_tensor(v) else v for k, v in values.items()}
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -103,14 +117,17 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-def gather_predictions(pred: "Predictions", rank: int, world: int) -> "Predictions":
-    """Every rank's predictions on every rank, in sample order (each sample once)."""
+def gather_predictions(pred: Predictions, rank: int, world: int) -> Predictions | None:
+    """Every rank's predictions on rank 0, in sample order (each sample once); None on the other
+    ranks, which have nothing left to do (rank 0 scores and writes)."""
     if world == 1:
         return pred
-    parts: list = [None] * world
-    torch.distributed.all_gather_object(parts, (pred.samples, pred.eeg_vec, pred.text_vec))
+    parts: list | None = [None] * world if rank == 0 else None
+    torch.distributed.gather_object((pred.samples, pred.eeg_vec, pred.text_vec), parts, dst=0)
+    if rank != 0:
+        return None
     samples = pd.concat([p[0] for p in parts], ignore_index=True)
-    order = np.argsort(samples["sample"].to_numpy(), kind="stable")
+    order = np.argsort(samples[SAMPLE].to_numpy(), kind="stable")
     idx = torch.as_tensor(order)
     return Predictions(samples.iloc[order].reset_index(drop=True),
                        torch.cat([p[1] for p in parts])[idx], torch.cat([p[2] for p in parts])[idx])
@@ -141,19 +158,20 @@ def score_predictions(model: GLIM, pred: Predictions, labels: dict[str, torch.Te
     (round-tripped strings), retrieval and zero-shot classification."""
     hp = model.hparams
     samples = roundtrip_texts(pred.samples, model.text_model.tokenizer, hp.tgt_text_len, hp.input_text_len)
-    gen_vec = pooled_text_vectors(model, [INPUT_PREFIX + t for t in samples["Generated Text"]], hp.input_text_len)
+    gen_vec = pooled_text_vectors(model, [INPUT_PREFIX + t for t in samples[GENERATED]], hp.input_text_len)
     return score_run(samples, pred.eeg_vec, pred.text_vec, gen_vec, labels, retrieval_batch)
 
 
 def evaluate_dataset(model: GLIM, dataset, labels: dict[str, torch.Tensor], batch_size: int,
                      prompt_mode: str | None = None, num_beams: int = 2, max_length: int = 64,
                      retrieval_batch: int = 24, num_workers: int = 0, progress: bool = True,
-                     all_records: bool = False, bf16: bool | None = None) -> pd.DataFrame:
+                     all_records: bool = False, bf16: bool | None = None) -> pd.DataFrame | None:
     """Predict and score the samples of ``dataset`` the test protocol takes (every record with
-    ``all_records``): one row per sample (in dataset order) with every per-sample metric."""
+    ``all_records``): one row per sample (in dataset order) with every per-sample metric. Under
+    several ranks only rank 0 scores (the others return None once their predictions are gathered)."""
     loader = make_loader(dataset, batch_size, num_workers, all_records)
     pred = predict(model, loader, prompt_mode, num_beams, max_length, progress, bf16)
-    return score_predictions(model, pred, labels, retrieval_batch)
+    return None if pred is None else score_predictions(model, pred, labels, retrieval_batch)
 
 
 def protocol(n_records: int, n_evaluated: int, all_records: bool) -> dict[str, object]:
@@ -167,9 +185,6 @@ def protocol_line(p: dict[str, object]) -> str:
     """One line saying which protocol was used and how many records it left out."""
     line = f"protocol: {p['name']}: {p['evaluated']} of {p['records']} records evaluated, {p['left_out']} left out"
     return line if p["name"] == "all records" else line + " (--all_records true evaluates every record)"
-
-
-GROUP_KEYS = ("Task", "Dataset", "Subject", "Raw Task Key")
 
 
 def group_means(samples: pd.DataFrame, columns: list[str], keys: tuple[str, ...] = GROUP_KEYS) -> pd.DataFrame:

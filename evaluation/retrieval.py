@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from data.sampler import distinct_uid_batches
+from evaluation.columns import POOL_MRR, RANK_POOL, batch_top, pool_recall, rank_batch
 from model.loss import similarity
 
 
@@ -45,8 +46,8 @@ def sample_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.nda
     full = np.bincount(batch_ids)[batch_ids] == batch_size
     in_batch = ranks_within_batches(eeg_vec, text_vec, batch_ids)
     in_pool = pool_ranks(eeg_vec, text_vec, uids)
-    out = {f"rank@batch{batch_size}": np.where(full, in_batch + 1, np.nan), "rank@pool": in_pool + 1}
-    out |= {f"retrieval_batch{batch_size}/top{k}": np.where(full, (in_batch < k).astype(float), np.nan) for k in ks}
-    out |= {f"retrieval_pool/R@{k}": (in_pool < k).astype(float) for k in ks}
-    out["retrieval_pool/MRR"] = 1.0 / (in_pool + 1)
+    out = {rank_batch(batch_size): np.where(full, in_batch + 1, np.nan), RANK_POOL: in_pool + 1}
+    out |= {batch_top(batch_size, k): np.where(full, (in_batch < k).astype(float), np.nan) for k in ks}
+    out |= {pool_recall(k): (in_pool < k).astype(float) for k in ks}
+    out[POOL_MRR] = 1.0 / (in_pool + 1)
     return pd.DataFrame(out)

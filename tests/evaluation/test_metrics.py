@@ -182,7 +182,8 @@ def test_edge_cases_match_torchmetrics() -> None:
 def test_columns_and_empty_input() -> None:
     assert list(score_samples([], [], []).columns) == metric_columns(1)
     cols = list(score_samples(["a"], None, ["a"]).columns)
-    assert cols == ["WER"] + [f"GM\\.BLEU{n}@RAW" for n in range(1, 5)] + ["GM\\.ROUGE1@RAW"]
+    assert cols == (["WER"] + [f"GM\\.BLEU{n}@RAW" for n in range(1, 5)] + ["GM\\.ROUGE1@RAW"]
+                    + ["Rouge1-precision@RAW", "Rouge1-fmeasure@RAW"])
     assert "GM\\.BLEU2@MTV07" in metric_columns(8)
 
 
