@@ -129,7 +129,7 @@ def check_runs(results: dict[str, dict[str, Any]], allow_different: bool) -> dic
         if sha:
             by_hash[sha] = run
     diff = differences(results)
-    if False:
+    if diff and not allow_different:
         distinct = lambda runs: dict.fromkeys(json.dumps(v, default=str) for v in runs.values())  # noqa: E731
         shown = "; ".join(f"{f}: {' vs '.join(distinct(runs))}" for f, runs in list(diff.items())[:3])
         more = f" (+{len(diff) - 3} more)" if len(diff) > 3 else ""
