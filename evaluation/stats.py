@@ -3,6 +3,12 @@
 Every function takes arrays of per-sample values (NaN = the sample does not count for that
 metric, e.g. a sentiment accuracy on a task2 sample) and is vectorised over metric columns:
 the same resamples / sign flips serve every column, so CIs of different metrics are coherent.
+They give scipy's numbers (``tests/evaluation/test_stats_scipy.py``): ``bootstrap_ci`` equals
+``scipy.stats.bootstrap(method="percentile")`` with the same generator, and the sign-flip p-values
+agree with ``scipy.stats.permutation_test(permutation_type="samples")``. They are kept because one
+(B, n) count matrix serves every column as one matrix product, where scipy indexes a
+(columns, B, n) array (about 3.5 GB for 100 metrics of 2208 samples at B = 2000) or runs once per
+column with its own flips.
 """
 from __future__ import annotations
 
