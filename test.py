@@ -92,7 +92,7 @@ def run(cfg) -> Path:
         resolve_numerics,
         set_numerics,
     )
-    from evaluation.zero_shot import label_vectors
+    from evaluation.zero_shot import MAJORITY, baselines, label_vectors, majority_frame
     from infra.atomic import atomic_dir
     from model.checkpoint import glim_from_checkpoint
 
@@ -138,7 +138,9 @@ def run(cfg) -> Path:
     if samples is None:  # a rank > 0 under torchrun: its predictions are gathered; rank 0 scores and writes
         return out
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
-    verdicts = grounding(comparisons) if comparisons else None
+    baseline_comparisons = {MAJORITY: compare(samples, majority_frame(samples), cfg.bootstrap, cfg.permutations,
+                                              cfg.seed)} if comparisons else {}
+    verdicts = grounding(comparisons, baseline_comparisons, baselines(samples)) if comparisons else None
     used = {"protocol": protocol(n_records[condition], len(samples), cfg.all_records), "numerics": numerics}
     if not rank:  # None (one process) or rank 0 writes, into a sibling renamed when complete
         with atomic_dir(out, replaces=RESULT_FILES) as partial:
@@ -185,25 +187,39 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
     holds the ``protocol`` (``evaluation.predict.protocol``) and the ``numerics``."""
     from evaluation.controls import PROMPT_MODE
     from evaluation.predict import group_means, protocol_line
-    from evaluation.report import key_metrics, write_report
-    from evaluation.scoring import export_order, summarize
-    from evaluation.stats import bootstrap_ci
+    from evaluation.diversity import diversity
+    from evaluation.provenance import provenance
+    from evaluation.report import batch_sizes, key_metrics, retrieval_chance, write_report
+    from evaluation.run_logs import run_directory, training_curves
+    from evaluation.scoring import export_order, metric_names, summarize
+    from evaluation.stats import ci_table
+    from evaluation.zero_shot import baselines
     from infra.atomic import atomic_write_text as write_atomic
 
     summary = summarize(samples)
     keys = [k for k in key_metrics(samples) if k in samples.columns]
     groups = group_means(samples, keys)
-    ci = bootstrap_ci(samples[keys].to_numpy(float), cfg.bootstrap, seed=cfg.seed)
+    # the bootstrap CIs, once per run: metrics.json, the report and the figures all read these
+    cis = {name: ci_table(s, metric_names(s), cfg.bootstrap, seed=cfg.seed) for name, s in {"EEG": samples, **runs}.items()}
     finite = lambda v: v if v == v and abs(v) != float("inf") else None  # noqa: E731
+    ci95 = lambda name: {k: [finite(float(cis[name].at[k, "lo"])), finite(float(cis[name].at[k, "hi"]))]  # noqa: E731
+                         for k in keys}
     result = {
         "ckpt": str(cfg.ckpt), "phase": cfg.phase, "condition": condition,
         "config": {k: v for k, v in vars(cfg).items() if k != "config"},
         "training_run": getattr(model, "run_info", None),
         "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or model.prompt_mode),
         "noise_input": condition == "noise", **used, "metrics": summary,
-        "ci95": {k: [finite(float(lo)), finite(float(hi))] for k, lo, hi in zip(keys, ci["lo"], ci["hi"])},
+        "ci95": ci95("EEG"),
+        "baselines": {"zero_shot": baselines(samples), "retrieval_chance": retrieval_chance(
+            summary["retrieval_pool/size"], batch_sizes(summary))},
+        "diversity": {name: diversity(s["Generated Text"].fillna("").tolist(), s["Input Text"].tolist())
+                      for name, s in {"EEG": samples, **runs}.items()},
+        "provenance": provenance(cfg.ckpt, cfg.data_dir, model.hparams.text_model_id if cfg.text_model is None
+                                 else cfg.text_model, {k: v for k, v in vars(cfg).items() if k != "config"},
+                                 getattr(model, "run_info", None)),
         "groups": json.loads(groups.to_json(orient="records")),
-        "controls": {c: {"metrics": summarize(s),
+        "controls": {c: {"metrics": summarize(s), "ci95": ci95(c),
                          "comparison": json.loads(comparisons[c].to_json(orient="records"))} for c, s in runs.items()},
     }
     if verdicts:
@@ -219,8 +235,8 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
                 "prompt mode": result["prompt_mode"], "beams": cfg.num_beams,
                 "protocol": protocol_line(used["protocol"]).removeprefix("protocol: "),
                 "numerics": used["numerics"]}
-        text = write_report(out, f"GLIM test report: {Path(cfg.ckpt).name}", meta, samples, summary, groups,
-                            runs, comparisons, verdicts, cfg.examples, min(cfg.bootstrap, 1000))
+        text = write_report(out, f"GLIM test report: {Path(cfg.ckpt).name}", meta, samples, result, groups, cis,
+                            runs, comparisons, training_curves(cfg.ckpt), run_directory(cfg.ckpt), cfg.examples)
         write_atomic(out / "report.md", text)
 
 
@@ -244,13 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     result = json.loads((out / "metrics.json").read_text())
     print(protocol_line(result["protocol"]))
     summary = result["metrics"]
-    print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER", "retrieval_pool/R@1",
+    print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "GM\\.BLEU1@RAW", "Rouge1-fmeasure",
+                                                     "Rouge1-fmeasure@RAW", "WER", "retrieval_pool/R@1",
                                                      "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
                    if isinstance(summary.get(k), float)))
     if result.get("grounding"):
         from evaluation.controls import grounding_lines
 
         print("\n".join(grounding_lines(result["grounding"])))
+    from evaluation.diversity import diversity_line
+
+    print(diversity_line(result["diversity"]["EEG"]))
     print(f"results written to {out}")
     return 0
 

@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluation.stats import bootstrap_ci  # noqa: E402
 from evaluation.zero_shot import SOURCES, TASKS, confusion  # noqa: E402
 from infra.atomic import atomic_write_bytes  # noqa: E402
 
@@ -30,48 +29,80 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def _ci_bars(ax: plt.Axes, runs: dict[str, pd.DataFrame], metrics: list[str], labels: list[str],
-             n_resamples: int, seed: int) -> None:
-    """Grouped bars of the means of ``metrics`` per run, with bootstrap 95% CIs over samples."""
-    width = 0.8 / max(len(runs), 1)
+RAW_PAIRS = (("Bleu1", "GM\\.BLEU1@RAW"), ("Rouge1-fmeasure", "Rouge1-fmeasure@RAW"))  # @MTV beside @RAW
+
+
+def label(metric: str) -> str:
+    """A short axis label of a metric column."""
+    name = metric.replace("GM\\.BLEU", "BLEU-").replace("GM\\.ROUGE1", "ROUGE-1 R").replace("Rouge1-", "ROUGE-1 ")
+    name = name.replace("Bleu", "BLEU-").replace("precision", "P").replace("recall", "R").replace("fmeasure", "F")
+    if name.startswith("WER") or "/" in name:
+        return name
+    return name.replace("@", " @") if "@" in name else f"{name} @MTV"
+
+
+def _ci_bars(ax: plt.Axes, cis: dict[str, pd.DataFrame], metrics: list[str], labels: list[str]) -> None:
+    """Grouped bars of the means of ``metrics`` per run with their 95% CIs (``evaluation.stats.ci_table``
+    of each run, computed once per result)."""
+    width = 0.8 / max(len(cis), 1)
     x = np.arange(len(metrics))
-    for r, (name, s) in enumerate(runs.items()):
-        ci = bootstrap_ci(s[metrics].to_numpy(np.float64), n_resamples, seed=seed)
-        err = np.abs(np.vstack([ci["mean"] - ci["lo"], ci["hi"] - ci["mean"]]))
-        ax.bar(x + (r - (len(runs) - 1) / 2) * width, ci["mean"], width, yerr=np.nan_to_num(err),
+    for r, (name, ci) in enumerate(cis.items()):
+        t = ci.reindex(metrics)
+        err = np.abs(np.vstack([t["mean"] - t["lo"], t["hi"] - t["mean"]]))
+        ax.bar(x + (r - (len(cis) - 1) / 2) * width, t["mean"], width, yerr=np.nan_to_num(err),
                capsize=2, label=name, color=COLORS[r % len(COLORS)])
     ax.set_xticks(x, labels, rotation=30, ha="right")
     ax.grid(axis="y", alpha=0.3)
 
 
-def metric_bars(runs: dict[str, pd.DataFrame], path: Path, n_resamples: int = 1000, seed: int = 0) -> Path:
-    """BLEU/ROUGE @MTV (left) and retrieval / zero-shot from EEG (right), EEG run vs controls."""
-    first = next(iter(runs.values()))
-    batch = [c for c in first.columns if c.startswith("retrieval_batch") and c.endswith(("/top1", "/top5"))]
+def metric_bars(cis: dict[str, pd.DataFrame], path: Path) -> Path:
+    """BLEU/ROUGE @MTV with BLEU-1 / ROUGE-1 F @RAW (left) and retrieval / zero-shot from EEG (right),
+    EEG run vs controls, from the runs' CI tables."""
+    first = next(iter(cis.values()))
+    have = lambda c: c in first.index and np.isfinite(first.at[c, "mean"])  # noqa: E731
+    generation = [c for c in (*GENERATION, *(raw for _, raw in RAW_PAIRS)) if have(c)]
+    batch = [c for c in first.index if c.startswith("retrieval_batch") and c.endswith(("/top1", "/top5"))]
     other = [c for c in (*batch, "retrieval_pool/R@1", "retrieval_pool/R@10", "retrieval_pool/MRR",
                          "zero_shot/sentiment@EEG/top1", "zero_shot/relation@EEG/top1",
-                         "zero_shot/relation@EEG/top3", "zero_shot/corpus@EEG/top1")
-             if c in first.columns and first[c].notna().any()]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [len(GENERATION), max(len(other), 1)]})
-    _ci_bars(axes[0], runs, list(GENERATION), [m.replace("Rouge1-", "ROUGE-1 ").replace("Bleu", "BLEU-") for m in GENERATION],
-             n_resamples, seed)
-    axes[0].set_title("generation @MTV (mean, 95% bootstrap CI)")
+                         "zero_shot/relation@EEG/top3", "zero_shot/corpus@EEG/top1") if have(c)]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [max(len(generation), 1), max(len(other), 1)]})
+    _ci_bars(axes[0], cis, generation, [label(m) for m in generation])
+    axes[0].set_title("generation @MTV (8 variants) and @RAW (the sentence read); mean, 95% bootstrap CI", fontsize=9)
     if other:
-        _ci_bars(axes[1], runs, other, [c.split("/", 1)[1].replace("@EEG", "") for c in other], n_resamples, seed)
+        _ci_bars(axes[1], cis, other, [c.split("/", 1)[1].replace("@EEG", "") for c in other])
     axes[1].set_title("retrieval and zero-shot from EEG")
     axes[0].legend(fontsize=8)
     return save_figure(fig, path)
 
 
-def variant_bars(samples: pd.DataFrame, path: Path, n_resamples: int = 1000, seed: int = 0) -> Path:
-    """BLEU-1 and ROUGE-1 recall against each reference alone, the raw sentence, and all (MTV)."""
-    tags = [c.split("@")[1] for c in samples.columns if c.startswith("GM\\.BLEU1@")]
-    runs = {"BLEU-1": samples.assign(**{t: samples[f"GM\\.BLEU1@{t}"] for t in tags}, MTV=samples["Bleu1"]),
-            "ROUGE-1 recall": samples.assign(**{t: samples[f"GM\\.ROUGE1@{t}"] for t in tags}, MTV=samples["Rouge1-recall"])}
+def variant_bars(ci: pd.DataFrame, path: Path) -> Path:
+    """BLEU-1 and ROUGE-1 recall against each reference alone, the raw sentence, and all (MTV),
+    from the EEG run's CI table."""
+    tags = [c.split("@")[1] for c in ci.index if c.startswith("GM\\.BLEU1@")]
+    rows = {"BLEU-1": ("GM\\.BLEU1@{t}", "Bleu1"), "ROUGE-1 recall": ("GM\\.ROUGE1@{t}", "Rouge1-recall")}
+    cis = {}
+    for name, (single, multi) in rows.items():
+        t = ci.reindex([single.format(t=t) for t in tags] + [multi])
+        cis[name] = t.set_axis(tags + ["MTV"])
     fig, ax = plt.subplots(figsize=(10, 3.8))
-    _ci_bars(ax, runs, tags + ["MTV"], tags + ["MTV (all 8)"], n_resamples, seed)
+    _ci_bars(ax, cis, tags + ["MTV"], tags + ["MTV (all 8)"])
     ax.set_title("generated text against each target variant, the raw sentence, and all variants")
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+    """One panel per curve family (losses, val retrieval, full-validation means) against the epoch."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
+    for ax, (name, frame) in zip(axes[0], curves.items()):
+        for i, col in enumerate(c for c in frame.columns if c != "epoch"):
+            ok = frame[col].notna()
+            ax.plot(frame["epoch"][ok], frame[col][ok], marker="o", ms=3, color=COLORS[i % len(COLORS)]
+                    if i < len(COLORS) else None, label=label(col) if name == "full validation" else col)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 

@@ -65,8 +65,51 @@ def test_controls_command_writes_samples_metrics_comparisons(controls_run, setup
         assert ctrl["sample"].tolist() == samples["sample"].tolist()
         assert ctrl["Input Text"].tolist() == samples["Input Text"].tolist()
     assert set(result["grounding"]) == {"generation", "retrieval", "classification"}
+
+
+@pytest.mark.slow
+def test_a_random_checkpoint_is_not_shown_to_be_grounded(controls_run):
+    """An untrained GLIM reads nothing from the EEG: no family may be called grounded."""
+    out, stdout = controls_run
+    result = json.loads((out / "metrics.json").read_text())
+    for family, v in result["grounding"].items():
+        assert v["tested"] and v["against"] == ["noise", "shuffled"] and not v["grounded"], (family, v)
+        assert all(not m["grounded"] and m["p_holm"] >= 0.05 for m in v["metrics"].values())
     lines = [line for line in stdout.splitlines() if line.startswith(("generation:", "retrieval:", "classification:"))]
-    assert len(lines) == 3 and all("grounded in the EEG" in line for line in lines)
+    assert len(lines) == 3 and all(": NOT shown to be grounded in the EEG" in line for line in lines)
+    assert "prompt-free" not in result["grounding"]["retrieval"]["against"]
+
+
+@pytest.mark.slow
+def test_one_ci_per_result_and_the_baselines_diversity_provenance(controls_run, setup):
+    """metrics.json and report.md show the same bootstrap CI; baselines, collapse figures and the
+    provenance are in both."""
+    out, stdout = controls_run
+    result = json.loads((out / "metrics.json").read_text())
+    report = (out / "report.md").read_text()
+    lo, hi = result["ci95"]["Bleu1"]
+    assert f"| Bleu1 | {result['metrics']['Bleu1']:.4f} [{lo:.4f}, {hi:.4f}] |" in report
+    assert set(result["controls"]["noise"]["ci95"]) == set(result["ci95"])
+    assert "GM\\.BLEU1@RAW" in result["ci95"] and "Rouge1-fmeasure@RAW" in result["ci95"]
+    assert "| GM\\.BLEU1@RAW |" in report and "@RAW against the sentence the subject actually read" in report
+    zs = result["baselines"]["zero_shot"]["zero_shot/corpus@EEG/top1"]
+    samples = pd.read_csv(out / "samples.csv")
+    is_movie = (samples["Raw Task Key"] == "task1").mean()
+    assert zs["majority_rate"] == pytest.approx(max(is_movie, 1 - is_movie)) and zs["chance"] == 0.5
+    chance = result["baselines"]["retrieval_chance"]
+    assert chance["retrieval_pool/R@1"] == pytest.approx(1 / 6) and chance["retrieval_batch6/top5"] == pytest.approx(5 / 6)
+    assert "balanced acc. from EEG" in report and "majority rate" in report
+    d = result["diversity"]
+    assert set(d) == {"EEG", "noise", "prompt-free", "shuffled"}
+    assert d["EEG"]["distinct generations"] == samples["Generated Text"].fillna("").nunique()
+    assert "## Collapse and diversity" in report and "distinct generations:" in stdout
+    prov = result["provenance"]
+    import hashlib
+
+    assert prov["checkpoint"]["sha256"] == hashlib.sha256(setup[2].read_bytes()).hexdigest()
+    assert prov["store"]["store.json"]["format"] == "glim-store" and len(prov["code"]["commit"]) == 40
+    assert "## Provenance" in report and prov["checkpoint"]["sha256"] in report
+    assert "no training logs found beside the checkpoint" in report  # the random checkpoint has none
 
 
 @pytest.mark.slow
