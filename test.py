@@ -186,10 +186,15 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
     """samples.csv, metrics.json, report.md + figures, and one samples.csv per control; ``used``
     holds the ``protocol`` (``evaluation.predict.protocol``) and the ``numerics``."""
     from evaluation.controls import PROMPT_MODE
-    from evaluation.predict import group_means, protocol_line
     from evaluation.diversity import diversity
+    from evaluation.predict import group_means, protocol_line
     from evaluation.provenance import provenance
-    from evaluation.report import batch_sizes, key_metrics, retrieval_chance, write_report
+    from evaluation.report import (
+        batch_sizes,
+        key_metrics,
+        retrieval_chance,
+        write_report,
+    )
     from evaluation.run_logs import run_directory, training_curves
     from evaluation.scoring import export_order, metric_names, summarize
     from evaluation.stats import ci_table

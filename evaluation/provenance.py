@@ -56,8 +56,8 @@ def provenance_lines(p: dict[str, Any]) -> list[str]:
     store = p["store"]
     code = p["code"] or {}
     info = store["store.json"] or {}
-    return [f"- store: `{store['path']}` ({info.get('n_records', '?')} records; sha256 of "
-            f"{' + '.join(store['hashed'])}: `{store['sha256'][:16]}…`)",
+    return [(f"- store: `{store['path']}` ({info.get('n_records', '?')} records; sha256 of "
+             f"{' + '.join(store['hashed'])}: `{store['sha256'][:16]}…`)"),
             f"- text model: `{p['text_model']}`",
             f"- checkpoint: `{p['checkpoint']['path']}` (sha256 `{p['checkpoint']['sha256']}`)",
             f"- code: git commit `{code.get('commit', 'unknown')}`" + (" with uncommitted changes" if code.get("dirty") else ""),

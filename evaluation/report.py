@@ -205,32 +205,32 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
 
     figures.variant_bars(cis["EEG"], fig_dir / "variants.png")
     lines += ["## Generation against each target", "", RAW_SENTENCE + " @MTV00..07 score against each variant alone.",
-              "Beam search from the EEG embeddings alone; the teacher-forced column is the argmax of "
+              ("Beam search from the EEG embeddings alone; the teacher-forced column is the argmax of "
               "the teacher-forced logits; its BLEU/ROUGE are against the target the model was taught toward "
-              "(the raw sentence cut at tgt_text_len tokens), its WER against the raw sentence.", "",
+              "(the raw sentence cut at tgt_text_len tokens), its WER against the raw sentence."), "",
               markdown_table(generation_table(samples)), "", "![variants](figures/variants.png)", ""]
     if result.get("diversity"):
         lines += ["## Collapse and diversity", "",
-                  "Distinct generations, distinct-n (unique n-grams / all n-grams of the run), self-BLEU (each "
-                  "generation against all others: 1 = every generation repeats another) and lengths in words.", "",
+                  ("Distinct generations, distinct-n (unique n-grams / all n-grams of the run), self-BLEU (each "
+                  "generation against all others: 1 = every generation repeats another) and lengths in words."), "",
                   *diversity_tables(result["diversity"])]
 
     figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
     ret = [k for k in summary if k.startswith("retrieval_")]
     chance = result.get("baselines", {}).get("retrieval_chance", {})
-    lines += ["## Retrieval", "", f"Chance: what vectors without information score, for the pool of "
+    lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
               f"{summary.get('retrieval_pool/size')} distinct sentences and batches of "
-              f"{', '.join(map(str, batch_sizes(ret))) or '–'}.", "",
+              f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
               markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
                                            "chance": [fmt(chance.get(k)) for k in ret]})),
               "", "![ranks](figures/retrieval_ranks.png)", ""]
 
     figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
     lines += ["## Zero-shot classification", "",
-              "Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
+              ("Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
               "from the EEG vector, and from the text vectors of the raw and of the generated sentence. "
               "The majority class always answers the most frequent label(s) of these samples; balanced "
-              "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance).", "",
+              "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance)."), "",
               markdown_table(zero_shot_table(samples, result.get("baselines", {}).get("zero_shot", {}))), "",
               "![confusion](figures/zero_shot_confusion.png)", ""]
 
@@ -238,9 +238,9 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
         decisive = [m for ms in GROUNDING.values() for m in ms]
         figures.control_forest(comparisons, [m for m in keys if m in decisive or m in ("Bleu4", "WER")],
                                fig_dir / "controls.png")
-        lines += ["## EEG vs controls", "", "Paired over samples: control − EEG, bootstrap 95% CI "
+        lines += ["## EEG vs controls", "", ("Paired over samples: control − EEG, bootstrap 95% CI "
                   "(resampling samples) and sign-flip permutation p-values (two-sided, and one-sided for the EEG "
-                  "run being better, the test of the verdicts before Holm's adjustment).", "",
+                  "run being better, the test of the verdicts before Holm's adjustment)."), "",
                   "![controls](figures/controls.png)", ""]
         for name, table in comparisons.items():
             lines += [f"### {name}", "", markdown_table(comparison_table(table, keys)), ""]

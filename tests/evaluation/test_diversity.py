@@ -14,7 +14,7 @@ from evaluation.diversity import (
     self_bleu,
 )
 
-WORDS = "the film was a good bad story about his life and work in paris".split()
+WORDS = ["the", "film", "was", "a", "good", "bad", "story", "about", "his", "life", "and", "work", "in", "paris"]
 
 
 def corpus(n: int, seed: int) -> list[str]:

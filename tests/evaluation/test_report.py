@@ -10,7 +10,12 @@ import pytest
 
 from evaluation.figures import training_curves as curves_figure
 from evaluation.provenance import provenance, provenance_lines, store_identity
-from evaluation.report import blank_reason, curve_lines, retrieval_chance, value_or_reason
+from evaluation.report import (
+    blank_reason,
+    curve_lines,
+    retrieval_chance,
+    value_or_reason,
+)
 from evaluation.run_logs import training_curves
 
 

@@ -11,8 +11,12 @@ from evaluation.zero_shot import (
     RELATIONS,
     SENTIMENTS,
     TASKS,
+    balanced_accuracy,
+    baselines,
     confusion,
     label_vectors,
+    majority_frame,
+    majority_hits,
     prob_column,
     target_index,
     zero_shot_frame,
@@ -131,8 +135,6 @@ def test_per_sample_retrieval_matches_brute_force_ranks():
 
 
 def test_majority_class_baseline_and_balanced_accuracy(random_labels):
-    from evaluation.zero_shot import balanced_accuracy, baselines, majority_frame, majority_hits
-
     s = samples_frame()  # 6 movie, 13 biography samples
     assert majority_hits(TASKS["corpus"], s).tolist() == [0.0] * 6 + [1.0] * 13
     b = baselines(s)
