@@ -22,6 +22,13 @@ class GLIMDataModule(L.LightningDataModule):
     original's is 0, whatever the run's ``--seed``); ``seed`` seeds the noise that replaces the
     EEG under ``noise_input``. Neither is the run's seed (train.py's ``--seed``).
 
+    Train-on-noise (``train.py --data.noise_input true``): every phase reads standard-normal noise
+    in place of the EEG, the noise of the noise-input test control (``GLIMDataset``: one array per
+    record, seeded by ``(seed, record)``), so the same in every epoch and for all 8 variants. Fixed
+    rather than fresh per epoch: the EEG-trained model also sees one fixed input per record, so the
+    noise-trained model gets the same chance to memorise its training records, and what separates
+    the two on the test split is the information the EEG carries (``python -m evaluation.compare``).
+
     Departures from the original, off by default: ``length_grouping`` makes train batches of
     samples of similar EEG length (less padding, but other samples share a batch);
     ``keep_leftover`` puts every val record in a batch (the leftover in last, smaller batches)."""
