@@ -128,7 +128,7 @@ def control_forest(comparisons: dict[str, pd.DataFrame], metrics: list[str], pat
         y -= 0.5
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(ticks, names, fontsize=8)
-    ax.set_xlabel("control − EEG (filled: EEG significantly better; WER: lower is better)")
+    ax.set_xlabel("control − EEG (filled: EEG better, one-sided p < 0.05 before Holm; WER: lower is better)")
     ax.legend(fontsize=8, loc="best")
     return save_figure(fig, path)
 
