@@ -183,10 +183,14 @@ class StoreWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:  # e.g. a full disk while finishing: nothing half-written stays
+            self.abort()
+            raise
 
 
 @dataclass

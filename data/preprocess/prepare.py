@@ -1,7 +1,8 @@
 """Build the processed GLIM store from the raw ZuCo download: ``python -m data.prepare``.
 
     python -m data.prepare --raw data/raw_data --out data/processed/zuco \\
-        [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N]
+        [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N] [--split PROTOCOL]
+        [--overwrite] [--strict]
 
 Raw-data layout (SPEC §1.1; the task materials sit in each release's own ``task_materials``
 folder, as ZuCo ships them; ``--materials DIR`` points elsewhere, to a folder holding the CSVs
@@ -24,10 +25,26 @@ grow with the corpus. The split comes from the matched records (SPEC §1.5: a se
 subject's EEG kept takes no part), so each record's phase is set once every file is in, before
 the store is published. Every dropped record or file is reported on one line and counted in the
 final summary; the store appears only when the run completes.
+
+An existing store is replaced only with ``--overwrite``. A record that matches no label row, or
+that cannot be read (a damaged file, a missing field, a malformed array), is a *problem*; the
+drops the SPEC prescribes (missing sentences, non-finite EEG, too short or too long, excluded
+subjects) are not. ``--split`` chooses the split protocol (``data.preprocess.split``). Exit codes:
+
+- 0: the store is written, no problem;
+- 1: the store is written, but problems occurred: they are listed first in the summary;
+- 2: an error (on stderr), nothing written: bad options or inputs, an existing store without
+  ``--overwrite``, a full disk or an unwritable directory;
+- 3: ``--strict`` and problems occurred: nothing written;
+- 130: interrupted (Ctrl-C, SIGTERM), nothing written.
+
+What a killed run leaves beside the store (``.<out>.spill-*``, ``<out>.partial``) is removed by
+the next run.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -36,22 +53,21 @@ from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from data.preprocess.output import (
+    clean_leftovers,
+    existing_output,
+    spill_prefix,
+    write_error,
+)
 from data.preprocess.readers import (
     ZUCO1,
     ZUCO2,
@@ -60,8 +76,18 @@ from data.preprocess.readers import (
     find_raw_files,
     read_sentences,
 )
+from data.preprocess.split import (
+    EXCLUDED,
+    SENTENCES,
+    SplitError,
+    SplitProtocol,
+    parse_split,
+    subject_phases,
+)
 from data.preprocess.steps import (
+    AMBIGUOUS,
     KEPT_CHANNELS,
+    NO_ROW,
     Drop,
     DropRecord,
     Tally,
@@ -76,7 +102,8 @@ from data.preprocess.steps import (
     step2,
     step3,
 )
-from data.store import LABEL_COLUMNS, PHASES, StoreWriter
+from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.progress import progress
 
 MATERIALS_DIR = "task_materials"
 NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df or a label table "
@@ -84,8 +111,29 @@ NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df 
                     "--labels {table} --out LABELS.jsonl ...` and pass --labels LABELS.jsonl")
 
 
+EXPECTED_DROPS = ("excluded subject", "no EEG (missing sentence)", "empty EEG", "non-finite EEG",
+                  "too short", "too long")
+"""Drops the SPEC prescribes (reason prefixes); every other drop is a problem."""
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
 class PrepareError(RuntimeError):
     """A problem that stops the run before anything is written (one line for the user)."""
+
+
+class StrictError(PrepareError):
+    """``--strict`` and records that matched no label row or could not be read."""
+
+
+def is_problem(drop: Drop) -> bool:
+    """Whether ``drop`` is an unmatched or unreadable record or file, not a prescribed drop."""
+    return drop.reason in (NO_ROW, AMBIGUOUS) or not drop.reason.startswith(EXPECTED_DROPS)
+
+
+def default_workers() -> int:
+    """Files read in parallel by default: the CPUs this process may use, at most 8."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1, 8))
 
 
 @dataclass
@@ -117,11 +165,19 @@ class Summary:
     sentences: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)
     stored: Counter = field(default_factory=Counter)
+    problems: list[Drop] = field(default_factory=list)
+
+    def drop(self, drop: Drop) -> None:
+        """Count and echo a drop; keep it among the problems if it is one."""
+        self.tally.drop(drop)
+        if is_problem(drop):
+            self.problems.append(drop)
 
     def as_dict(self) -> dict[str, Any]:
         return {"sentences": dict(self.sentences), "kept_after_step3": dict(self.kept),
                 "stored": {f"{d} {p}": n for (d, p), n in sorted(self.stored.items())},
-                "dropped": {r: {"records": n, "files": f} for r, n, f in self.tally.rows()}}
+                "dropped": {r: {"records": n, "files": f} for r, n, f in self.tally.rows()},
+                "problems": len(self.problems)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +293,9 @@ def _file_results(jobs: Sequence[tuple[RawFile, str, Path]], workers: int) -> It
         for job in jobs:
             yield process_file(*job)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    # forkserver: the modules are imported once, in the server, and every worker forks from it
+    method = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
         pending: list[Future] = []
         try:
             for job in jobs:
@@ -259,10 +317,10 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
                 stored_rows: list[int], summary: Summary) -> None:
     """Match the kept sentences of one file and append them to the store in file order, their
     phase left unset; the label row of each stored record is appended to ``stored_rows``."""
-    raw_file, tally = result.file, summary.tally
+    raw_file = result.file
     rows = groups.get((raw_file.dataset, raw_file.task))
     if rows is None:
-        tally.drop(Drop(result.where, None, "no label rows for its dataset and task",
+        summary.drop(Drop(result.where, None, "no label rows for its dataset and task",
                         f"{len(result.kept)} records"))
         return
     matches = match_group([k.text for k in result.kept], rows, raw_file.task)
@@ -270,7 +328,7 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
         for kept, (row, reason) in zip(result.kept, matches):
             eeg = np.fromfile(spill, dtype=np.float32, count=kept.eeg_len * KEPT_CHANNELS)
             if reason is not None:
-                tally.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
+                summary.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
                 continue
             writer.append(eeg.reshape(kept.eeg_len, KEPT_CHANNELS),
                           {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": None,
@@ -279,25 +337,42 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
 
 
 def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
-                stored_rows: list[int], summary: Summary) -> None:
-    """Split the stored records by text uid (``split_uids``) and set their phases."""
+                stored_rows: list[int], subjects: list[str], split: SplitProtocol,
+                summary: Summary) -> None:
+    """Split the stored records by text uid (``split_uids``), then by subject under a held-out
+    subject protocol (``data.preprocess.split``), and set their phases."""
     keys = [(label_records[row]["dataset"], label_records[row]["task"],
              label_records[row]["text uid"]) for row in stored_rows]
     phase_of_uid = split_uids(keys, table["text uid"].tolist())
     phases = [phase_of_uid[int(uid)] for _, _, uid in keys]
+    if split.name != SENTENCES:
+        try:
+            phases = subject_phases(split, subjects, [uid for _, _, uid in keys], phases)
+        except SplitError as error:
+            raise PrepareError(f"--split {split.name}: {error}") from None
     writer.set_column("phase", phases)
     summary.stored.update((dataset, phase) for (dataset, _, _), phase in zip(keys, phases))
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None = None,
             materials: str | Path | None = None, variants: str | Path | None = None,
-            workers: int = 1, console: Console | None = None) -> Summary:
-    """Run steps 1–4 and write the store at ``out_dir``; returns the counts of the run."""
+            workers: int = 1, console: Console | None = None, overwrite: bool = False,
+            strict: bool = False, split: SplitProtocol = SplitProtocol()) -> Summary:
+    """Run steps 1–4 and write the store at ``out_dir``; returns the counts of the run.
+
+    ``PrepareError`` (nothing written) for an existing output without ``overwrite``, bad inputs,
+    a full disk or an unwritable directory, and with ``strict`` for any problem (``is_problem``).
+    """
     console = console or Console(highlight=False, soft_wrap=True)
     echo = lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise PrepareError(f"raw data directory not found: {raw_dir}")
+    for leftover in clean_leftovers(out_dir):
+        echo(f"removed {leftover} (left by an interrupted run)")
+    held = existing_output(out_dir)
+    if held and not overwrite:
+        raise PrepareError(f"{out_dir} already holds {held}; pass --overwrite to replace it")
     summary = Summary(Tally(echo=echo))
     table = resolve_labels(raw_dir, out_dir, labels, materials, variants, summary.tally, echo)
     groups = label_groups(table)
@@ -308,47 +383,71 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     if not files:
         raise PrepareError(f"no ZuCo .mat files under {raw_dir} (expected e.g. "
                            f"{raw_dir}/ZuCo1/task1- SR/Matlab files/resultsZAB_SR.mat)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.spill-", dir=out_dir.parent))
-    info = {"label_source": str(labels) if labels else "task materials", "raw_dir": str(raw_dir)}
-    stored_rows: list[int] = []  # label row of each stored record, in store order
+    info = {"label_source": str(labels) if labels else "task materials", "raw_dir": str(raw_dir),
+            "split": split.as_dict()}
+    done = [0, 0]  # files read, records stored
     try:
-        jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32")
-                for i, f in enumerate(files)]
-        with StoreWriter(out_dir, info=info) as writer, _progress(console) as progress, \
-                closing(_file_results(jobs, workers)) as results:  # stops the workers on errors
-            task = progress.add_task("reading ZuCo files", total=len(jobs), stored=0)
-            for result in results:
-                for drop in result.drops:
-                    summary.tally.drop(drop)
-                summary.sentences[result.file.dataset] += result.n_sentences
-                summary.kept[result.file.dataset] += len(result.kept)
-                if result.kept:
-                    _store_file(result, writer, groups, label_records, stored_rows, summary)
-                result.eeg_path.unlink(missing_ok=True)
-                progress.update(task, advance=1, stored=writer.n)
-            if writer.n == 0:
-                raise PrepareError("no record was stored (see the lines above)")
-            _set_phases(writer, table, label_records, stored_rows, summary)
-            writer.info["summary"] = summary.as_dict()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        spill_dir = Path(tempfile.mkdtemp(prefix=spill_prefix(out_dir), dir=out_dir.parent))
+    except OSError as error:
+        raise PrepareError(write_error(error, out_dir.parent, None) or str(error)) from None
+    try:
+        _write(files, raw_dir, spill_dir, out_dir, info, groups, label_records, table, workers,
+               strict, split, summary, done)
+    except OSError as error:
+        needed = int(done[1] / max(done[0], 1) * len(files) * ROW_BYTES) if done[0] else None
+        message = write_error(error, out_dir, needed)
+        if message is None:
+            raise
+        raise PrepareError(message) from None
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
     return summary
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("files, {task.fields[stored]} records stored"),
-                    TimeElapsedColumn(), console=console)
+ROW_BYTES = EEG_LEN * EEG_CHANNELS * 4
+"""Bytes of one stored EEG row."""
+
+
+def _write(files: list[RawFile], raw_dir: Path, spill_dir: Path, out_dir: Path, info: dict,
+           groups: dict, label_records: dict, table: pd.DataFrame, workers: int, strict: bool,
+           split: SplitProtocol, summary: Summary, done: list[int]) -> None:
+    """Read every file, match and append its records, set the phases and publish the store."""
+    stored_rows: list[int] = []  # label row of each stored record, in store order
+    subjects: list[str] = []  # subject of each stored record
+    jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32") for i, f in enumerate(files)]
+    with StoreWriter(out_dir, info=info) as writer, \
+            progress("reading ZuCo files", len(jobs)) as advance, \
+            closing(_file_results(jobs, workers)) as results:  # stops the workers on errors
+        for result in results:
+            for drop in result.drops:
+                summary.drop(drop)
+            summary.sentences[result.file.dataset] += result.n_sentences
+            summary.kept[result.file.dataset] += len(result.kept)
+            if result.kept:
+                before = len(stored_rows)
+                _store_file(result, writer, groups, label_records, stored_rows, summary)
+                subjects += [result.file.subject] * (len(stored_rows) - before)
+            result.eeg_path.unlink(missing_ok=True)
+            done[0], done[1] = done[0] + 1, writer.n
+            advance(1, stored=writer.n)
+        if writer.n == 0:
+            raise PrepareError("no record was stored (see the lines above)")
+        if strict and summary.problems:
+            raise StrictError(f"--strict: {len(summary.problems)} records or files matched no label "
+                              "row or could not be read (listed above); nothing written")
+        _set_phases(writer, table, label_records, stored_rows, subjects, split, summary)
+        writer.info["summary"] = summary.as_dict()
 
 
 def summary_tables(summary: Summary) -> list[Table]:
     """The final summary: records per dataset and phase, and drops by reason."""
     kept = Table(title="records")
-    for column in ("dataset", "sentences read", "kept by step 3", "stored", *PHASES):
+    phases = [*PHASES, *([EXCLUDED] if any(p == EXCLUDED for _, p in summary.stored) else [])]
+    for column in ("dataset", "sentences read", "kept by step 3", "stored", *phases):
         kept.add_column(column, justify="left" if column == "dataset" else "right")
     for dataset in sorted(summary.sentences):
-        per_phase = [summary.stored[(dataset, p)] for p in PHASES]
+        per_phase = [summary.stored[(dataset, p)] for p in phases]
         kept.add_row(dataset, str(summary.sentences[dataset]), str(summary.kept[dataset]),
                      str(sum(per_phase)), *map(str, per_phase))
     dropped = Table(title="dropped")
@@ -363,32 +462,60 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def problem_lines(summary: Summary) -> list[str]:
+    """The summary's first lines: every unmatched or unreadable record or file."""
+    if not summary.problems:
+        return []
+    return ([f"{len(summary.problems)} records or files matched no label row or could not be read:"]
+            + [f"  {drop.line()}" for drop in summary.problems])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n")[0],
+                                     epilog="exit codes: 0 written, 1 written with unmatched or unreadable "
+                                            "records, 2 error, 3 --strict refused, 130 interrupted")
     parser.add_argument("--raw", default="data/raw_data", help="raw ZuCo tree (default %(default)s)")
     parser.add_argument("--out", default="data/processed/zuco", help="store to write (default %(default)s)")
     parser.add_argument("--labels", help="label table (.jsonl, .csv, or the published .df pickle); skips steps 1-2")
     parser.add_argument("--variants", help="table with the text variants for steps 1-2 (e.g. from python -m data.preprocess.variants)")
     parser.add_argument("--materials", help="task-material folder (default RAW/ZuCo1|ZuCo2/task_materials)")
-    parser.add_argument("--workers", type=int, default=1, help="files read in parallel (default 1)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="files read in parallel (default: the CPU count, at most 8: %(default)s)")
+    parser.add_argument("--split", default=SENTENCES,
+                        help="split protocol: sentences (the original's, default), subjects:S1,S2,... "
+                             "(held-out readers) or subjects+sentences:S1,S2,... (both held out)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 3, nothing written) if any record matches no label row or cannot be read")
     args = parser.parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        split = parse_split(args.split)
+        if args.workers < 1:
+            raise PrepareError(f"--workers {args.workers}: at least 1")
+    except (SplitError, PrepareError) as error:
+        errors.print(f"error: {error}", markup=False)
+        return EXIT_ERROR
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up too
     try:
         summary = prepare(args.raw, args.out, labels=args.labels, materials=args.materials,
-                          variants=args.variants, workers=args.workers, console=console)
+                          variants=args.variants, workers=args.workers, console=console,
+                          overwrite=args.overwrite, strict=args.strict, split=split)
     except PrepareError as error:
-        console.print(f"error: {error}", markup=False)
-        return 2
+        errors.print(f"error: {error}", markup=False)
+        return EXIT_STRICT if isinstance(error, StrictError) else EXIT_ERROR
     except KeyboardInterrupt:
-        console.print(f"interrupted: nothing written at {args.out}", markup=False)
-        return 130
+        errors.print(f"interrupted: nothing written at {args.out}", markup=False)
+        return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+    for line in problem_lines(summary):
+        console.print(line, markup=False, highlight=False)
     for table in summary_tables(summary):
         console.print(table)
-    console.print(f"store written: {args.out}", markup=False)
-    return 0
+    console.print(f"store written: {args.out} (split: {args.split})", markup=False)
+    return EXIT_PROBLEMS if summary.problems else EXIT_OK
 
 
 if __name__ == "__main__":

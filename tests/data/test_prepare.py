@@ -28,8 +28,11 @@ def corpus(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _run(capsys, *args: str) -> tuple[int, list[str]]:
+    """Exit code and stdout lines; stderr lines are given after them, prefixed by ``stderr: ``."""
+    args = args if "--workers" in args else (*args, "--workers", "1")
     code = prepare.main([str(a) for a in args])
-    return code, capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines() + [f"stderr: {line}" for line in captured.err.splitlines()]
 
 
 def test_prepare_writes_the_store(corpus, tmp_path: Path, capsys) -> None:
@@ -50,25 +53,24 @@ def test_prepare_writes_the_store(corpus, tmp_path: Path, capsys) -> None:
 
 def test_cli_with_workers_gives_the_same_store(corpus, tmp_path: Path, capsys) -> None:
     raw, labels = corpus
-    assert _run(capsys, "--raw", raw, "--out", tmp_path / "one", "--labels", labels)[0] == 0
+    assert _run(capsys, "--raw", raw, "--out", tmp_path / "one", "--labels", labels, "--workers", "1")[0] == 0
     done = subprocess.run([sys.executable, "-m", "data.preprocess.prepare", "--raw", str(raw), "--out", str(tmp_path / "two"),
                            "--labels", str(labels), "--workers", "2"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    one, two = open_store(tmp_path / "one"), open_store(tmp_path / "two")
-    assert one.records.equals(two.records)
-    np.testing.assert_array_equal(one.eeg, two.eeg)
+    for name in ("eeg.npy", "records.jsonl", "store.json"):  # bit for bit
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
 def test_without_labels_needs_variants(corpus, tmp_path: Path, capsys) -> None:
     raw, labels = corpus
     code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "out")
-    errors = [line for line in lines if line.startswith("error:")]
+    errors = [line for line in lines if line.startswith("stderr: error:")]
     assert code == 2 and len(errors) == 1 and "python -m data.preprocess.variants" in errors[0] and "--labels" in errors[0]
     assert (tmp_path / "out.labels.jsonl").is_file() and not (tmp_path / "out").exists()
     code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "out", "--variants", labels,
                        "--materials", raw / "ZuCo1" / "task_materials")
-    assert code == 0 and len(open_store(tmp_path / "out")) == 8  # ZuCo2 has no materials there
+    assert code == 1 and len(open_store(tmp_path / "out")) == 8  # ZuCo2 has no materials there
     assert any("resultsYAC_NR.mat: no label rows" in line for line in lines)
 
 
@@ -84,7 +86,7 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(corpus, tmp_path: Path, cap
     write_v5(sr / "resultsZKH_SR.mat", [(texts[0], eeg(600)), ("Not in the materials.", eeg(600)),
                                         (texts[2], None), (texts[3], eeg(100))])
     code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "out", "--labels", labels)
-    assert code == 0
+    assert code == 1  # written, with unmatched and unreadable records
     expected = {"resultsZJN_SR.mat: unreadable file": None,
                 "resultsZJM_SR.mat: missing field (rawData)": None,
                 "resultsZKB_SR.mat: sentence 0: wrong channel count": None,
@@ -92,8 +94,13 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(corpus, tmp_path: Path, cap
                 "resultsZKH_SR.mat: sentence 1: text matches no label row": None,
                 "resultsZKH_SR.mat: sentence 2: no EEG (missing sentence)": None,
                 "resultsZKH_SR.mat: sentence 3: too short (< 250 samples)": None}
+    streamed = [line for line in lines if not line.startswith("  ")]
     for fragment in expected:
-        assert len([line for line in lines if fragment in line]) == 1, fragment
+        assert len([line for line in streamed if fragment in line]) == 1, fragment
+    heading = next(i for i, line in enumerate(lines) if "matched no label row or could not be read:" in line)
+    listed = [line for line in lines[heading + 1:] if line.startswith("  ")]  # the summary lists problems first
+    assert lines[heading].startswith("5 records or files") and len(listed) == 5
+    assert not any("no EEG" in line or "too short" in line for line in listed)  # prescribed drops
     store = open_store(tmp_path / "out")
     assert len(store) == 12 + 3 + 1  # the good corpus, ZKB's three good sentences, ZKH's first
     dropped = store.info["summary"]["dropped"]
@@ -120,8 +127,8 @@ def test_interrupted_run_leaves_no_half_store(corpus, tmp_path: Path, capsys, mo
     monkeypatch.setattr(StoreWriter, "append", interrupt)
     for target in (out, tmp_path / "fresh"):
         appended.clear()
-        code, lines = _run(capsys, "--raw", raw, "--out", target, "--labels", labels)
-        assert code == 130 and any(line.startswith("interrupted") for line in lines)
+        code, lines = _run(capsys, "--raw", raw, "--out", target, "--labels", labels, "--overwrite")
+        assert code == 130 and any(line.startswith("stderr: interrupted") for line in lines)
     assert (out / "records.jsonl").read_text() == before and len(open_store(out)) == 12
     assert not (tmp_path / "fresh").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "out", "raw"]
