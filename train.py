@@ -41,12 +41,18 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from data.datamodule import GLIMDataModule
-from data.store import StoreError
+from data.store import StoreError, open_store
 from evaluation.full_validation import FullValidation
-from infra.atomic import atomic_write_text, remove_stale_temp_files
+from evaluation.provenance import store_identity
+from infra.atomic import WriteError, atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
 from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError
-from infra.loggers import make_logger
+from infra.loggers import LOGGERS, check_logger, make_logger
+from infra.progress import EpochLog, is_terminal
+from infra.provenance import git_state, package_versions
 from infra.resume import (
+    PENDING_LOG_KEY,
+    RUN_KEY,
+    ContinuedCSVLogger,
     LastCheckpoint,
     ResumableTrainLoader,
     RngState,
@@ -55,9 +61,15 @@ from infra.resume import (
     checkpoints_in,
     resume_path,
 )
+from infra.signals import EXIT_STATUS, RunInterrupted, StopOnSignal
 from model.checkpoint import RESUME_FREE_HPARAMS
 from model.glim import GLIM
-from model.text_model import TextModelError
+from model.text_model import TextModelError, check_text_model
+
+PRECISIONS = ("bf16-mixed", "32-true", "16-mixed", "bf16-true", "16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16", "bf16", "32", "16", "64")
+"""The precisions Lightning accepts."""
+CPU_HINT = "--accelerator cpu --devices 1 --strategy auto --precision 32-true (or bf16-mixed)"
 
 
 class TrainData(ResumableTrainLoader, GLIMDataModule):
@@ -75,10 +87,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run_name", type=str, default="glim-zuco", help="checkpoint file prefix")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max_epochs", type=int, default=200)
-    parser.add_argument("--accelerator", type=str, default="auto")
     parser.add_argument("--devices", type=int | str, default="auto")
     parser.add_argument("--num_nodes", type=int, default=1)
     parser.add_argument("--strategy", type=str, default="auto")
+    parser.add_argument("--accelerator", type=str, default="auto", help="auto | gpu | cpu | ...")
     parser.add_argument("--precision", type=str, default="bf16-mixed",
                         help="bf16-mixed (default; on a GPU also a bf16 text model and matmul precision "
                              "'medium', as the paper) | 32-true (float32) | any Lightning precision")
@@ -86,7 +98,9 @@ def build_parser() -> ArgumentParser:
                         help="torch.compile the EEG encoder (GPU; names in checkpoints unchanged)")
     parser.add_argument("--text_cache_dir", type=str | None, default=None,
                         help="keep frozen text-encoder states in safetensors files here across runs")
-    parser.add_argument("--logger", type=str, default="csv", help="csv | tensorboard | wandb | none")
+    parser.add_argument("--logger", type=str, default="csv",
+                        help=f"{' | '.join(LOGGERS)}: under out_dir/logs (wandb: out_dir/logs/wandb, offline "
+                             "unless WANDB_API_KEY is set)")
     parser.add_argument("--ckpt_every", type=int, default=10, help="save a checkpoint every N epochs")
     parser.add_argument("--ckpt_every_n_steps", type=int, default=0,
                         help="also refresh last.ckpt every N optimizer steps (0: at epoch ends only)")
@@ -102,7 +116,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--limit_train_batches", type=int | float, default=1.0)
     parser.add_argument("--limit_val_batches", type=int | float, default=1.0)
     parser.add_argument("--deterministic", type=bool, default=False)
-    parser.add_argument("--progress", type=bool, default=True, help="rich progress bar")
+    parser.add_argument("--progress", type=bool, default=True,
+                        help="rich progress bar when stdout is a terminal (otherwise, and with false, one "
+                             "plain line per epoch and a summary at the end)")
     parser.add_argument("--record_batches", type=bool, default=False,
                         help="write the store records of every train batch per rank to out_dir/batches")
     return parser
@@ -130,7 +146,7 @@ def run_info(cfg: Namespace, parser: ArgumentParser, resumed_from: Path | None) 
     saved.resume, saved.overwrite = "auto", False
     info = {"seed": cfg.seed, "config": json.loads(parser.dump(saved, format="json", skip_unset=False)),
             "resumed_from": str(resumed_from or ""), "argv": sys.argv[1:],
-            "versions": {"torch": torch.__version__, "lightning": L.__version__}}
+            "code": git_state(), "versions": package_versions(), "store": store_identity(cfg.data.data_dir)}
     return info, parser.dump(saved, skip_unset=False)
 
 
@@ -148,16 +164,30 @@ def write_run_files(out_dir: Path, info: dict, config_yaml: str, overwrite: bool
     atomic_write_text(out_dir / "run.json", json.dumps(info, indent=1) + "\n")
 
 
-def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
-    """The Lightning trainer: periodic checkpoints, ``last.ckpt`` every epoch (or N steps), RNG
-    states and run info in every checkpoint, atomic checkpoint writes."""
+def build_logger(cfg: Namespace, out_dir: Path, resumed: dict | None):
+    """The experiment logger; a resumed run with the CSV logger continues its log version (one
+    ``metrics.csv``: the rows before the checkpoint's step kept, the rest logged again)."""
+    version = ((resumed or {}).get(RUN_KEY) or {}).get("log_version")
+    if cfg.logger == "csv" and isinstance(version, int):
+        return ContinuedCSVLogger(out_dir, "logs", version, resumed["global_step"],
+                                  resumed.get(PENDING_LOG_KEY))
+    return make_logger(cfg.logger, out_dir, cfg.run_name)
+
+
+def build_trainer(cfg: Namespace, out_dir: Path, info: dict, resumed: dict | None = None):
+    """The Lightning trainer: periodic checkpoints, ``last.ckpt`` every epoch (or N steps) and on
+    SIGINT/SIGTERM, RNG states, run info and log version in every checkpoint, atomic writes."""
     every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
                             every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=False,
                             save_on_train_epoch_end=True, enable_version_counter=False)
-    callbacks = [every, LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps),
-                 RngState(), RunInfo({"seed": info["seed"], "config": info["config"]})]
-    if cfg.progress:
-        callbacks.append(RichProgressBar())
+    logger = build_logger(cfg, out_dir, resumed)
+    version = getattr(logger, "version", None) if cfg.logger in ("csv", "tensorboard") else None
+    last = LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps)
+    callbacks = [every, last, StopOnSignal(last.save_now), RngState(),
+                 RunInfo({"seed": info["seed"], "config": info["config"],
+                          "log_version": version if isinstance(version, int) else None})]
+    rich = cfg.progress and is_terminal()
+    callbacks.append(RichProgressBar() if rich else EpochLog(out_dir, monitor="val/loss", mode="min"))
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))
     if cfg.full_val:
@@ -166,13 +196,14 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict):
         return L.Trainer(
             max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
             num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,
-            logger=make_logger(cfg.logger, out_dir, cfg.run_name), callbacks=callbacks,
+            logger=logger, callbacks=callbacks,
             plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
             check_val_every_n_epoch=cfg.val_every, limit_train_batches=cfg.limit_train_batches,
             limit_val_batches=cfg.limit_val_batches, deterministic=cfg.deterministic,
-            enable_progress_bar=cfg.progress, log_every_n_steps=1, num_sanity_val_steps=0)
-    except (MisconfigurationException, TypeError) as e:  # accelerator, devices, strategy, ...
-        raise ValueError(f"trainer options: {e}") from None
+            enable_progress_bar=rich, log_every_n_steps=1, num_sanity_val_steps=0)
+    except (MisconfigurationException, TypeError, RuntimeError) as e:  # accelerator, devices, strategy, ...
+        hint = f"; on the CPU pass {CPU_HINT}" if not torch.cuda.is_available() else ""
+        raise ValueError(f"trainer options: {one_line(e)}{hint}") from None
 
 
 def seeded_model(cfg: Namespace) -> GLIM:
@@ -187,10 +218,27 @@ def is_float32(precision: str | int) -> bool:
     return str(precision).split("-")[0] in ("32", "64")
 
 
+def check_options(cfg: Namespace) -> None:
+    """The options and paths, checked before anything is loaded: ``ValueError`` (or the store's
+    and text model's own errors) in one line."""
+    check_logger(cfg.logger)
+    if str(cfg.precision) not in PRECISIONS:
+        raise ValueError(f"unknown --precision {cfg.precision!r}: use one of {', '.join(PRECISIONS)}")
+    if cfg.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--accelerator {cfg.accelerator} but no GPU is visible here; on the CPU pass {CPU_HINT}")
+    for name in ("max_epochs", "ckpt_every", "val_every"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
+    open_store(cfg.data.data_dir)
+    check_text_model(cfg.text_model or cfg.model.text_model_id)
+
+
 def train(cfg: Namespace, parser: ArgumentParser) -> Path:
     """Check everything, then fit; nothing is written before the checks pass."""
+    check_options(cfg)
     out_dir = Path(cfg.out_dir)
     ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
+    state = None
     if ckpt is not None:
         state = check_resume(ckpt, vars(cfg.model), RESUME_FREE_HPARAMS)
         print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
@@ -209,7 +257,7 @@ def train(cfg: Namespace, parser: ArgumentParser) -> Path:
     data = TrainData(**vars(cfg.data), bsz_train=cfg.model.bsz_train, bsz_val=cfg.model.bsz_val)
     data.setup("fit")
     info, config_yaml = run_info(cfg, parser, ckpt)
-    trainer = build_trainer(cfg, out_dir, info)
+    trainer = build_trainer(cfg, out_dir, info, state)
     write_run_files(out_dir, info, config_yaml, cfg.overwrite)
     trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
     return out_dir / "last.ckpt"
@@ -232,8 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         last = train(cfg, parser)
-    except (StoreError, TextModelError, CheckpointError, ValueError) as e:
+    except RunInterrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        return EXIT_STATUS
+    except (StoreError, TextModelError, CheckpointError, ValueError, WriteError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if not is_disk_error(e):
+            raise
+        print(f"error: {write_error(e, e.filename or cfg.out_dir)}", file=sys.stderr)
         return 1
     print(f"done: {last}")
     return 0

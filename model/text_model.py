@@ -43,7 +43,7 @@ def check_text_model(name_or_path: str, label: str = "text model", flag: str = "
     """Fail fast, before anything is loaded: a local directory must hold a model, and under
     ``HF_HUB_OFFLINE=1`` a hub id must be in the local cache."""
     source = model_source(name_or_path, label, error=error)
-    if source != name_or_path or os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
+    if Path(source).is_dir() or os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
         return
     from huggingface_hub import try_to_load_from_cache
 
