@@ -3,6 +3,7 @@ checking that it can continue a run with given hyper-parameters, and Lightning's
 with atomic saves and weights-only loads."""
 from __future__ import annotations
 
+import errno
 import json
 import zipfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, Callable, Collection, Mapping, Optional
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from infra.atomic import atomic_open
+from infra.atomic import WriteError, atomic_open, free_bytes, write_error
 
 TRAINING_STATE_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
 """What a checkpoint needs beyond the weights to continue training."""
@@ -75,9 +76,11 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def check_resumable(path: str | Path, hparams: Mapping[str, Any], free: Collection[str] = ()) -> dict[str, int]:
+def check_resumable(path: str | Path, hparams: Mapping[str, Any], free: Collection[str] = (),
+                    keep: Collection[str] = ()) -> dict[str, Any]:
     """Check that ``path`` can continue a run whose model is configured by ``hparams``; returns its
-    ``epoch`` and ``global_step``. ``CorruptCheckpointError`` if the file is damaged,
+    ``epoch`` and ``global_step`` (and the entries named in ``keep``, None if absent).
+    ``CorruptCheckpointError`` if the file is damaged,
     ``CheckpointError`` if it holds weights only or was trained with other hyper-parameters
     (those in ``free`` may differ)."""
     ckpt = read_checkpoint(path)
@@ -91,20 +94,39 @@ def check_resumable(path: str | Path, hparams: Mapping[str, Any], free: Collecti
             raise CheckpointError(f"{path} was trained with model.{key}={saved.get(key)!r} but the "
                                   f"configuration says {wanted.get(key)!r}: resume with that run's "
                                   "config.yaml")
-    return {"epoch": int(ckpt["epoch"]), "global_step": int(ckpt["global_step"])}
+    return {"epoch": int(ckpt["epoch"]), "global_step": int(ckpt["global_step"]),
+            **{k: ckpt.get(k) for k in keep}}
+
+
+def checkpoint_bytes(checkpoint: Any) -> int:
+    """The bytes of the tensors in ``checkpoint`` (nested dicts, lists, tuples): about its size."""
+    if isinstance(checkpoint, torch.Tensor):
+        return checkpoint.numel() * checkpoint.element_size()
+    if isinstance(checkpoint, Mapping):
+        return sum(checkpoint_bytes(v) for v in checkpoint.values())
+    if isinstance(checkpoint, (list, tuple)):
+        return sum(checkpoint_bytes(v) for v in checkpoint)
+    return 0
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoint IO: ``torch.save`` into a temporary file, then an atomic replace, so
-    a crash while saving never leaves a truncated checkpoint where a good one was. Loading uses
+    a crash while saving never leaves a truncated checkpoint where a good one was, and a full disk
+    is a one-line ``WriteError``. Loading uses
     ``weights_only=True`` (no pickled code) unless the caller passes ``weights_only=False``."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
                         storage_options: Optional[Any] = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
-        with atomic_open(path, "wb") as f:
-            torch.save(checkpoint, f)
+        needed = checkpoint_bytes(checkpoint)
+        try:
+            with atomic_open(path, "wb", needed=needed) as f:
+                torch.save(checkpoint, f)
+        except RuntimeError as e:  # torch's writer reports a full disk as a failed "enforce"
+            if isinstance(e, WriteError) or (free_bytes(Path(path).parent) or 0) >= needed:
+                raise
+            raise write_error(OSError(errno.ENOSPC, "no space left"), path, needed) from None
 
     def load_checkpoint(self, path: str | Path, map_location: Optional[Callable] = lambda s, _: s,
                         weights_only: Optional[bool] = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ and resolved configuration inside every checkpoint. ``resume_path`` decides wher
 continues from (``--resume``/``--overwrite`` of train.py)."""
 from __future__ import annotations
 
+import csv
 import random
 from itertools import islice
 from pathlib import Path
@@ -13,13 +14,18 @@ from typing import Any, Collection, Iterator, Mapping
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.apply_func import convert_tensors_to_scalars
 from lightning.pytorch.callbacks import Callback, Checkpoint
+from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Sampler
 
 from infra.checkpoint_io import CorruptCheckpointError, check_resumable
 
 RUN_KEY = "glim_run"
-"""Checkpoint key holding ``{"seed": ..., "config": {...}}`` (plain types)."""
+"""Checkpoint key holding ``{"seed": ..., "config": {...}, "log_version": ...}`` (plain types)."""
+PENDING_LOG_KEY = "pending_log_row"
+"""Checkpoint key of the log row of the checkpoint's own step: a checkpoint written at a step's
+end precedes that step's row in the logger, so the row travels in the checkpoint."""
 
 
 class RunDirError(ValueError):
@@ -34,25 +40,90 @@ class LastCheckpoint(Checkpoint):
         self.path = Path(path)
         self.every_n_steps = every_n_steps
         self._saved_step = -1
+        self._pending: dict[str, Any] | None = None
 
     @property
     def state_key(self) -> str:
         return self._generate_state_key(path=self.path.name)
 
-    def _save(self, trainer: L.Trainer) -> None:
+    def _save(self, trainer: L.Trainer, at_step_end: bool = False) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run:
             return
+        for logger in trainer.loggers:  # the rows so far are on disk before the checkpoint
+            logger.save()
+        self._pending = pending_log_row(trainer) if at_step_end else None
         trainer.save_checkpoint(self.path, weights_only=False)
+        self._pending = None
         self._saved_step = trainer.global_step
+
+    def save_now(self, trainer: L.Trainer) -> None:
+        """Write ``path`` at the end of the current step (a stop on a signal)."""
+        self._save(trainer, at_step_end=True)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if self._pending is not None:
+            checkpoint[PENDING_LOG_KEY] = self._pending
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         step = trainer.global_step
         if self.every_n_steps and step % self.every_n_steps == 0 and step != self._saved_step:
-            self._save(trainer)
+            self._save(trainer, at_step_end=True)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)
+
+
+def pending_log_row(trainer: L.Trainer) -> dict[str, Any] | None:
+    """The row Lightning logs right after ``on_train_batch_end`` (``{"step", "metrics"}``, plain
+    numbers), as its logger connector will compute it; None when this step logs nothing."""
+    connector = trainer._logger_connector
+    if connector._first_loop_iter is None or not connector.should_update_logs:
+        return None
+    metrics = convert_tensors_to_scalars(dict(connector.metrics["log"]))
+    if not metrics:
+        return None
+    step = metrics.pop("step", None)
+    if step is None:
+        metrics.setdefault("epoch", trainer.current_epoch)
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped
+    return {"step": int(step), "metrics": {k: v for k, v in metrics.items()}}
+
+
+class ContinuedCSVLogger(CSVLogger):
+    """A CSV logger that continues the log of an interrupted run in its version directory: the
+    rows of the steps before ``first_step`` (the resumed run logs the others again) and the
+    checkpoint's pending row are kept, so the run has one ``metrics.csv``, one curve."""
+
+    def __init__(self, save_dir: str | Path, name: str, version: int, first_step: int,
+                 pending: Mapping[str, Any] | None = None):
+        super().__init__(save_dir, name=name, version=version)
+        path = Path(self.log_dir) / "metrics.csv"
+        self._kept: list[dict[str, Any]] = []
+        if path.is_file():
+            with open(path, newline="") as f:
+                self._kept = [row for row in csv.DictReader(f) if _step(row) < first_step]
+        if pending and not any(_step(r) == pending["step"] for r in self._kept):
+            row = {**pending["metrics"], "step": pending["step"]}
+            if pending["step"] < first_step:
+                self._kept.append(row)
+
+    @property
+    def experiment(self):  # the writer is created lazily; it deletes metrics.csv, so refill it
+        fresh = self._experiment is None
+        writer = super().experiment
+        if fresh and self._kept:
+            writer.metrics = self._kept + writer.metrics
+            self._kept = []
+        return writer
+
+
+def _step(row: Mapping[str, Any]) -> int:
+    try:
+        return int(float(row.get("step", "")))
+    except ValueError:
+        return -1
 
 
 class RngState(Callback):
@@ -188,10 +259,11 @@ def resume_path(out_dir: Path, resume: str, overwrite: bool) -> Path | None:
     return path
 
 
-def check_resume(path: Path, hparams: Mapping[str, Any], free: Collection[str] = ()) -> dict[str, int]:
-    """``check_resumable`` with advice: a damaged checkpoint points to the previous one."""
+def check_resume(path: Path, hparams: Mapping[str, Any], free: Collection[str] = ()) -> dict[str, Any]:
+    """``check_resumable`` with advice: a damaged checkpoint points to the previous one. Returns
+    ``epoch``, ``global_step``, the run info (``RUN_KEY``) and the pending log row."""
     try:
-        return check_resumable(path, hparams, free)
+        return check_resumable(path, hparams, free, keep=(RUN_KEY, PENDING_LOG_KEY))
     except CorruptCheckpointError as e:
         others = [p for p in checkpoints_in(path.parent) if p.resolve() != path.resolve()]
         hint = (f"resume from the previous checkpoint with --resume {others[-1]}" if others
