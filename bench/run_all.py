@@ -4,6 +4,7 @@
 
 Each benchmark runs as ``python -m bench.<name>`` with its default arguments and prints its own
 report; a benchmark fails when it exits non-zero (its criterion is not met or it crashed).
+``gpu_check`` runs only where a CUDA GPU is present (it is skipped otherwise).
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 BENCH = Path(__file__).resolve().parent
+NEEDS_GPU = ("gpu_check",)
 FIRST = ("bench_metrics", "bench_eval", "memory_estimate", "bench_data_memory", "bench_prepare", "bench_step")
 
 
@@ -28,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", default=None, help="run only these benchmarks")
     parser.add_argument("--skip", nargs="+", default=[], help="benchmarks to leave out")
     args = parser.parse_args(argv)
-    names = [n for n in benchmarks() if (args.only is None or n in args.only) and n not in args.skip]
+    skip = list(args.skip) + ([] if torch.cuda.is_available() else list(NEEDS_GPU))
+    names = [n for n in benchmarks() if (args.only is None or n in args.only) and n not in skip]
+    for name in sorted(set(NEEDS_GPU) & set(skip) - set(args.skip)):
+        print(f"bench.{name}: skipped (no CUDA GPU)")
     results = []
     for name in names:
         print(f"\n===== bench.{name} =====", flush=True)
