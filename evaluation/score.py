@@ -186,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     m = summary["metrics"]
-    shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("Bleu1", "Rouge1-fmeasure", "WER") if m.get(k) is not None)
+    headline = ("Bleu1", "GM\\.BLEU1@RAW", "Rouge1-fmeasure", "GM\\.ROUGE1@RAW", "WER")  # @RAW beside @MTV
+    shown = ", ".join(f"{k} {m[k]:.4f}" for k in headline if m.get(k) is not None)
     print(f"scored {summary['n']} samples -> {args.out} ({shown})")
     print(diversity_line(summary["diversity"]))
     return 0
