@@ -1,0 +1,59 @@
+"""Plain progress lines for log files: the step helper and the per-epoch callback."""
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import torch
+
+from infra.progress import EpochLog, duration, progress
+
+
+def test_plain_lines_every_n_steps_and_at_the_end():
+    log = io.StringIO()  # not a terminal
+    with progress("pretraining", 10, every=4, stream=log) as advance:
+        for i in range(10):
+            advance(1, loss=float(10 - i))
+    lines = log.getvalue().splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["pretraining: 4/10 (40%)", "pretraining: 8/10 (80%)",
+                                                        "pretraining: 10/10 (100%)"]
+    assert "loss 7" in lines[0] and "ETA" in lines[0] and "loss 1" in lines[-1]
+
+
+def test_disabled_progress_prints_nothing():
+    log = io.StringIO()
+    with progress("x", 5, enabled=False, stream=log) as advance:
+        advance(5)
+    assert log.getvalue() == ""
+
+
+def test_durations():
+    assert [duration(s) for s in (5, 65, 7260, float("nan"))] == ["5s", "1m05s", "2h01m", "?"]
+
+
+def fake_trainer(epoch: int, metrics: dict, max_epochs: int = 4):
+    return SimpleNamespace(current_epoch=epoch, max_epochs=max_epochs, is_global_zero=True,
+                           callback_metrics={k: torch.tensor(v) for k, v in metrics.items()})
+
+
+def test_epoch_line_means_step_metrics_and_keeps_validation_values(tmp_path):
+    log = io.StringIO()
+    (tmp_path / "last.ckpt").write_bytes(b"")
+    cb = EpochLog(tmp_path, monitor="val/loss", stream=log)
+    trainer = fake_trainer(0, {})
+    cb.on_fit_start(trainer, None)
+    for epoch, (steps, val) in enumerate((((4.0, 2.0), 3.0), ((1.0, 1.0), 5.0))):
+        cb.on_train_epoch_start(trainer, None)
+        for loss in steps:  # the previous epoch's val/loss stands during the train steps
+            trainer = fake_trainer(epoch, {"train/loss": loss, **({"val/loss": 3.0} if epoch else {})})
+            cb.on_train_batch_end(trainer, None, None, None, 0)
+        trainer = fake_trainer(epoch, {"train/loss": steps[-1], "val/loss": val})  # after validation
+        cb.on_train_epoch_end(trainer, None)
+    cb.on_fit_end(trainer, None)
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("epoch 1/4  train/loss 3  val/loss 3  ") and "ETA" in lines[0]
+    assert lines[1].startswith("epoch 2/4  train/loss 1  val/loss 5  ")
+    assert lines[2].startswith("done: 2 epochs in ")
+    assert lines[3].startswith("last (epoch 2): train/loss 1  val/loss 5")
+    assert lines[4].startswith("best val/loss (epoch 1): train/loss 3  val/loss 3")
+    assert lines[5] == f"checkpoints: {tmp_path / 'last.ckpt'}"
