@@ -44,6 +44,7 @@ from data.store import (
     SAMPLING_RATE,
     VARIANT_COLUMNS,
 )
+from infra.json_safe import json_safe
 from infra.unpickle import load_table_pickle
 
 STEP1_COLUMNS = ("raw text", "dataset", "task", "control", "raw label", "input text")
@@ -476,16 +477,6 @@ def step4(records: pd.DataFrame, labels: pd.DataFrame, tally: Tally | None = Non
 # label tables on disk
 # ---------------------------------------------------------------------------------------------
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, (tuple, list, np.ndarray)):
-        return [_json_value(v) for v in value]
-    return value
-
-
 def save_label_table(labels: pd.DataFrame, path: str | Path) -> Path:
     """Write a label table as ``.jsonl`` (one JSON object per row) or ``.csv``."""
     path = Path(path)
@@ -495,7 +486,7 @@ def save_label_table(labels: pd.DataFrame, path: str | Path) -> Path:
         return path
     with open(path, "w", encoding="utf-8") as out:
         for row in labels.to_dict(orient="records"):
-            out.write(json.dumps({k: _json_value(v) for k, v in row.items()},
+            out.write(json.dumps({k: json_safe(v) for k, v in row.items()},
                                  ensure_ascii=False) + "\n")
     return path
 

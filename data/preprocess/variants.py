@@ -24,8 +24,10 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 import torch
 
+from data.preprocess.steps import load_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
+from infra.json_safe import json_safe
 from model.text_model import (
     TextModelError,
     load_text_model,
@@ -197,16 +199,15 @@ def generate(gen: Generator, prompts: list[str], *, max_new_tokens: int, sample:
 
 # ---- table and cache ---------------------------------------------------------------------------
 def read_label_table(path: str | Path) -> pd.DataFrame:
-    """A label table from .jsonl or .csv; variant columns may be missing."""
+    """A label table (``steps.load_label_table``: .jsonl, .csv or the published pickle) whose
+    variant columns may be missing."""
     path = Path(path)
     if not path.is_file():
         raise VariantError(f"label table not found: {path}")
-    if path.suffix == ".jsonl":
-        table = pd.read_json(path, lines=True, dtype=False)
-    elif path.suffix == ".csv":
-        table = pd.read_csv(path)
-    else:
-        raise VariantError(f"label table {path} must be .jsonl or .csv")
+    try:
+        table = load_label_table(path, warn=lambda line: print(line, file=sys.stderr))
+    except Exception as error:  # any unreadable table is a one-line error
+        raise VariantError(f"cannot read label table {path}: {type(error).__name__}: {error}") from None
     if "input text" not in table.columns:
         raise VariantError(f"label table {path} has no 'input text' column")
     for column in VARIANT_COLUMNS:
@@ -216,22 +217,12 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     return table[ordered + [c for c in table.columns if c not in ordered]].astype({c: object for c in VARIANT_COLUMNS})
 
 
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict, str)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def write_jsonl_atomic(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` as JSON lines to a temporary sibling, then move it into place."""
     path = Path(path)
     with atomic_open(path, "w", encoding="utf-8") as f:
         for record in table.to_dict(orient="records"):
-            f.write(json.dumps({k: _json_value(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({k: json_safe(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
     return path
 
 
