@@ -178,7 +178,8 @@ def atomic_dir(path: str | Path, replaces: Collection[str] = ()) -> Iterator[Pat
         if isinstance(e, WriteError):  # named by the final path, not the hidden sibling
             raise WriteError(str(e).replace(str(tmp), str(path))) from None
         if is_disk_error(e):
-            raise write_error(e, Path(e.filename) if e.filename else path, needed or None) from None
+            named = Path(str(e.filename).replace(str(tmp), str(path))) if e.filename else path
+            raise write_error(e, named, needed or None) from None
         raise
     _fsync_dir(path.parent)
 
