@@ -19,6 +19,7 @@ import pandas as pd
 
 from evaluation.diversity import diversity, diversity_line
 from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
+from evaluation.semantic import load_encoder, semantic_frame
 from infra.atomic import WriteError, atomic_dir, atomic_write_text
 
 CHUNK = 512
@@ -42,6 +43,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"JSON list of references per row (default: {DEFAULT_TARGETS_COL} when present)")
     p.add_argument("--tokenizer", default=None,
                    help="tokenizer id or directory; texts are round-tripped through it before scoring")
+    p.add_argument("--semantic", default=None, metavar="MODEL",
+                   help="also BERTScore, sentence-embedding cosine and N-way retrieval from this text encoder "
+                        "(hub id or directory; evaluation.semantic)")
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     return p.parse_args(argv)
 
@@ -166,7 +170,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             df[targets_col] = [json.dumps(r, ensure_ascii=False) for r in refs]
     try:
         scores = score_in_chunks(generated, refs, raw, tf, tf_targets)
-    except ValueError as err:
+        if args.semantic:  # optional: nothing is loaded without the option
+            scores = pd.concat([scores, semantic_frame(load_encoder(args.semantic), generated, raw)], axis=1)
+    except ValueError as err:  # SemanticModelError included
         raise ScoreError(str(err)) from err
 
     samples = pd.concat([df.drop(columns=[c for c in scores.columns if c in df.columns]), scores], axis=1)
