@@ -147,3 +147,17 @@ def test_float32_precisions_keep_full_matmul_precision():
 
     assert all(train.is_float32(p) for p in ("32-true", "32", 32, "64-true"))
     assert not any(train.is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
+
+
+@pytest.mark.parametrize("option, message", [
+    (("--logger", "foo"), "unknown logger 'foo'"), (("--precision", "17"), "unknown --precision '17'"),
+    (("--accelerator", "gpu"), "--accelerator cpu --devices 1"), (("--data.data_dir", "/no/store"), "not found"),
+])
+def test_options_are_checked_before_anything_loads(setup, tmp_path, capsys, monkeypatch, option, message):
+    import train
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(train, "seeded_model", lambda cfg: pytest.fail("the model was built"))
+    assert train_in_process("--config", str(setup / "tiny.yaml"), "--out_dir", str(tmp_path / "o"), *option) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
