@@ -67,6 +67,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--examples", type=int, default=10, help="example generations in the report")
     parser.add_argument("--num_workers", type=int, default=0)
     parser.add_argument("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:1 ...")
+    parser.add_argument("--semantic", type=str | None, default=None,
+                        help="text encoder (hub id or directory) for BERTScore, sentence-embedding cosine and "
+                             "N-way retrieval of the true sentence (evaluation.semantic); off by default")
     parser.add_argument("--overwrite", action=ActionYesNo, default=False, help="replace results in --out")
     parser.add_argument("--progress", type=bool, default=True)
     parser.add_argument("--logger", type=str, default="csv",
@@ -92,6 +95,7 @@ def run(cfg) -> Path:
         resolve_numerics,
         set_numerics,
     )
+    from evaluation.semantic import load_encoder
     from evaluation.zero_shot import MAJORITY, baselines, label_vectors, majority_frame
     from infra.atomic import atomic_dir
     from model.checkpoint import glim_from_checkpoint
@@ -137,6 +141,10 @@ def run(cfg) -> Path:
     runs = {c: evaluate(c) for c in controls}
     if samples is None:  # a rank > 0 under torchrun: its predictions are gathered; rank 0 scores and writes
         return out
+    if cfg.semantic:  # optional semantic metrics beside the others, for the EEG run and every control
+        encoder = load_encoder(cfg.semantic)
+        samples = add_semantic(samples, encoder, cfg.seed)
+        runs = {c: add_semantic(s, encoder, cfg.seed) for c, s in runs.items()}
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
     baseline_comparisons = {MAJORITY: compare(samples, majority_frame(samples), cfg.bootstrap, cfg.permutations,
                                               cfg.seed)} if comparisons else {}
@@ -147,6 +155,17 @@ def run(cfg) -> Path:
             write_results(cfg, partial, model, condition, samples, runs, comparisons, verdicts, used)
         log_summary(cfg.logger, out, json.loads((out / "metrics.json").read_text())["metrics"])
     return out
+
+
+def add_semantic(samples, encoder, seed: int):
+    """The semantic columns of ``evaluation.semantic`` (generated vs raw sentence) added to ``samples``."""
+    import pandas as pd
+
+    from evaluation.columns import GENERATED, INPUT_TEXT
+    from evaluation.semantic import semantic_frame
+
+    gen, raw = samples[GENERATED].astype(str).tolist(), samples[INPUT_TEXT].astype(str).tolist()
+    return pd.concat([samples.reset_index(drop=True), semantic_frame(encoder, gen, raw, seed)], axis=1)
 
 
 def log_summary(kind: str, out: Path, metrics: dict) -> None:
