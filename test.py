@@ -66,6 +66,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--report", type=bool, default=True, help="write report.md and figures/")
     parser.add_argument("--examples", type=int, default=10, help="example generations in the report")
     parser.add_argument("--num_workers", type=int, default=0)
+    parser.add_argument("--verify_store", type=bool, default=False,
+                        help="check every EEG row of the store against its checksums (the metadata is always checked)")
     parser.add_argument("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:1 ...")
     parser.add_argument("--semantic", type=str | None, default=None,
                         help="text encoder (hub id or directory) for BERTScore, sentence-embedding cosine and "
@@ -111,7 +113,7 @@ def run(cfg) -> Path:
         raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     numerics = resolve_numerics(cfg.numerics, torch.device(device).type)
-    store = open_store(cfg.data_dir)
+    store = open_store(cfg.data_dir, verify="eeg" if cfg.verify_store else "metadata")
     model = glim_from_checkpoint(cfg.ckpt, attach_text=False)
     model.attach_text_model(cfg.text_model, dtype=set_numerics(numerics))
     rank = init_distributed(device)

@@ -28,7 +28,11 @@ def store_identity(data_dir: str | Path) -> dict[str, Any]:
         if (root / name).is_file():
             h.update(name.encode() + b"\0" + bytes.fromhex(sha256_file(root / name)))
     info = json.loads((root / "store.json").read_text()) if (root / "store.json").is_file() else None
-    return {"path": str(root.resolve()), "store.json": info, "sha256": h.hexdigest(), "hashed": list(STORE_IDENTITY_FILES)}
+    if isinstance(info, dict):  # the per-chunk EEG checksums stay in the store (its sha256 covers them)
+        info = {k: v for k, v in info.items() if k != "checksums"}
+    split = (info or {}).get("split") or {"protocol": "sentences", "recorded": False}  # older stores: the original's
+    return {"path": str(root.resolve()), "store.json": info, "sha256": h.hexdigest(), "hashed": list(STORE_IDENTITY_FILES),
+            "split": split}
 
 
 def git_commit(root: Path = CODE_ROOT) -> dict[str, Any] | None:
@@ -51,6 +55,14 @@ def provenance(ckpt: str | Path, data_dir: str | Path, text_model: str | None,
             "training_seed": (training_run or {}).get("seed")}
 
 
+def split_text(split: dict[str, Any]) -> str:
+    """``sentences (the original's: held-out sentences, shared subjects)`` or the held-out subjects."""
+    name = split.get("protocol", "sentences")
+    if name == "sentences":
+        return "`sentences` (the original's: held-out sentences, shared subjects)"
+    return f"`{name}` (held-out subjects: {', '.join(split.get('held_out_subjects', []))})"
+
+
 def provenance_lines(p: dict[str, Any]) -> list[str]:
     """Markdown bullet lines of a provenance record."""
     store = p["store"]
@@ -58,6 +70,7 @@ def provenance_lines(p: dict[str, Any]) -> list[str]:
     info = store["store.json"] or {}
     return [(f"- store: `{store['path']}` ({info.get('n_records', '?')} records; sha256 of "
              f"{' + '.join(store['hashed'])}: `{store['sha256'][:16]}…`)"),
+            f"- split protocol: {split_text(store.get('split') or {})}",
             f"- text model: `{p['text_model']}`",
             f"- checkpoint: `{p['checkpoint']['path']}` (sha256 `{p['checkpoint']['sha256']}`)",
             f"- code: git commit `{code.get('commit', 'unknown')}`" + (" with uncommitted changes" if code.get("dirty") else ""),
