@@ -36,9 +36,12 @@ class GLIMDataModule(L.LightningDataModule):
     def __init__(self, data_dir: str | Path = "data/processed/zuco", bsz_train: int = 72,
                  bsz_val: int = 24, num_workers: int = 0, seed: int = 42, noise_input: bool = False,
                  pin_memory: bool = False, length_grouping: bool = False, keep_leftover: bool = False,
-                 sampler_seed: int = 0):
+                 sampler_seed: int = 0, verify_store: bool = False):
+        """``verify_store``: check every EEG row against the store's checksums on setup (the
+        metadata, sizes and the records checksum, are always checked)."""
         super().__init__()
         self.data_dir = Path(data_dir)
+        self.verify_store = verify_store
         self.bsz_train, self.bsz_val = bsz_train, bsz_val
         self.num_workers, self.seed, self.sampler_seed = num_workers, seed, sampler_seed
         self.noise_input, self.pin_memory = noise_input, pin_memory
@@ -48,7 +51,7 @@ class GLIMDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        store = open_store(self.data_dir)
+        store = open_store(self.data_dir, verify="eeg" if self.verify_store else "metadata")
         for phase in ("train", "val", "test"):
             self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
             if len(self.datasets[phase]) == 0 and (phase == "train" and stage == "fit"):
