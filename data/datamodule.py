@@ -31,7 +31,20 @@ class GLIMDataModule(L.LightningDataModule):
 
     Departures from the original, off by default: ``length_grouping`` makes train batches of
     samples of similar EEG length (less padding, but other samples share a batch);
-    ``keep_leftover`` puts every val record in a batch (the leftover in last, smaller batches)."""
+    ``keep_leftover`` puts every val record in a batch (the leftover in last, smaller batches).
+
+    Args:
+        data_dir: the processed store (written by ``python -m data.prepare``).
+        bsz_train: train batch size per device (train.py takes the model's bsz_train).
+        bsz_val: val batch size (train.py takes the model's bsz_val).
+        num_workers: data loader worker processes.
+        seed: seed of the noise that replaces the EEG under noise_input.
+        noise_input: train and validate on standard-normal noise instead of the EEG (train-on-noise).
+        pin_memory: pinned host memory for faster copies to the GPU.
+        length_grouping: batches of similar EEG length (a departure from the original's batches).
+        keep_leftover: every val record in a batch (a departure from the original's protocol).
+        sampler_seed: seed of the train batch order (the original's: 0).
+    """
 
     def __init__(self, data_dir: str | Path = "data/processed/zuco", bsz_train: int = 72,
                  bsz_val: int = 24, num_workers: int = 0, seed: int = 42, noise_input: bool = False,

@@ -23,7 +23,41 @@ from model.text_model import (
 
 
 class GLIM(L.LightningModule):
-    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3)."""
+    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3). The constructor's
+    arguments are GLIM's typed hyper-parameters, named as in the published checkpoint; the
+    defaults are the paper's.
+
+    Args:
+        input_eeg_len: EEG time steps of a padded record (1280 = 10 s at 128 Hz).
+        hidden_eeg_len: learned queries of the query merger = EEG embeddings the decoder reads.
+        input_text_len: tokens of the input text ("To English: " + sentence), padded to this.
+        tgt_text_len: tokens of a target text (teacher forcing), padded to this.
+        input_dim: EEG channels after padding (104 real) = width of the EEG blocks and the prompt.
+        hidden_dim: width of the query merger.
+        embed_dim: width of the aligner = d_model of the text model.
+        text_model_id: hub id or local directory of the frozen text model (T5 family).
+        prompt_nums: sizes of the task, dataset and subject vocabularies.
+        prompt_dropout_probs: training probability of replacing each prompt id by <UNK>.
+        evaluate_prompt_embed: prompt mode in evaluation: src, zero, sum or mean.
+        n_in_blocks: modulated transformer blocks over time.
+        n_out_blocks: blocks of the causal query merger.
+        in_temporal_modulate: per-time-step modulation by the prompt in the EEG blocks.
+        out_is_causal: causal self-attention between the queries.
+        prompt_tuning_len: prompt-tuning tokens (only 0 is supported, as in the paper).
+        num_heads: attention heads everywhere.
+        mlp_ratio: MLP width / block width.
+        dropout: attention and MLP dropout (0 in the paper).
+        clip_loss_weight: weight w of the contrastive loss; the LM loss has 1 - w.
+        commitment_loss_weight: weight of the commitment loss (0 in the paper).
+        commitment_loss_key: commitment loss: mse or kl_div.
+        use_y_mask: in training, mask EEG pooling and decoder with the input text's mask.
+        bsz_train: train batch size per device.
+        bsz_val: val/test batch size (distinct sentences per batch).
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        full_val_interval: full validation after epoch 0 and every this many epochs.
+        bs_retrieval: batch size of the batch-retrieval metric (the published protocol: 24).
+    """
 
     length_groups = 4
     """The EEG encoder runs each group of samples of similar length (at most this many groups per
