@@ -153,6 +153,7 @@ def test_aggregate_of_runs(controls_run, tmp_path):
     second.mkdir()
     result = json.loads((out / "metrics.json").read_text())
     result["metrics"]["Bleu1"] = result["metrics"]["Bleu1"] + 0.1
+    result["provenance"]["checkpoint"]["sha256"] = "0" * 64  # another seed's checkpoint
     (second / "metrics.json").write_text(json.dumps(result))
     r = run("aggregate.py", str(out), str(second), "--out", str(tmp_path / "agg"))
     assert r.returncode == 0, r.stderr
