@@ -79,7 +79,27 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def check_options(cfg) -> None:
+    """The options and paths, checked before a model or data is loaded: one-line errors."""
+    from data.store import PHASES, open_store
+    from evaluation.predict import NUMERICS
+    from infra.checkpoint_io import CheckpointError
+    from infra.loggers import check_logger
+    from infra.writable import check_writable
+
+    if not Path(cfg.ckpt).is_file():
+        raise CheckpointError(f"checkpoint not found: {cfg.ckpt}")
+    if cfg.phase not in PHASES:
+        raise ValueError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
+    if cfg.numerics not in NUMERICS:
+        raise ValueError(f"unknown numerics {cfg.numerics!r}: use one of {', '.join(NUMERICS)}")
+    check_logger(cfg.logger)
+    open_store(cfg.data_dir)  # its metadata only; --verify_store checks the EEG when the run opens it
+    check_writable(cfg.out)
+
+
 def run(cfg) -> Path:
+    check_options(cfg)
     import torch
 
     from data.store import open_store

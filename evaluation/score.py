@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from evaluation.diversity import diversity, diversity_line
 from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
 from evaluation.semantic import load_encoder, semantic_frame
 from infra.atomic import WriteError, atomic_dir, atomic_write_text
+from infra.writable import check_writable
 
 CHUNK = 512
 TARGET_TOKENS, RAW_TOKENS = 64, 96
@@ -50,10 +52,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The input CSV with every cell as a string (empty cells stay empty strings)."""
+def check_input(path: Path) -> None:
+    """Fail unless the input is a readable file."""
     if not path.is_file():
         raise ScoreError(f"input file not found: {path}")
+    if not os.access(path, os.R_OK):
+        raise ScoreError(f"input file not readable: {path}")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The input CSV with every cell as a string (empty cells stay empty strings)."""
+    check_input(path)
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -85,6 +94,7 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     """Create the output directory; refuse to replace earlier results unless asked to."""
     if out.exists() and not out.is_dir():
         raise ScoreError(f"--out {out} exists and is not a directory")
+    check_writable(out)
     held = [f for f in OUTPUT_FILES if (out / f).exists()]
     if held and not overwrite:
         raise ScoreError(f"{out} already holds results ({', '.join(held)}); pass --overwrite to replace them")
@@ -141,6 +151,8 @@ def corpus_means(scores: pd.DataFrame) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Score the input table and write the two result files; return the corpus summary."""
+    check_input(args.input)  # the paths first, before reading or loading anything
+    check_out_dir(args.out, args.overwrite)
     df = read_table(args.input)
     require_column(df, args.input_col, "--input-col")
     require_column(df, args.generated_col, "--generated-col")
@@ -149,7 +161,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         require_column(df, targets_col, "--targets-col")
     elif DEFAULT_TARGETS_COL in df.columns:
         targets_col = DEFAULT_TARGETS_COL
-    check_out_dir(args.out, args.overwrite)
 
     tf_col = args.generated_col + TF_SUFFIX
     raw = df[args.input_col].tolist()
