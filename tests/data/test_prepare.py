@@ -186,11 +186,13 @@ def test_synthetic_corpus_both_label_routes(tmp_path: Path, capsys) -> None:
     written = synthetic.write_corpus(raw, 1, 1, 12, seed=0, faults=True)
     labels = raw / synthetic.LABELS_FILE
     code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "a", "--labels", labels)
-    assert code == 0
+    assert code == 1  # the planted faults are problems: written, exit 1
     for fault in written["faults"]:
         name = Path(fault["path"]).name
         at = f": sentence {fault['sentence_index']}:" if "sentence_index" in fault else ": "
-        assert len([line for line in lines if name + at in line and "no EEG" not in line]) == 1, fault
-    assert _run(capsys, "--raw", raw, "--out", tmp_path / "b", "--variants", labels)[0] == 0
+        streamed = [line for line in lines if not line.startswith("  ")]  # not the summary's problem list
+        assert len([line for line in streamed if name + at in line and "no EEG" not in line]) == 1, fault
+        assert len([line for line in lines if line.startswith("  ") and name + at in line]) == 1, fault
+    assert _run(capsys, "--raw", raw, "--out", tmp_path / "b", "--variants", labels)[0] == 1
     a, b = open_store(tmp_path / "a"), open_store(tmp_path / "b")
     assert len(a) > 0 and a.records.equals(b.records)  # steps 1-2 rebuild the same label rows
