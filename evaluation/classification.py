@@ -13,6 +13,7 @@ from data.dataset import GLIMDataset
 from data.store import open_store
 from evaluation.llm_classify import QUESTIONS, llm_classify, load_llm
 from evaluation.predict import evaluate_dataset
+from evaluation.samples_cache import cache_key, key_mismatch, write_key
 from evaluation.scoring import export_order
 from evaluation.zero_shot import SOURCES, TASKS, confusion, label_vectors, target_index
 from infra.atomic import atomic_write_text as write_atomic
@@ -22,10 +23,16 @@ from model.checkpoint import glim_from_checkpoint
 def test_predictions(ckpt: str, data_dir: str, text_model: str | None = None, out: str | None = None,
                      batch_size: int | None = None, device: str = "auto", progress: bool = False) -> pd.DataFrame:
     """Scored test samples with zero-shot probabilities. Read from ``out/samples.csv`` when it is
-    there (e.g. written by test.py), else computed with the checkpoint and saved there."""
+    there (e.g. written by test.py) and was made from this checkpoint, store and text model
+    (``evaluation.samples_cache``); else computed with the checkpoint and saved there with its key.
+    A cache made from other inputs is recomputed, said in one printed line."""
     cached = Path(out) / "samples.csv" if out else None
+    key = cache_key(ckpt, data_dir, text_model) if cached is not None else None
     if cached is not None and cached.is_file():
-        return pd.read_csv(cached)
+        why = key_mismatch(cached.parent, key)
+        if why is None:
+            return pd.read_csv(cached)
+        print(f"{why}: recomputing")
     model = glim_from_checkpoint(ckpt, text_model)
     model.to(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device).eval()
     hp = model.hparams
@@ -35,6 +42,7 @@ def test_predictions(ckpt: str, data_dir: str, text_model: str | None = None, ou
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, samples.to_csv(index=False))
+        write_key(cached.parent, key)
     return samples
 
 

@@ -1,6 +1,8 @@
-"""The predict_*.ipynb notebooks execute on a tiny store, a random tiny GLIM and a tiny chat LLM."""
+"""The predict_*.ipynb notebooks execute on a tiny store, a random tiny GLIM and a tiny chat LLM,
+with their parameters given through environment variables, in the repository and as a copy outside it."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -8,36 +10,50 @@ import pandas as pd
 import pytest
 
 from tests.eval_factories import eval_store, random_checkpoint, tiny_chat_llm
-from tests.paths import ROOT  # noqa: E402
+from tests.paths import ROOT
 
 TASKS = ("corpus", "sentiment", "relation")
+ENV = ("GLIM_CKPT", "GLIM_DATA", "GLIM_TEXT_MODEL", "GLIM_LLM", "GLIM_OUT")
 
 
 @pytest.fixture(scope="module")
 def params(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("nb")
-    return {"CKPT": str(random_checkpoint(tmp)), "DATA_DIR": str(eval_store(tmp / "store", n_sentences=12)),
-            "TEXT_MODEL": None, "LLM": str(tiny_chat_llm(tmp / "llm")), "OUT": str(tmp / "out")}
+    return {"GLIM_CKPT": str(random_checkpoint(tmp)), "GLIM_DATA": str(eval_store(tmp / "store", n_sentences=12)),
+            "GLIM_TEXT_MODEL": "", "GLIM_LLM": str(tiny_chat_llm(tmp / "llm")), "GLIM_OUT": str(tmp / "out")}
 
 
-def execute(name: str, params: dict) -> nbformat.NotebookNode:
+def execute(path: Path, cwd: Path) -> nbformat.NotebookNode:
+    """Run a notebook unchanged in a fresh kernel started in ``cwd`` (which inherits the environment)."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(ROOT / name, as_version=4)
-    first = nb.cells[0]
-    assert first.cell_type == "code" and first.source.startswith("# parameters")
-    for key in params:
-        assert f"\n{key} = " in first.source, key
-    first.source = "# parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
+
+
+def test_parameters_cell_is_tagged_and_reads_the_environment():
+    for task in TASKS:
+        first = nbformat.read(ROOT / f"predict_{task}.ipynb", as_version=4).cells[0]
+        assert first.cell_type == "code" and "parameters" in first.metadata.get("tags", [])
+        for name in ENV:
+            assert f'os.environ.get("{name}"' in first.source, (task, name)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
-def test_notebook_executes(task, params):
-    nb = execute(f"predict_{task}.ipynb", params)
-    table = pd.read_csv(Path(params["OUT"]) / f"{task}_classification.csv")
+def test_notebook_executes(task, params, monkeypatch, tmp_path):
+    for name, value in params.items():
+        monkeypatch.setenv(name, value)
+    if task == "relation":  # a copy outside the repository finds the project through GLIM_ROOT
+        path = tmp_path / "copy.ipynb"
+        shutil.copy(ROOT / f"predict_{task}.ipynb", path)
+        monkeypatch.setenv("GLIM_ROOT", str(ROOT))
+        nb = execute(path, tmp_path)
+    else:
+        monkeypatch.delenv("GLIM_ROOT", raising=False)
+        nb = execute(ROOT / f"predict_{task}.ipynb", ROOT)
+    table = pd.read_csv(Path(params["GLIM_OUT"]) / f"{task}_classification.csv")
     assert table["source"].tolist() == ["EEG vector (zero-shot)", "raw sentence vector (reference)",
                                         "generated sentence vector", "LLM on generated sentence", "chance"]
     assert table["top1"].between(0, 1).all()
@@ -46,3 +62,13 @@ def test_notebook_executes(task, params):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "the confusion matrices are shown"
+
+
+@pytest.mark.slow
+def test_a_copy_outside_the_repository_without_glim_root_says_so(monkeypatch, tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.delenv("GLIM_ROOT", raising=False)
+    shutil.copy(ROOT / "predict_corpus.ipynb", tmp_path / "copy.ipynb")
+    with pytest.raises(CellExecutionError, match="set GLIM_ROOT"):
+        execute(tmp_path / "copy.ipynb", tmp_path)
