@@ -51,7 +51,8 @@ class LastCheckpoint(Checkpoint):
             return
         for logger in trainer.loggers:  # the rows so far are on disk before the checkpoint
             logger.save()
-        self._pending = pending_log_row(trainer) if at_step_end else None
+        self._pending = {"rows": logged_rows(trainer),
+                         "row": pending_log_row(trainer) if at_step_end else None}
         trainer.save_checkpoint(self.path, weights_only=False)
         self._pending = None
         self._saved_step = trainer.global_step
@@ -91,23 +92,39 @@ def pending_log_row(trainer: L.Trainer) -> dict[str, Any] | None:
     return {"step": int(step), "metrics": {k: v for k, v in metrics.items()}}
 
 
+def logged_rows(trainer: L.Trainer) -> int | None:
+    """Rows in the CSV logger's ``metrics.csv`` (None without a CSV logger)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger):
+            path = Path(logger.log_dir) / "metrics.csv"
+            if not path.is_file():
+                return 0
+            with open(path, newline="") as f:
+                return sum(1 for _ in csv.DictReader(f))
+    return None
+
+
 class ContinuedCSVLogger(CSVLogger):
     """A CSV logger that continues the log of an interrupted run in its version directory: the
-    rows of the steps before ``first_step`` (the resumed run logs the others again) and the
-    checkpoint's pending row are kept, so the run has one ``metrics.csv``, one curve."""
+    rows on disk when the checkpoint was written (``log_state["rows"]``; without it, the rows of
+    the steps before ``first_step``) and the checkpoint's pending row are kept, the resumed run
+    logs the rest again, so the run has one ``metrics.csv``, one curve."""
 
     def __init__(self, save_dir: str | Path, name: str, version: int, first_step: int,
-                 pending: Mapping[str, Any] | None = None):
+                 log_state: Mapping[str, Any] | None = None):
         super().__init__(save_dir, name=name, version=version)
         path = Path(self.log_dir) / "metrics.csv"
-        self._kept: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
         if path.is_file():
             with open(path, newline="") as f:
-                self._kept = [row for row in csv.DictReader(f) if _step(row) < first_step]
-        if pending and not any(_step(r) == pending["step"] for r in self._kept):
-            row = {**pending["metrics"], "step": pending["step"]}
-            if pending["step"] < first_step:
-                self._kept.append(row)
+                rows = list(csv.DictReader(f))
+        state = log_state or {}
+        if isinstance(state.get("rows"), int):
+            self._kept = rows[: state["rows"]]
+        else:
+            self._kept = [row for row in rows if _step(row) < first_step]
+        if state.get("row"):
+            self._kept.append({**state["row"]["metrics"], "step": state["row"]["step"]})
 
     @property
     def experiment(self):  # the writer is created lazily; it deletes metrics.csv, so refill it

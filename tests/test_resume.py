@@ -57,10 +57,11 @@ def run(setup: Path, out: Path, *extra: str) -> None:
         torch.use_deterministic_algorithms(deterministic)
 
 
-def start(setup: Path, out: Path, *extra: str) -> subprocess.Popen:
+def start(setup: Path, out: Path, *extra: str, new_session: bool = False) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     with open(out.with_name(out.name + ".log"), "a") as log:
-        return subprocess.Popen(command(setup, out, *extra), stdout=log, stderr=log, env=env)
+        return subprocess.Popen(command(setup, out, *extra), stdout=log, stderr=log, env=env,
+                                start_new_session=new_session)
 
 
 def kill_at_new_checkpoint(proc: subprocess.Popen, last: Path) -> int:
@@ -92,24 +93,99 @@ def reference(setup) -> Path:
     return out
 
 
+def assert_same_log(reference: Path, out: Path) -> None:
+    """One curve: the resumed run continued version_0, row for row the uninterrupted run's."""
+    assert [p.name for p in (out / "logs").iterdir()] == ["version_0"]
+    whole, resumed = (read_log(d / "logs/version_0/metrics.csv") for d in (reference, out))
+    pd.testing.assert_frame_equal(resumed, whole)
+
+
 @pytest.mark.slow
 def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run(setup, reference):
-    """Same seed, same data, same config: identical weights, optimizer state and metrics, however
-    often the run is SIGKILLed and resumed."""
+    """Same seed, same data, same config: identical weights, optimizer state and log, however
+    often the run is SIGKILLed and resumed, here with 2 loader workers (the reference has 0)."""
     out, last = setup / "killed", setup / "killed" / "last.ckpt"
-    assert kill_at_new_checkpoint(start(setup, out), last) == BATCHES  # the end of epoch 0
-    steps = ("--ckpt_every_n_steps", "2")  # the first save after step BATCHES is BATCHES + 1
+    workers = ("--data.num_workers", "2")
+    assert kill_at_new_checkpoint(start(setup, out, *workers), last) == BATCHES  # the end of epoch 0
+    steps = ("--ckpt_every_n_steps", "2", *workers)  # the first save after step BATCHES is BATCHES + 1
     step = kill_at_new_checkpoint(start(setup, out, "--resume", *steps), last)
     assert step > BATCHES and step % BATCHES  # in the middle of epoch 1
     run(setup, out, *steps)  # --resume auto (the default) continues from last.ckpt
     assert f"resuming from {last} (epoch 0, step {BATCHES})" in (setup / "killed.log").read_text()
     assert_same_training_state(reference / "last.ckpt", last)
-    # rows compared on the resumed log's columns (full_val/* only in the epochs where it ran)
-    resumed = read_log(out / "logs/version_2/metrics.csv")
-    whole = read_log(reference / "logs/version_0/metrics.csv")[list(resumed.columns)]
-    assert len(resumed) > BATCHES
-    assert set(resumed.itertuples(index=False)) <= set(whole.itertuples(index=False))
+    assert_same_log(reference, out)
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_sigint_mid_epoch_writes_a_checkpoint_and_the_rerun_continues_the_same_log(setup, reference):
+    """Ctrl-C (1 loader worker): the step finishes, last.ckpt is written at its end, one line
+    says so, exit status 130; the same command continues to the uninterrupted run's end."""
+    out, last = setup / "ctrl-c", setup / "ctrl-c" / "last.ckpt"
+    proc = start(setup, out, "--data.num_workers", "1")
+    while proc.poll() is None and not (out / "glim-zuco-epoch=0-step=5.ckpt").exists():
+        time.sleep(0.02)
+    time.sleep(0.5)  # into epoch 1
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait() == 130
+    log = (setup / "ctrl-c.log").read_text()
+    step = torch.load(last, weights_only=True)["global_step"]
+    assert f"interrupted: stopped by SIGINT after step {step}" in log and "Traceback" not in log
+    assert BATCHES < step < EPOCHS * BATCHES
+    run(setup, out, "--data.num_workers", "1")
+    assert_same_training_state(reference / "last.ckpt", last)
+    assert_same_log(reference, out)
+
+
+@pytest.mark.slow
+def test_text_states_do_not_depend_on_the_batch_that_cached_them(setup):
+    """Texts of different lengths: the losses of a batch are bit-identical whether its text
+    states were computed in this batch, one text at a time, or in a batch of other texts (what
+    happens after a restart, when the in-memory text cache is empty)."""
+    import yaml as _yaml
+
+    from data.dataset import GLIMDataset, collate
+    from data.store import open_store
+    from model.glim import GLIM
+
+    cfg = _yaml.safe_load((setup / "tiny.yaml").read_text())
+    torch.manual_seed(0)
+    model = GLIM(**cfg["model"]).eval()
+    ds = GLIMDataset(open_store(cfg["data"]["data_dir"]), "train")
+    texts = list(dict.fromkeys(ds[i]["input_text"] for i in range(len(ds))))
+    assert len({len(t) for t in texts}) > 3  # texts of different lengths
+    batch = collate([ds[i] for i in range(4)])
+    with torch.no_grad():
+        model.use_text_cache(False)
+        plain = model(batch)
+        for fill in ([[t] for t in texts], [texts[::-1]], [texts[k:k + 3] for k in range(0, len(texts), 3)]):
+            model.use_text_cache(True)
+            for group in fill:
+                model.text_states(group)
+            cached = model(batch)
+            for k in ("loss", "loss_clip", "loss_lm"):
+                assert torch.equal(cached[k], plain[k]), k
+
+
+@pytest.mark.skip(reason="the uninterrupted 2-rank run fails at its pre_setup barrier here: unresolved")
+@pytest.mark.slow
+def test_ddp_run_killed_mid_epoch_ends_like_the_uninterrupted_two_rank_run(setup):
+    ddp = ("--devices", "2", "--strategy", "ddp", "--max_epochs", "2", "--full_val", "false",
+           "--ckpt_every_n_steps", "2")
+    whole = setup / "ddp-whole"
+    proc = start(setup, whole, *ddp)
+    assert proc.wait() == 0, (setup / "ddp-whole.log").read_text()[-2000:]
+    out, last = setup / "ddp-killed", setup / "ddp-killed" / "last.ckpt"
+    proc = start(setup, out, *ddp, new_session=True)
+    while proc.poll() is None and not (last.exists() and torch.load(last, weights_only=True)["global_step"] > BATCHES):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks
+    proc.wait()
+    step = torch.load(last, weights_only=True)["global_step"]
+    assert BATCHES < step < 2 * BATCHES  # in the middle of epoch 1
+    proc = start(setup, out, *ddp)
+    assert proc.wait() == 0, (setup / "ddp-killed.log").read_text()[-2000:]
+    assert_same_training_state(whole / "last.ckpt", last)
 
 
 def read_log(path: Path) -> pd.DataFrame:
