@@ -269,3 +269,34 @@ def test_unknown_numerics_is_refused(setup, tmp_path):
             "--numerics", "fp8")
     assert r.returncode == 1 and "unknown numerics 'fp8'" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_options_and_paths_are_checked_before_loading(setup, tmp_path):
+    tmp, store, ckpt = setup
+    (tmp_path / "file").write_text("")
+    cases = {("--ckpt", str(tmp_path / "none.ckpt")): "checkpoint not found",
+             ("--logger", "foo"): "unknown logger 'foo'",
+             ("--phase", "dev"): "unknown --phase 'dev'",
+             ("--data_dir", str(tmp_path)): str(tmp_path),
+             ("--out", str(tmp_path / "file" / "o")): "is not a directory"}
+    for option, said in cases.items():
+        args = {"--ckpt": str(ckpt), "--data_dir": str(store), "--out": str(tmp_path / "o"), option[0]: option[1]}
+        r = run("test.py", *[x for kv in args.items() for x in kv])
+        assert r.returncode == 1 and said in r.stderr, (option, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (option, r.stderr)
+        assert not (tmp_path / "o").exists()
+
+
+def test_score_checks_its_input_and_output_before_reading(tmp_path, capsys):
+    from evaluation.score import main as score
+
+    (tmp_path / "file").write_text("")
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe\x00 not a csv")
+    assert score([str(tmp_path / "none.csv"), "--out", str(tmp_path / "o")]) == 1
+    assert "input file not found" in capsys.readouterr().err
+    assert score([str(tmp_path / "bad.csv"), "--out", str(tmp_path / "file" / "o")]) == 1
+    assert "is not a directory" in capsys.readouterr().err  # the output, before the unreadable input is read
+    (tmp_path / "held").mkdir()
+    (tmp_path / "held" / "metrics.json").write_text("{}")
+    assert score([str(tmp_path / "bad.csv"), "--out", str(tmp_path / "held")]) == 1
+    assert "--overwrite" in capsys.readouterr().err
