@@ -44,10 +44,17 @@ from data.datamodule import GLIMDataModule
 from data.store import StoreError, open_store
 from evaluation.full_validation import FullValidation
 from evaluation.provenance import store_identity
-from infra.atomic import WriteError, atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
+from infra.atomic import (
+    WriteError,
+    atomic_write_text,
+    is_disk_error,
+    remove_stale_temp_files,
+    write_error,
+)
 from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from infra.epoch_log import EpochLog
 from infra.loggers import LOGGERS, check_logger, make_logger
-from infra.progress import EpochLog, is_terminal
+from infra.progress import is_terminal
 from infra.provenance import git_state, package_versions
 from infra.resume import (
     PENDING_LOG_KEY,

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import torch
 
-from infra.progress import EpochLog, duration, progress
+from infra.epoch_log import EpochLog
+from infra.progress import duration, progress
 
 
 def test_plain_lines_every_n_steps_and_at_the_end():
