@@ -129,7 +129,7 @@ def test_sampler_invariants(uids, bsz, keep_leftover, shuffle, seed, epoch, repl
             assert len(batches) == len(distinct)
     again = sampler(0)
     assert len(again) == len(ranks[0]) and list(again) == ranks[0]  # reproducible per (seed, epoch)
-    assert list(ResumableBatches(again, skip)) == ranks[0][skip:]
+    assert list(ResumableBatches(again, skip, epoch=epoch)) == ranks[0][skip:]  # the epoch resumed
 
 
 # ------------------------------------------------------------------------------------ collate
