@@ -29,6 +29,8 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
+from evaluation import columns as C
+
 RESULT_FILES = ("samples.csv", "metrics.json", "report.md", "figures", "controls")
 
 
@@ -258,7 +260,7 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
         "noise_input": condition == "noise", **used, "metrics": summary,
         "ci95": ci95("EEG"),
         "baselines": {"zero_shot": baselines(samples), "retrieval_chance": retrieval_chance(
-            summary["retrieval_pool/size"], batch_sizes(summary))},
+            summary[C.POOL_SIZE], batch_sizes(summary))},
         "diversity": {name: diversity(s["Generated Text"].fillna("").tolist(), s["Input Text"].tolist())
                       for name, s in {"EEG": samples, **runs}.items()},
         "provenance": provenance(cfg.ckpt, cfg.data_dir, model.hparams.text_model_id if cfg.text_model is None
@@ -306,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     result = json.loads((out / "metrics.json").read_text())
     print(protocol_line(result["protocol"]))
     summary = result["metrics"]
-    print(" ".join(f"{k}={summary[k]:.4f}" for k in ("Bleu1", "GM\\.BLEU1@RAW", "Rouge1-fmeasure",
-                                                     "Rouge1-fmeasure@RAW", "WER", "retrieval_pool/R@1",
+    print(" ".join(f"{k}={summary[k]:.4f}" for k in (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"),
+                                                     C.rouge_at("fmeasure", C.RAW_TAG), "WER", C.pool_recall(1),
                                                      "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
                    if isinstance(summary.get(k), float)))
     if result.get("grounding"):

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from evaluation import columns as C
 from evaluation.report import fmt, markdown_table
 from evaluation.stats import t_interval
 from infra.atomic import WriteError, atomic_dir
@@ -204,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AggregateError, WriteError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    shown = [k for k in ("Bleu1", "Rouge1-fmeasure", "retrieval_pool/MRR") if k in summary]
+    shown = [k for k in (C.bleu(1), C.rouge("fmeasure"), C.POOL_MRR) if k in summary]
     print("; ".join(f"{k} {summary[k]['mean']:.4f} ± {summary[k]['hi'] - summary[k]['mean']:.4f}" for k in shown))
     print(f"aggregate of {len(args.runs)} runs written to {args.out}")
     return 0

@@ -11,6 +11,7 @@ import torch
 
 from data.dataset import GLIMDataset
 from data.store import open_store
+from evaluation import columns as C
 from evaluation.llm_classify import QUESTIONS, llm_classify, load_llm
 from evaluation.predict import evaluate_dataset
 from evaluation.samples_cache import cache_key, key_mismatch, write_key
@@ -70,7 +71,7 @@ def summary(samples: pd.DataFrame, task: str, llm: pd.DataFrame | None = None) -
     for source, name in zip(SOURCES, ("EEG vector (zero-shot)", "raw sentence vector (reference)",
                                       "generated sentence vector")):
         row = {"source": name, "n": n}
-        row |= {f"top{k}": samples[f"zero_shot/{task}@{source}/top{k}"].mean() for k in t.topk}
+        row |= {f"top{k}": samples[C.zero_shot(task, source, k)].mean() for k in t.topk}
         rows.append(row)
     if llm is not None:
         target = np.array(t.labels)[target_index(t, samples.loc[llm.index])]

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from data.dataset import GLIMDataset
+from evaluation import columns as C
 from evaluation.scoring import lower_is_better, metric_names
 from evaluation.stats import derangement_by_group, holm, nan_mean, paired_difference
 
@@ -26,8 +27,8 @@ PROMPT_ABLATIONS = ("prompt-free",)  # keeps the EEG, ablates the prompt: report
 PROMPT_MODE = {"prompt-free": "zero"}  # evaluation prompt mode a control forces
 ALPHA = 0.05
 GROUNDING = {  # the metrics of each verdict; a metric is grounded when the EEG run beats every EEG ablation
-    "generation": ("Bleu1", "Rouge1-fmeasure"),
-    "retrieval": ("retrieval_pool/MRR",),
+    "generation": (C.bleu(1), C.rouge("fmeasure")),
+    "retrieval": (C.POOL_MRR,),
     "classification": ("zero_shot/sentiment@EEG/top1", "zero_shot/relation@EEG/top1", "zero_shot/corpus@EEG/top1"),
 }
 IMBALANCE_TOLERANCE = 0.05  # a control within this of the majority-class rate is explained by label imbalance

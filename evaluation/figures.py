@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from evaluation import columns as C
 from evaluation.zero_shot import SOURCES, TASKS, confusion  # noqa: E402
 from infra.atomic import atomic_write_bytes  # noqa: E402
 
-GENERATION = ("Bleu1", "Bleu2", "Bleu3", "Bleu4", "Rouge1-precision", "Rouge1-recall", "Rouge1-fmeasure")
+GENERATION = (C.bleu(1), C.bleu(2), C.bleu(3), C.bleu(4), C.rouge("precision"), C.rouge("recall"), C.rouge("fmeasure"))
 COLORS = ("#1f4e79", "#c0504d", "#9bbb59", "#8064a2", "#f79646")
 
 
@@ -29,7 +30,7 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-RAW_PAIRS = (("Bleu1", "GM\\.BLEU1@RAW"), ("Rouge1-fmeasure", "Rouge1-fmeasure@RAW"))  # @MTV beside @RAW
+RAW_PAIRS = ((C.bleu(1), C.gm_bleu(1, C.RAW_TAG)), (C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG)))  # @MTV beside @RAW
 
 
 def label(metric: str) -> str:
@@ -62,7 +63,7 @@ def metric_bars(cis: dict[str, pd.DataFrame], path: Path) -> Path:
     have = lambda c: c in first.index and np.isfinite(first.at[c, "mean"])  # noqa: E731
     generation = [c for c in (*GENERATION, *(raw for _, raw in RAW_PAIRS)) if have(c)]
     batch = [c for c in first.index if c.startswith("retrieval_batch") and c.endswith(("/top1", "/top5"))]
-    other = [c for c in (*batch, "retrieval_pool/R@1", "retrieval_pool/R@10", "retrieval_pool/MRR",
+    other = [c for c in (*batch, C.pool_recall(1), C.pool_recall(10), C.POOL_MRR,
                          "zero_shot/sentiment@EEG/top1", "zero_shot/relation@EEG/top1",
                          "zero_shot/relation@EEG/top3", "zero_shot/corpus@EEG/top1") if have(c)]
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [max(len(generation), 1), max(len(other), 1)]})
@@ -79,7 +80,7 @@ def variant_bars(ci: pd.DataFrame, path: Path) -> Path:
     """BLEU-1 and ROUGE-1 recall against each reference alone, the raw sentence, and all (MTV),
     from the EEG run's CI table."""
     tags = [c.split("@")[1] for c in ci.index if c.startswith("GM\\.BLEU1@")]
-    rows = {"BLEU-1": ("GM\\.BLEU1@{t}", "Bleu1"), "ROUGE-1 recall": ("GM\\.ROUGE1@{t}", "Rouge1-recall")}
+    rows = {"BLEU-1": ("GM\\.BLEU1@{t}", C.bleu(1)), "ROUGE-1 recall": ("GM\\.ROUGE1@{t}", C.rouge("recall"))}
     cis = {}
     for name, (single, multi) in rows.items():
         t = ci.reindex([single.format(t=t) for t in tags] + [multi])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation import columns as C
 from evaluation import figures
 from evaluation.controls import GROUNDING, grounding_lines
 from evaluation.diversity import MOST_FREQUENT, WARNING
@@ -18,9 +19,9 @@ from evaluation.provenance import provenance_lines
 from evaluation.zero_shot import SOURCES, TASKS, balanced_accuracy, score_column
 
 GEN_ROWS = [(f"BLEU-{n}", f"Bleu{n}", f"GM\\.BLEU{n}@{{t}}") for n in BLEU_ORDERS] + [
-    ("ROUGE-1 P", "Rouge1-precision", "Rouge1-precision@{t}"),
-    ("ROUGE-1 R", "Rouge1-recall", "GM\\.ROUGE1@{t}"),
-    ("ROUGE-1 F", "Rouge1-fmeasure", "Rouge1-fmeasure@{t}"),
+    ("ROUGE-1 P", C.rouge("precision"), "Rouge1-precision@{t}"),
+    ("ROUGE-1 R", C.rouge("recall"), "GM\\.ROUGE1@{t}"),
+    ("ROUGE-1 F", C.rouge("fmeasure"), "Rouge1-fmeasure@{t}"),
 ]
 
 
@@ -56,8 +57,8 @@ def retrieval_chance(pool_size: int, batch_sizes: list[int], ks: tuple[int, ...]
     """Expected value of each retrieval metric for vectors that carry no information: top-k k/b in
     batches of b, R@k k/u, MRR H_u/u and median rank (u+1)/2 over a pool of u sentences."""
     u = max(int(pool_size), 1)
-    out = {f"retrieval_pool/R@{k}": min(k / u, 1.0) for k in ks}
-    out |= {"retrieval_pool/MRR": float(np.sum(1.0 / np.arange(1, u + 1)) / u), "retrieval_pool/median_rank": (u + 1) / 2}
+    out = {C.pool_recall(k): min(k / u, 1.0) for k in ks}
+    out |= {C.POOL_MRR: float(np.sum(1.0 / np.arange(1, u + 1)) / u), C.median_rank("pool"): (u + 1) / 2}
     for b in batch_sizes:
         out |= {f"retrieval_batch{b}/top{k}": min(k / b, 1.0) for k in ks} | {f"retrieval_batch{b}/median_rank": (b + 1) / 2}
     return out
@@ -72,11 +73,11 @@ def blank_reason(metric: str, summary: dict[str, Any], samples: pd.DataFrame) ->
     """Why a metric has no value, in a few words."""
     if metric.startswith("retrieval_batch"):
         b = int(metric.split("/")[0].removeprefix("retrieval_batch"))
-        pool = summary.get("retrieval_pool/size", samples["text uid"].nunique())
+        pool = summary.get(C.POOL_SIZE, samples["text uid"].nunique())
         return (f"{pool} distinct test sentences < {b}" if pool < b
                 else f"no batch of {b} distinct sentences among the evaluated batches")
     for task in TASKS.values():
-        if metric.startswith(f"zero_shot/{task.name}@"):
+        if metric.startswith(f"{C.ZERO_SHOT_PREFIX}{task.name}@"):
             return f"no {task.name} samples"
     return "undefined"
 
@@ -132,10 +133,10 @@ def comparison_table(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 def key_metrics(samples: pd.DataFrame) -> list[str]:
     """The headline metrics, @RAW beside @MTV."""
     batch = [c for c in samples.columns if c.startswith("retrieval_batch")]
-    zs = [f"zero_shot/{t.name}@EEG/top{k}" for t in TASKS.values() for k in t.topk]
-    return ["Bleu1", "GM\\.BLEU1@RAW", "Bleu2", "Bleu3", "Bleu4", "Rouge1-precision", "Rouge1-recall",
-            "Rouge1-fmeasure", "Rouge1-fmeasure@RAW", "WER", *batch, "retrieval_pool/R@1", "retrieval_pool/R@5",
-            "retrieval_pool/R@10", "retrieval_pool/MRR", *zs]
+    zs = [C.zero_shot(t.name, "EEG", k) for t in TASKS.values() for k in t.topk]
+    return [C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.bleu(2), C.bleu(3), C.bleu(4), C.rouge("precision"), C.rouge("recall"),
+            C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG), "WER", *batch, C.pool_recall(1), C.pool_recall(5),
+            C.pool_recall(10), C.POOL_MRR, *zs]
 
 
 def baseline_of(metric: str, result: dict[str, Any]) -> str:
@@ -219,7 +220,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
     ret = [k for k in summary if k.startswith("retrieval_")]
     chance = result.get("baselines", {}).get("retrieval_chance", {})
     lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
-              f"{summary.get('retrieval_pool/size')} distinct sentences and batches of "
+              f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
               f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
               markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
                                            "chance": [fmt(chance.get(k)) for k in ret]})),
@@ -236,7 +237,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
 
     if comparisons:
         decisive = [m for ms in GROUNDING.values() for m in ms]
-        figures.control_forest(comparisons, [m for m in keys if m in decisive or m in ("Bleu4", "WER")],
+        figures.control_forest(comparisons, [m for m in keys if m in decisive or m in (C.bleu(4), "WER")],
                                fig_dir / "controls.png")
         lines += ["## EEG vs controls", "", ("Paired over samples: control − EEG, bootstrap 95% CI "
                   "(resampling samples) and sign-flip permutation p-values (two-sided, and one-sided for the EEG "
@@ -249,7 +250,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
     lines += ["## Per group (task – dataset – subject – raw task)", "", markdown_table(groups, 3), "", "## Examples", ""]
     ex = samples.head(n_examples)
     lines += [markdown_table(pd.DataFrame({"input": ex["Input Text"], "generated": ex["Generated Text"],
-                                           "teacher-forced": ex["Generated Text (w/tf)"], "BLEU-1": ex["Bleu1"]}), 3), ""]
+                                           "teacher-forced": ex["Generated Text (w/tf)"], "BLEU-1": ex[C.bleu(1)]}), 3), ""]
     if result.get("provenance"):
         lines += ["## Provenance", "", *provenance_lines(result["provenance"])]
     return "\n".join(lines) + "\n"

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation import columns as C
+
 LOSS_PREFIXES = ("train/loss", "val/loss")
 VAL_RETRIEVAL = ("val/top1", "val/top5", "val/top10")
-FULL_VAL_CURVES = ("Bleu1", "GM\\.BLEU1@RAW", "Rouge1-fmeasure", "Rouge1-fmeasure@RAW", "WER", "retrieval_pool/MRR")
+FULL_VAL_CURVES = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG), "WER", C.POOL_MRR)
 
 
 def run_directory(ckpt: str | Path) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from evaluation import columns as C
 from evaluation.diversity import diversity, diversity_line
 from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
 from evaluation.semantic import load_encoder, semantic_frame
@@ -203,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     m = summary["metrics"]
-    headline = ("Bleu1", "GM\\.BLEU1@RAW", "Rouge1-fmeasure", "GM\\.ROUGE1@RAW", "WER")  # @RAW beside @MTV
+    headline = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.gm_rouge(C.RAW_TAG), "WER")  # @RAW beside @MTV
     shown = ", ".join(f"{k} {m[k]:.4f}" for k in headline if m.get(k) is not None)
     print(f"scored {summary['n']} samples -> {args.out} ({shown})")
     print(diversity_line(summary["diversity"]))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from evaluation import columns as C
 from model.loss import similarity
 
 CANDIDATE_TOKENS = 32
@@ -98,7 +99,7 @@ def prob_column(task: str, label: str, source: str) -> str:
 
 
 def score_column(task: str, k: int, source: str) -> str:
-    return f"zero_shot/{task}@{source}/top{k}"
+    return C.zero_shot(task, source, k)
 
 
 def probability_frame(task: ZeroShotTask, probs: torch.Tensor, source: str) -> pd.DataFrame:
