@@ -12,18 +12,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from infra.provenance import file_sha256 as sha256_file
+
 CHUNK_ROWS = 64
 """EEG rows per checksummed chunk (64 rows of (1280, 128) float32 = 40 MiB)."""
 _READ_BYTES = 1 << 24
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a whole file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_READ_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def combined(header: str, chunks: list[str]) -> str:

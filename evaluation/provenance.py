@@ -3,21 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-CODE_ROOT = Path(__file__).resolve().parents[1]
+from infra.provenance import file_sha256 as sha256_file
+from infra.provenance import git_state
+
 STORE_IDENTITY_FILES = ("store.json", "records.jsonl")  # eeg.npy is too large to hash on every test run
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def store_identity(data_dir: str | Path) -> dict[str, Any]:
@@ -35,23 +27,12 @@ def store_identity(data_dir: str | Path) -> dict[str, Any]:
             "split": split}
 
 
-def git_commit(root: Path = CODE_ROOT) -> dict[str, Any] | None:
-    """The code's git commit and whether the working tree differs from it (None outside git)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=True).stdout
-    try:
-        return {"commit": git("rev-parse", "HEAD").strip(),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def provenance(ckpt: str | Path, data_dir: str | Path, text_model: str | None,
                config: dict[str, Any], training_run: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a reader needs to trace the result (JSON-safe)."""
     return {"store": store_identity(data_dir), "text_model": text_model,
             "checkpoint": {"path": str(Path(ckpt).resolve()), "sha256": sha256_file(ckpt)},
-            "code": git_commit(), "config": config,
+            "code": git_state(), "config": config,
             "training_seed": (training_run or {}).get("seed")}
 
 
