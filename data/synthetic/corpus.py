@@ -37,6 +37,7 @@ from data.synthetic.plan import (
     label_rows,
 )
 from data.synthetic.records import missing_sentence, recorded_sentence, sentence_fields
+from infra.progress import progress_bar
 
 DEFAULT_SIGNAL_TO_NOISE = 1.0
 LABELS_FILE = "labels_8variants.jsonl"
@@ -63,16 +64,7 @@ class _Progress:
     def __init__(self, enabled: bool, total: int):
         self.bar = None
         if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            self.bar = Progress(TextColumn("{task.description:<28}"), BarColumn(),
-                                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+            self.bar = progress_bar(transient=False)
             self.task = self.bar.add_task("synthetic ZuCo", total=total)
 
     def __enter__(self) -> "_Progress":
