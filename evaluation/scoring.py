@@ -47,6 +47,7 @@ from evaluation.columns import (
 from evaluation.metrics import roundtrip, score_samples, score_teacher_forced
 from evaluation.retrieval import retrieval_batch_ids, sample_retrieval
 from evaluation.zero_shot import TASKS, ZeroShotTask, zero_shot_frame
+from infra.json_safe import json_safe
 
 __all__ = ["HEADLINE", "TF_TARGET", "export_order", "is_metric", "lower_is_better", "metric_names",
            "published_columns", "retrieval_batches", "roundtrip_texts", "score_generation", "score_run",
@@ -119,7 +120,7 @@ def summarize(samples: pd.DataFrame) -> dict[str, Any]:
     for c in [c for c in samples.columns if c.startswith(RETRIEVAL_PREFIX + "batch") and c.endswith("/top1")]:
         out[c.replace("/top1", "/n")] = int(samples[c].notna().sum())
     out["n_samples"] = len(samples)
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
+    return json_safe(out)  # undefined values (NaN) as None
 
 
 def published_columns(n_refs: int = 8) -> list[str]:
