@@ -129,8 +129,8 @@ class ContinuedCSVLogger(CSVLogger):
     @property
     def experiment(self):  # the writer is created lazily; it deletes metrics.csv, so refill it
         fresh = self._experiment is None
-        writer = super().experiment
-        if fresh and self._kept:
+        writer = super().experiment  # on ranks other than 0 a dummy, and ``_experiment`` stays None
+        if fresh and self._experiment is not None and self._kept:
             writer.metrics = self._kept + writer.metrics
             self._kept = []
         return writer
