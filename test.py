@@ -29,7 +29,14 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
+from data.store import PHASES, StoreError, open_store
 from evaluation import columns as C
+from evaluation.numerics import NUMERICS, resolve_numerics
+from infra.atomic import WriteError
+from infra.cli import one_line
+from infra.loggers import check_logger
+from infra.writable import check_writable
+from model.text_source import TextModelError, check_text_model
 
 RESULT_FILES = ("samples.csv", "metrics.json", "report.md", "figures", "controls")
 
@@ -82,29 +89,25 @@ def build_parser() -> ArgumentParser:
 
 
 def check_options(cfg) -> None:
-    """The options and paths, checked before a model or data is loaded: one-line errors."""
-    from data.store import PHASES, open_store
-    from evaluation.predict import NUMERICS
-    from infra.checkpoint_io import CheckpointError
-    from infra.loggers import check_logger
-    from infra.writable import check_writable
-
+    """The options and paths, checked before torch, a model or data is loaded: one-line errors."""
     if not Path(cfg.ckpt).is_file():
-        raise CheckpointError(f"checkpoint not found: {cfg.ckpt}")
+        raise ValueError(f"checkpoint not found: {cfg.ckpt}")
     if cfg.phase not in PHASES:
         raise ValueError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
     if cfg.numerics not in NUMERICS:
         raise ValueError(f"unknown numerics {cfg.numerics!r}: use one of {', '.join(NUMERICS)}")
     check_logger(cfg.logger)
+    if cfg.text_model:
+        check_text_model(cfg.text_model)
+    main_condition(cfg)
     open_store(cfg.data_dir)  # its metadata only; --verify_store checks the EEG when the run opens it
     check_writable(cfg.out)
 
 
 def run(cfg) -> Path:
-    check_options(cfg)
+    """Evaluate as ``cfg`` says (options checked by ``check_options``) and write the results."""
     import torch
 
-    from data.store import open_store
     from evaluation.controls import (
         PROMPT_MODE,
         compare,
@@ -116,7 +119,6 @@ def run(cfg) -> Path:
         NoBatchError,
         evaluate_dataset,
         protocol,
-        resolve_numerics,
         set_numerics,
     )
     from evaluation.semantic import load_encoder
@@ -291,17 +293,20 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = build_parser().parse_args(argv)
-    from data.store import StoreError
-    from infra.atomic import WriteError
-    from infra.checkpoint_io import CheckpointError
-    from model.text_model import TextModelError
+    errors = (StoreError, TextModelError, FileExistsError, ValueError, WriteError)
+    try:
+        check_options(cfg)
+    except errors as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 1
+    from infra.checkpoint_io import CheckpointError  # torch loads from here on
 
     try:
         out = run(cfg)
         if int(os.environ.get("RANK", "0")) > 0:
             return 0
-    except (StoreError, CheckpointError, TextModelError, FileExistsError, ValueError, WriteError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (*errors, CheckpointError) as e:
+        print(f"error: {one_line(e, 2000)}", file=sys.stderr)
         return 1
     from evaluation.predict import protocol_line
 

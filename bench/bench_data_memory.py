@@ -104,7 +104,7 @@ def epoch(store: Path, workers: int, batch: int, reader: str) -> dict:
         use_mmap_reader()
     sampler = Sampler()
     sampler.start()
-    dm = GLIMDataModule(store, bsz_train=batch, num_workers=workers)
+    dm = GLIMDataModule(data_dir=store, bsz_train=batch, num_workers=workers)
     dm.setup("fit")
     start, n, steps = time.perf_counter(), 0, 0
     for b in dm.train_dataloader():

@@ -3,10 +3,12 @@ batches per rank (SPEC §2)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from data.config import DataConfig
 from data.dataset import GLIMDataset, collate
 from data.sampler import DistinctUidBatchSampler
 from data.store import open_store
@@ -17,10 +19,6 @@ class GLIMDataModule(L.LightningDataModule):
     shuffled per epoch, val batches in store order, the items the sampler leaves out dropped.
     Batch sizes default to the model's ``bsz_train``/``bsz_val`` (train.py passes them); ranks
     come from the trainer.
-
-    Seeds: ``sampler_seed`` seeds the train order (epoch e draws with ``sampler_seed + e``; the
-    original's is 0, whatever the run's ``--seed``); ``seed`` seeds the noise that replaces the
-    EEG under ``noise_input``. Neither is the run's seed (train.py's ``--seed``).
 
     Train-on-noise (``train.py --data.noise_input true``): every phase reads standard-normal noise
     in place of the EEG, the noise of the noise-input test control (``GLIMDataset``: one array per
@@ -33,32 +31,18 @@ class GLIMDataModule(L.LightningDataModule):
     samples of similar EEG length (less padding, but other samples share a batch);
     ``keep_leftover`` puts every val record in a batch (the leftover in last, smaller batches).
 
-    Args:
-        data_dir: the processed store (written by ``python -m data.prepare``).
-        bsz_train: train batch size per device (train.py takes the model's bsz_train).
-        bsz_val: val batch size (train.py takes the model's bsz_val).
-        num_workers: data loader worker processes.
-        seed: seed of the noise that replaces the EEG under noise_input.
-        noise_input: train and validate on standard-normal noise instead of the EEG (train-on-noise).
-        pin_memory: pinned host memory for faster copies to the GPU.
-        length_grouping: batches of similar EEG length (a departure from the original's batches).
-        keep_leftover: every val record in a batch (a departure from the original's protocol).
-        sampler_seed: seed of the train batch order (the original's: 0).
+    Options: the fields of ``data.config.DataConfig`` (documented there), as keywords.
     """
 
-    def __init__(self, data_dir: str | Path = "data/processed/zuco", bsz_train: int = 72,
-                 bsz_val: int = 24, num_workers: int = 0, seed: int = 42, noise_input: bool = False,
-                 pin_memory: bool = False, length_grouping: bool = False, keep_leftover: bool = False,
-                 sampler_seed: int = 0, verify_store: bool = False):
-        """``verify_store``: check every EEG row against the store's checksums on setup (the
-        metadata, sizes and the records checksum, are always checked)."""
+    def __init__(self, bsz_train: int = 72, bsz_val: int = 24, **options: Any):
         super().__init__()
-        self.data_dir = Path(data_dir)
-        self.verify_store = verify_store
+        cfg = DataConfig(**options)
+        self.data_dir = Path(cfg.data_dir)
+        self.verify_store = cfg.verify_store
         self.bsz_train, self.bsz_val = bsz_train, bsz_val
-        self.num_workers, self.seed, self.sampler_seed = num_workers, seed, sampler_seed
-        self.noise_input, self.pin_memory = noise_input, pin_memory
-        self.length_grouping, self.keep_leftover = length_grouping, keep_leftover
+        self.num_workers, self.seed, self.sampler_seed = cfg.num_workers, cfg.seed, cfg.sampler_seed
+        self.noise_input, self.pin_memory = cfg.noise_input, cfg.pin_memory
+        self.length_grouping, self.keep_leftover = cfg.length_grouping, cfg.keep_leftover
         self.datasets: dict[str, GLIMDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:

@@ -30,10 +30,6 @@ from evaluation.scoring import roundtrip_texts, score_run
 from evaluation.zero_shot import pooled_text_vectors
 from model.glim import GLIM
 
-NUMERICS = ("auto", "bf16", "float32")
-"""auto: bf16 on a GPU (the published numerics), float32 on the CPU."""
-
-
 @dataclass
 class Predictions:
     """Everything test.py scores: one row per sample plus the vectors."""
@@ -44,15 +40,6 @@ class Predictions:
 
 
 # ----------------------------------------------------------------------------- numerics
-def resolve_numerics(numerics: str, device_type: str) -> str:
-    """``bf16`` or ``float32`` for ``auto``/``bf16``/``float32`` on a ``cuda`` or ``cpu`` device."""
-    if numerics not in NUMERICS:
-        raise ValueError(f"unknown numerics {numerics!r}: use one of {', '.join(NUMERICS)}")
-    if numerics == "auto":
-        return "bf16" if device_type == "cuda" else "float32"
-    return numerics
-
-
 def set_numerics(numerics: str) -> torch.dtype | None:
     """Set the float32 matmul precision of ``numerics`` (``medium`` for bf16, else ``highest``) and
     return the dtype to load the text model in (bf16, or None for float32)."""

@@ -1,10 +1,10 @@
 """Loading GLIM checkpoints (ours or the published one) strictly, with clear errors."""
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from infra.checkpoint_io import CheckpointError, first_line, read_checkpoint
+from model.config import HPARAM_NAMES
 from model.glim import GLIM
 
 RESUME_FREE_HPARAMS = frozenset({"text_model_id"})
@@ -18,8 +18,7 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     ``text_model`` (hub id or local directory) replaces the checkpoint's ``text_model_id``."""
     ckpt = read_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
-    known = set(inspect.signature(GLIM.__init__).parameters) - {"self"}
-    unknown = sorted(str(k) for k in set(hp) - known)
+    unknown = sorted(str(k) for k in set(hp) - HPARAM_NAMES)
     if unknown:
         raise CheckpointError(f"{path} was saved by another architecture: unknown hyper-parameters {unknown}")
     try:

@@ -11,52 +11,20 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from model.aligner import Aligner
 from model.encoder import EEGEncoder, encode_by_length, real_lengths
-from model.loss import COMMITMENT_LOSSES, clip_loss, commitment_loss, similarity
+from model.config import GLIMConfig
+from model.loss import clip_loss, commitment_loss, similarity
 from model.prompt import PromptEmbedder
 from model.text_cache import TextSpace, TextStateCache
-from model.text_model import (
-    DEFAULT_TEXT_MODEL,
-    FrozenTextModel,
-    TextModelError,
-    load_text_model,
-)
+from model.text_model import FrozenTextModel, load_text_model
+from model.text_source import TextModelError
 
 
 class GLIM(L.LightningModule):
-    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3). The constructor's
-    arguments are GLIM's typed hyper-parameters, named as in the published checkpoint; the
-    defaults are the paper's.
+    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3).
 
-    Args:
-        input_eeg_len: EEG time steps of a padded record (1280 = 10 s at 128 Hz).
-        hidden_eeg_len: learned queries of the query merger = EEG embeddings the decoder reads.
-        input_text_len: tokens of the input text ("To English: " + sentence), padded to this.
-        tgt_text_len: tokens of a target text (teacher forcing), padded to this.
-        input_dim: EEG channels after padding (104 real) = width of the EEG blocks and the prompt.
-        hidden_dim: width of the query merger.
-        embed_dim: width of the aligner = d_model of the text model.
-        text_model_id: hub id or local directory of the frozen text model (T5 family).
-        prompt_nums: sizes of the task, dataset and subject vocabularies.
-        prompt_dropout_probs: training probability of replacing each prompt id by <UNK>.
-        evaluate_prompt_embed: prompt mode in evaluation: src, zero, sum or mean.
-        n_in_blocks: modulated transformer blocks over time.
-        n_out_blocks: blocks of the causal query merger.
-        in_temporal_modulate: per-time-step modulation by the prompt in the EEG blocks.
-        out_is_causal: causal self-attention between the queries.
-        prompt_tuning_len: prompt-tuning tokens (only 0 is supported, as in the paper).
-        num_heads: attention heads everywhere.
-        mlp_ratio: MLP width / block width.
-        dropout: attention and MLP dropout (0 in the paper).
-        clip_loss_weight: weight w of the contrastive loss; the LM loss has 1 - w.
-        commitment_loss_weight: weight of the commitment loss (0 in the paper).
-        commitment_loss_key: commitment loss: mse or kl_div.
-        use_y_mask: in training, mask EEG pooling and decoder with the input text's mask.
-        bsz_train: train batch size per device.
-        bsz_val: val/test batch size (distinct sentences per batch).
-        lr: Adam learning rate.
-        weight_decay: Adam weight decay.
-        full_val_interval: full validation after epoch 0 and every this many epochs.
-        bs_retrieval: batch size of the batch-retrieval metric (the published protocol: 24).
+    ``GLIM(**hparams)``: the hyper-parameters are the fields of ``model.config.GLIMConfig``
+    (typed, documented and defaulted to the paper's there, named as in the published checkpoint);
+    an unknown name is a ``TypeError``, inconsistent values a one-line ``ValueError``.
     """
 
     length_groups = 4
@@ -69,57 +37,19 @@ class GLIM(L.LightningModule):
     """Under bf16 autocast on a CPU the EEG encoder computes in float32 unless this is True: CPUs
     without bf16 matrix units (no AMX) run its attention and matmuls about 2x slower in bf16."""
 
-    def __init__(
-        self,
-        input_eeg_len: int = 1280,
-        hidden_eeg_len: int = 96,
-        input_text_len: int = 96,
-        tgt_text_len: int = 64,
-        input_dim: int = 128,
-        hidden_dim: int = 256,
-        embed_dim: int = 1024,
-        text_model_id: str = DEFAULT_TEXT_MODEL,
-        prompt_nums: Sequence[int] = (3, 3, 31),
-        prompt_dropout_probs: Sequence[float] = (0.0, 1.0, 1.0),
-        evaluate_prompt_embed: str = "src",
-        n_in_blocks: int = 6,
-        n_out_blocks: int = 6,
-        in_temporal_modulate: bool = True,
-        out_is_causal: bool = True,
-        prompt_tuning_len: int = 0,
-        num_heads: int = 8,
-        mlp_ratio: float = 4,
-        dropout: float = 0,
-        clip_loss_weight: float = 0.5,
-        commitment_loss_weight: float = 0.0,
-        commitment_loss_key: str = "mse",
-        use_y_mask: bool = False,
-        bsz_train: int = 72,
-        bsz_val: int = 24,
-        lr: float = 1e-4,
-        weight_decay: float = 0,
-        full_val_interval: int = 10,
-        bs_retrieval: int = 24,
-    ):
+    def __init__(self, **hparams: Any):
         super().__init__()
-        self.save_hyperparameters()
-        if prompt_tuning_len:
-            raise ValueError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
-        if commitment_loss_key not in COMMITMENT_LOSSES:
-            raise ValueError(f"commitment_loss_key {commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
-        if (commitment_loss_weight or use_y_mask) and hidden_eeg_len != input_text_len:
-            raise ValueError(f"{'use_y_mask' if use_y_mask else 'commitment_loss_weight > 0'} compares "
-                             f"the {hidden_eeg_len} EEG embeddings with the {input_text_len} text "
-                             "positions position by position: set hidden_eeg_len = input_text_len")
-        self.p_embedder = PromptEmbedder(prompt_nums, input_dim, prompt_dropout_probs)
-        self.eeg_encoder = EEGEncoder(input_eeg_len, input_dim, hidden_eeg_len, hidden_dim,
-                                      n_in_blocks, n_out_blocks, num_heads, mlp_ratio,
-                                      in_temporal_modulate, out_is_causal, dropout)
-        self.aligner = Aligner(hidden_dim, embed_dim, num_heads, dropout)
+        cfg = GLIMConfig(**hparams)
+        self.save_hyperparameters(cfg.as_hparams())
+        self.p_embedder = PromptEmbedder(cfg.prompt_nums, cfg.input_dim, cfg.prompt_dropout_probs)
+        self.eeg_encoder = EEGEncoder(cfg.input_eeg_len, cfg.input_dim, cfg.hidden_eeg_len, cfg.hidden_dim,
+                                      cfg.n_in_blocks, cfg.n_out_blocks, cfg.num_heads, cfg.mlp_ratio,
+                                      cfg.in_temporal_modulate, cfg.out_is_causal, cfg.dropout)
+        self.aligner = Aligner(cfg.hidden_dim, cfg.embed_dim, cfg.num_heads, cfg.dropout)
         self.text_model: FrozenTextModel | None = None
-        self.text_model_name = text_model_id
+        self.text_model_name = cfg.text_model_id
         self.text_cache: TextStateCache | None = TextStateCache()
-        self.prompt_mode = evaluate_prompt_embed
+        self.prompt_mode = cfg.evaluate_prompt_embed
 
     # ----------------------------------------------------------------- text model
     def attach_text_model(self, name_or_path: str | None = None, dtype: torch.dtype | None = None) -> None:

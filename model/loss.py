@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from model.config import COMMITMENT_LOSSES
+
 
 def similarity(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cosine-similarity matrix (n, m) of row vectors x (n, d) and y (m, d)."""
@@ -15,9 +17,6 @@ def clip_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = similarity(x, y)  # (n, n)
     target = torch.arange(len(x), device=x.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-
-
-COMMITMENT_LOSSES = ("mse", "kl_div")
 
 
 def commitment_loss(x: torch.Tensor, y: torch.Tensor, kind: str = "mse",

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-PROMPT_MODES = ("src", "zero", "sum", "mean")
+from model.config import PROMPT_MODES
 
 
 class PromptEmbedder(nn.Module):

@@ -143,21 +143,44 @@ def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypat
 
 def test_float32_precisions_keep_full_matmul_precision():
     """On a GPU train.py sets matmul precision 'medium' unless the precision asks for float32."""
-    import train
+    from training.fit import is_float32
 
-    assert all(train.is_float32(p) for p in ("32-true", "32", 32, "64-true"))
-    assert not any(train.is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
+    assert all(is_float32(p) for p in ("32-true", "32", 32, "64-true"))
+    assert not any(is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
 
 
 @pytest.mark.parametrize("option, message", [
     (("--logger", "foo"), "unknown logger 'foo'"), (("--precision", "17"), "unknown --precision '17'"),
     (("--accelerator", "gpu"), "--accelerator cpu --devices 1"), (("--data.data_dir", "/no/store"), "not found"),
+    (("--model.num_heads", "5"), "not divisible by num_heads 5"), (("--data.num_workers", "-1"), "num_workers"),
+    (("--model.commitment_loss_weight", "1"), "set hidden_eeg_len = input_text_len"),
 ])
 def test_options_are_checked_before_anything_loads(setup, tmp_path, capsys, monkeypatch, option, message):
-    import train
+    import training.fit
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(train, "seeded_model", lambda cfg: pytest.fail("the model was built"))
+    monkeypatch.setattr(training.fit, "run", lambda cfg, parser: pytest.fail("the run started"))
     assert train_in_process("--config", str(setup / "tiny.yaml"), "--out_dir", str(tmp_path / "o"), *option) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+
+
+HEAVY = ("torch", "lightning", "transformers", "scipy")
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("train", ["--logger", "foo"]), ("train", ["--precision", "17"]), ("train", ["--data.data_dir", "/no/store"]),
+    ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"]),
+    ("test", ["--ckpt", "/no/such.ckpt"]), ("test", ["--ckpt", "configs/demo.yaml", "--numerics", "fp8"]),
+    ("test", ["--ckpt", "configs/demo.yaml", "--data_dir", "/no/store"]),
+])
+def test_a_bad_option_fails_before_torch_or_lightning_is_imported(script, argv):
+    """The checks use light modules only, so a bad option fails in a fraction of a second rather
+    than after torch, Lightning and the text model loaded (a fresh interpreter is asked)."""
+    code = (f"import sys, {script}; status = {script}.main({argv!r}); "
+            f"print([m for m in {HEAVY!r} if m in sys.modules]); sys.exit(status)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout
+    assert r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr

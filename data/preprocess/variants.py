@@ -28,12 +28,8 @@ from data.preprocess.steps import load_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
 from infra.json_safe import json_safe
-from model.text_model import (
-    TextModelError,
-    load_text_model,
-    model_source,
-    unavailable_message,
-)
+from model.text_model import load_text_model
+from model.text_source import TextModelError, model_source, unavailable_message
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
 ERROR_MARK = "<ERROR>"

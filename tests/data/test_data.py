@@ -130,17 +130,17 @@ def test_sampler_reshuffles_per_epoch_reproducibly():
 def test_datamodule_sampler_seeds_and_leftover(store_dir):
     from data.datamodule import GLIMDataModule
 
-    dm = GLIMDataModule(store_dir, bsz_train=4, bsz_val=3, seed=7)
+    dm = GLIMDataModule(data_dir=store_dir, bsz_train=4, bsz_val=3, seed=7)
     dm.setup("fit")
     train, val = dm.datasets["train"], dm.datasets["val"]
     assert train.noise_seed == val.noise_seed == 7  # seed: the noise-input seed, not the sampler's
     assert list(dm.train_dataloader().batch_sampler) == list(DistinctUidBatchSampler(train.uids, 4, True, seed=0))
-    other = GLIMDataModule(store_dir, bsz_train=4, sampler_seed=1)
+    other = GLIMDataModule(data_dir=store_dir, bsz_train=4, sampler_seed=1)
     other.setup("fit")
     assert list(other.train_dataloader().batch_sampler) != list(dm.train_dataloader().batch_sampler)
     dropped = dm.val_dataloader().batch_sampler
     assert len(dropped) > 0 and all(len(b) == 3 for b in dropped) and dropped.leftover()
-    kept = GLIMDataModule(store_dir, bsz_val=3, keep_leftover=True)
+    kept = GLIMDataModule(data_dir=store_dir, bsz_val=3, keep_leftover=True)
     kept.setup("fit")
     batches = list(kept.val_dataloader().batch_sampler)
     assert sorted(i for b in batches for i in b) == list(range(len(val)))

@@ -11,9 +11,9 @@ from evaluation.predict import (
     make_loader,
     protocol,
     protocol_line,
-    resolve_numerics,
     set_numerics,
 )
+from evaluation.numerics import resolve_numerics
 
 
 class Uids:

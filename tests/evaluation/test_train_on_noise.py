@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from tests.factories import write_random_store
-from train import TrainData, build_parser
+from train import build_parser
+from training.fit import TrainData
 
 
 @pytest.fixture(scope="module")

@@ -274,3 +274,17 @@ def test_a_batch_of_one_works(glim):
     with torch.no_grad():
         out = glim(_batch(n=1))
     assert out["eeg_vec"].shape == (1, TINY_GLIM["embed_dim"]) and torch.isfinite(out["loss"])
+
+
+def test_text_model_pretraining_prints_periodic_lines_into_a_log(tmp_path, capsys):
+    """The demo's tiny-T5 pretraining shows its progress in a log file (stdout not a terminal):
+    a line every tenth of the steps with the loss and an ETA, and one at the end."""
+    from model.text_model import pretrain_text_model
+
+    path = build_tiny_t5(tmp_path / "t5", d_model=32)
+    pairs = [("To English: a cat sat.", "a cat sat."), ("To English: dogs run.", "dogs run.")]
+    pretrain_text_model(path, pairs, steps=20, batch_size=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == [
+        f"pretraining the text model: {k}/20 ({5 * k}%)" for k in range(2, 21, 2)]
+    assert all("loss " in line and "ETA " in line for line in lines)

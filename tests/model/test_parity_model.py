@@ -10,7 +10,7 @@ import torch
 
 from model.checkpoint import glim_from_checkpoint
 from model.glim import GLIM
-from model.prompt import PROMPT_MODES
+from model.config import PROMPT_MODES
 
 PARITY = "reference/parity"
 

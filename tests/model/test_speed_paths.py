@@ -192,7 +192,7 @@ def test_length_grouping_keeps_invariants_and_cuts_padding(seed):
 
 def test_datamodule_length_grouping(tmp_path):
     store = write_random_store(tmp_path / "store", n_sentences=12, n_subjects=2)
-    dm = GLIMDataModule(store, bsz_train=4, bsz_val=4, length_grouping=True)
+    dm = GLIMDataModule(data_dir=store, bsz_train=4, bsz_val=4, length_grouping=True)
     dm.setup("fit")
     batches = list(dm.train_dataloader().batch_sampler)
     ds: GLIMDataset = dm.datasets["train"]

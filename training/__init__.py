@@ -1,0 +1,1 @@
+"""The training run of train.py (Trainer wiring); above evaluation in the layers."""
