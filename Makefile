@@ -13,7 +13,7 @@ $(VENV)/.installed: environment.yml
 	$(PYTHON) -m venv $(VENV)
 	sed -n '/^ *- pip:/,$$p' environment.yml | sed -n 's/^ \{6\}- //p' > $(VENV)/requirements.txt
 	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq -r $(VENV)/requirements.txt
+	$(PY) -m pip install -qq --no-compile -r $(VENV)/requirements.txt
 	touch $@
 
 DEMO_RAW   := data/demo/raw_data
@@ -22,7 +22,7 @@ DEMO_STORE := data/demo/processed
 demo: env
 	$(PY) -m data.synthetic --out $(DEMO_RAW) --subjects 2 --sentences 36 --seed 0
 	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl
-	$(PY) -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 400
+	$(PY) -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300
 	$(PY) train.py --config configs/demo.yaml --overwrite
 	$(PY) test.py --ckpt checkpoints/demo/last.ckpt --data_dir $(DEMO_STORE) --out results/demo --max_length 192 --controls all --overwrite
 	@echo "demo report: results/demo/report.md"

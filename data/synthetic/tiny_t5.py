@@ -1,6 +1,6 @@
 """The demo's text model: a tiny T5 with a byte tokenizer, taught the sentences of a store.
 
-    python -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 [--pretrain-on STORE] [--steps 400]
+    python -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 [--pretrain-on STORE] [--steps 300]
 
 Writes a tiny random T5 (``model.text_model.build_tiny_t5``) and, with ``--pretrain-on``, trains it
 to write each sentence and its 8 variants from the input text the EEG model sees, so that the
