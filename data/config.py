@@ -2,9 +2,8 @@
 parse and check them before anything heavy is imported."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass
@@ -42,6 +41,3 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.num_workers < 0:
             raise ValueError(f"data.num_workers must be 0 or more, not {self.num_workers}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -10,6 +10,7 @@ from torch import nn
 from infra.progress import progress as progress_of
 from model.text_source import TextModelError, model_source, unavailable_message
 
+
 def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
     when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
