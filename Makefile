@@ -14,6 +14,9 @@ $(VENV)/.installed: environment.yml
 	sed -n '/^ *- pip:/,$$p' environment.yml | sed -n 's/^ \{6\}- //p' > $(VENV)/requirements.txt
 	$(PY) -m pip install -qq --upgrade pip
 	$(PY) -m pip install -qq --no-compile -r $(VENV)/requirements.txt
+	# byte-compile on every core at once (pip compiles file by file); like pip, a file that does not
+	# compile (a package's Python 2 test data) is skipped
+	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null || true
 	touch $@
 
 DEMO_RAW   := data/demo/raw_data
