@@ -31,7 +31,7 @@ from evaluation.columns import (
     zero_shot,
 )
 from evaluation.controls import compare
-from evaluation.report import markdown_table
+from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
 
 NOISE_SAMPLES = Path("controls") / "noise" / "samples.csv"

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from evaluation.columns import (
     BLEU_ORDERS,
@@ -198,6 +197,8 @@ def _clipped_sum(sample: np.ndarray, hyp_counts: np.ndarray, ref_counts: np.ndar
 def one_torch_thread() -> Iterator[None]:
     """Run torch on one intra-op thread inside the block: the BLEU arithmetic is a few dozen calls
     on (N, 4) tensors, where a second thread costs ~8 ms per call and saves nothing."""
+    import torch  # here, not at the top: `python -m evaluation.score` checks its paths before torch loads
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -210,6 +211,8 @@ def _bleu_from_counts(
     numerator: np.ndarray, denominator: np.ndarray, hyp_len: np.ndarray, ref_len: np.ndarray, n: int
 ) -> np.ndarray:
     """torchmetrics `_bleu_score_compute` (no smoothing) row-wise, in float32 torch arithmetic."""
+    import torch
+
     num = torch.as_tensor(numerator[:, :n], dtype=torch.float32)
     den = torch.as_tensor(denominator[:, :n], dtype=torch.float32)
     c = torch.as_tensor(hyp_len, dtype=torch.float32)

@@ -16,6 +16,7 @@ from evaluation.controls import GROUNDING, grounding_lines
 from evaluation.diversity import MOST_FREQUENT, WARNING
 from evaluation.metrics import BLEU_ORDERS, RAW_TAG, TF_SUFFIX
 from evaluation.provenance import provenance_lines
+from evaluation.tables import fmt, markdown_table
 from evaluation.zero_shot import SOURCES, TASKS, balanced_accuracy, score_column
 
 GEN_ROWS = [(f"BLEU-{n}", f"Bleu{n}", f"GM\\.BLEU{n}@{{t}}") for n in BLEU_ORDERS] + [
@@ -23,22 +24,6 @@ GEN_ROWS = [(f"BLEU-{n}", f"Bleu{n}", f"GM\\.BLEU{n}@{{t}}") for n in BLEU_ORDER
     ("ROUGE-1 R", C.rouge("recall"), "GM\\.ROUGE1@{t}"),
     ("ROUGE-1 F", C.rouge("fmeasure"), "Rouge1-fmeasure@{t}"),
 ]
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, (float, np.floating)):
-        return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
-    return str(v)
-
-
-def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
-    """A DataFrame as a Markdown table (floats rounded)."""
-    rows = [" | ".join(map(str, df.columns)), " | ".join("---" for _ in df.columns)]
-    rows += [" | ".join(fmt(v, digits).replace("|", "\\|").replace("\n", " ") for v in r)
-             for r in df.itertuples(index=False)]
-    return "\n".join(f"| {r} |" for r in rows)
 
 
 RAW_SENTENCE = ("@MTV scores a generation against the 8 target variants together (paraphrases written by an "

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:  # torch loads when a model is used, after the scorer checked its paths
+    import torch
 
 from evaluation.columns import (
     BERTSCORE_FIELDS,
@@ -57,14 +59,16 @@ def load_encoder(name: str) -> Encoder:
     return Encoder(name, tokenizer, model.eval())
 
 
-@torch.no_grad()
 def sentence_embeddings(encoder: Encoder, texts: Sequence[str]) -> torch.Tensor:
     """(n, d) unit-norm mean of the last hidden states over each text's tokens."""
+    import torch
+
     out = []
     for lo in range(0, len(texts), BATCH_SIZE):
         batch = encoder.tokenizer(list(texts[lo:lo + BATCH_SIZE]), padding=True, truncation=True,
                                   max_length=MAX_TOKENS, return_tensors="pt")
-        hidden = encoder.model(**batch).last_hidden_state  # (b, t, d)
+        with torch.no_grad():
+            hidden = encoder.model(**batch).last_hidden_state  # (b, t, d)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
         out.append((hidden * mask).sum(1) / mask.sum(1).clamp_min(1))
     emb = torch.cat(out) if out else torch.zeros(0, 1)
@@ -76,6 +80,8 @@ def n_way_hits(gen_emb: torch.Tensor, raw_emb: torch.Tensor, raw: Sequence[str],
     """Per sample: 1 when its true sentence ranks first among itself and ``n_way - 1`` other distinct
     sentences drawn at random (seeded), by cosine to the generation (ties count for the true one);
     NaN for all when there are fewer than ``n_way`` distinct sentences. Embeddings (n, d), unit norm."""
+    import torch
+
     texts, first, own = np.unique(np.asarray(raw, dtype=object), return_index=True, return_inverse=True)
     own = own.ravel()
     if len(texts) < n_way:
@@ -96,6 +102,7 @@ def bertscore_frame(encoder: Encoder, generated: Sequence[str], raw: Sequence[st
     with the named model, last layer, no idf), one call per distinct pair: a batched call of
     torchmetrics 1.9 pairs a sentence with another one's reference whenever the length orders of
     the two lists differ (it sorts both by length and undoes neither sort correctly)."""
+    import torch
     from torchmetrics.functional.text.bert import bert_score
 
     pairs = pd.Series(list(zip(generated, raw)), dtype=object)

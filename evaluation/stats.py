@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _scipy_stats
 
 
 def _as_2d(values: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -133,6 +132,8 @@ def ci_table(samples: pd.DataFrame, columns: list[str], n_resamples: int = 2000,
 def t_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """Mean and Student-t CI of the mean of a few values (e.g. one per seed); NaNs dropped.
     With a single value the CI is undefined (NaN)."""
+    from scipy import stats  # here: aggregate.py checks its runs before scipy.stats (~1 s) loads
+
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     k = len(x)
@@ -140,7 +141,7 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> dict[str, float]:
     if k < 2:
         return {"mean": mean, "lo": float("nan"), "hi": float("nan"), "sd": float("nan"), "n": k}
     sd = float(x.std(ddof=1))
-    half = float(_scipy_stats.t.ppf(0.5 + level / 2, k - 1)) * sd / np.sqrt(k)
+    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / np.sqrt(k)
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "sd": sd, "n": k}
 
 

@@ -168,19 +168,29 @@ def test_options_are_checked_before_anything_loads(setup, tmp_path, capsys, monk
 HEAVY = ("torch", "lightning", "transformers", "scipy")
 
 
-@pytest.mark.parametrize("script, argv", [
-    ("train", ["--logger", "foo"]), ("train", ["--precision", "17"]), ("train", ["--data.data_dir", "/no/store"]),
-    ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"]),
-    ("test", ["--ckpt", "/no/such.ckpt"]), ("test", ["--ckpt", "configs/demo.yaml", "--numerics", "fp8"]),
-    ("test", ["--ckpt", "configs/demo.yaml", "--data_dir", "/no/store"]),
+@pytest.mark.parametrize("script, argv, message", [
+    ("train", ["--logger", "foo"], "unknown logger"), ("train", ["--precision", "17"], "--precision"),
+    ("train", ["--data.data_dir", "/no/store"], "not found"),
+    ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"], "num_heads"),
+    ("test", ["--ckpt", "/no/such.ckpt"], "not found"), ("test", ["--ckpt", "configs/demo.yaml", "--numerics", "fp8"], "fp8"),
+    ("test", ["--ckpt", "configs/demo.yaml", "--data_dir", "/no/store"], "not found"),
+    ("aggregate", ["{tmp}/run", "{tmp}/run", "--out", "{tmp}/agg"], "given twice"),
+    ("aggregate", ["{tmp}/run", "/no/run", "--out", "{tmp}/agg"], "holds no metrics.json"),
+    ("evaluation.score", ["/no/samples.csv", "--out", "{tmp}/s"], "not found"),
+    ("evaluation.score", ["{tmp}/samples.csv", "--out", "{tmp}/s", "--generated-col", "nope"], "nope"),
 ])
-def test_a_bad_option_fails_before_torch_or_lightning_is_imported(script, argv):
+def test_a_bad_option_fails_before_torch_or_lightning_is_imported(tmp_path, script, argv, message):
     """The checks use light modules only, so a bad option fails in a fraction of a second rather
     than after torch, Lightning and the text model loaded (a fresh interpreter is asked)."""
-    code = (f"import sys, {script}; status = {script}.main({argv!r}); "
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.json").write_text("{}")
+    (tmp_path / "samples.csv").write_text("Input Text,generated\nthe film,a film\n")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code = (f"import importlib, sys; status = importlib.import_module({script!r}).main({argv!r}); "
             f"print([m for m in {HEAVY!r} if m in sys.modules]); sys.exit(status)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
     assert r.returncode == 1, r.stderr
     assert r.stdout.strip() == "[]", r.stdout
+    assert message in r.stderr, r.stderr
     assert r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr
