@@ -31,6 +31,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from data.store import PHASES, StoreError, open_store
 from evaluation import columns as C
+from evaluation.grounding import parse_controls
 from evaluation.numerics import NUMERICS, resolve_numerics
 from infra.atomic import WriteError
 from infra.cli import one_line
@@ -99,22 +100,23 @@ def check_options(cfg) -> None:
     check_logger(cfg.logger)
     if cfg.text_model:
         check_text_model(cfg.text_model)
-    main_condition(cfg)
+    condition = main_condition(cfg)
+    if parse_controls(cfg.controls) and condition != "eeg":
+        raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
     open_store(cfg.data_dir)  # its metadata only; --verify_store checks the EEG when the run opens it
     check_writable(cfg.out)
+    existing = [f for f in RESULT_FILES if (Path(cfg.out) / f).exists()]
+    if existing and not cfg.overwrite:
+        raise FileExistsError(f"{cfg.out} already holds results ({', '.join(existing)}); pass --overwrite "
+                              "to replace them or choose another --out")
 
 
 def run(cfg) -> Path:
     """Evaluate as ``cfg`` says (options checked by ``check_options``) and write the results."""
     import torch
 
-    from evaluation.controls import (
-        PROMPT_MODE,
-        compare,
-        control_dataset,
-        grounding,
-        parse_controls,
-    )
+    from evaluation.controls import PROMPT_MODE, control_dataset
+    from evaluation.grounding import compare, grounding
     from evaluation.predict import (
         NoBatchError,
         evaluate_dataset,
@@ -127,14 +129,7 @@ def run(cfg) -> Path:
     from model.checkpoint import glim_from_checkpoint
 
     out = Path(cfg.out)
-    existing = [f for f in RESULT_FILES if (out / f).exists()]
-    if existing and not cfg.overwrite:
-        raise FileExistsError(f"{out} already holds results ({', '.join(existing)}); pass --overwrite "
-                              "to replace them or choose another --out")
-    condition = main_condition(cfg)
-    controls = parse_controls(cfg.controls)
-    if controls and condition != "eeg":
-        raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
+    condition, controls = main_condition(cfg), parse_controls(cfg.controls)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     numerics = resolve_numerics(cfg.numerics, torch.device(device).type)
     store = open_store(cfg.data_dir, verify="eeg" if cfg.verify_store else "metadata")
@@ -318,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
                    if isinstance(summary.get(k), float)))
     if result.get("grounding"):
-        from evaluation.controls import grounding_lines
+        from evaluation.grounding import grounding_lines
 
         print("\n".join(grounding_lines(result["grounding"])))
     from evaluation.diversity import diversity_line

@@ -32,7 +32,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from bench.bench_step import Pool, paper_hparams
 from bench.memory_estimate import FLAN_T5_LARGE
 from model.glim import GLIM
-from model.text_model import FrozenTextModel
+from model.frozen_text import FrozenTextModel
 
 TRAIN_RECORDS = 17_908
 """Train records of the published split (ZuCo 1.0 + 2.0); each is read with 8 target variants."""

@@ -25,7 +25,7 @@ from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 
 from bench.bench_step import naive_copy, paper_hparams
 from model.glim import GLIM
-from model.text_model import FrozenTextModel
+from model.frozen_text import FrozenTextModel
 
 GB = 2**30
 FLAN_T5_LARGE = dict(vocab_size=32128, d_model=1024, d_kv=64, d_ff=2816, num_layers=24,

@@ -8,10 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.prompts import prompt_ids
+from data.prompts import INPUT_PREFIX, prompt_ids
 from data.store import VARIANT_COLUMNS, RowReader, Store, open_store
 
-INPUT_PREFIX = "To English: "
 META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")
 
 

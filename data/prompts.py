@@ -1,4 +1,4 @@
-"""Prompt vocabularies (SPEC §2): task, dataset and subject ids of a record."""
+"""Prompt vocabularies (SPEC §2): task, dataset and subject ids of a record, and the text prompt."""
 from __future__ import annotations
 
 ZUCO1_SUBJECTS = ("ZAB", "ZDM", "ZDN", "ZGW", "ZJM", "ZJN", "ZJS", "ZKB", "ZKH", "ZKW", "ZMG", "ZPH")
@@ -7,6 +7,7 @@ ZUCO2_SUBJECTS = ("YAC", "YAG", "YAK", "YDG", "YDR", "YFR", "YFS", "YHS", "YIS",
 TASK_VOCAB = ("<UNK>", "<NR>", "<TSR>")
 DATASET_VOCAB = ("<UNK>", "ZuCo1", "ZuCo2")
 SUBJECT_VOCAB = ("<UNK>", *ZUCO1_SUBJECTS, *ZUCO2_SUBJECTS)
+INPUT_PREFIX = "To English: "  # before every input sentence the text model encodes
 
 
 def task_prompt(task: str) -> str:

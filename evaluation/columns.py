@@ -187,6 +187,11 @@ def is_metric(column: str) -> bool:
     return column.startswith(METRIC_PREFIXES)
 
 
+def metric_names(columns: Sequence[str]) -> list[str]:
+    """The metric columns of a per-sample table (its ``columns``, or the table itself), in order."""
+    return [c for c in columns if is_metric(c)]
+
+
 def lower_is_better(column: str) -> bool:
     """WER columns: lower is better; every other metric: higher is better."""
     return column.startswith(WER)

@@ -4,7 +4,7 @@ RUN_A and RUN_B are ``test.py`` result directories (``samples.csv``, and ``contr
 when run with the noise control), typically an EEG-trained model (A) and one trained on noise
 (``train.py --data.noise_input true``, B): the train-on-noise control, which separates what the
 EEG tells the model from what its language prior writes anyway. Every metric is compared per
-sample, B − A, with a paired bootstrap CI and sign-flip p-values (``evaluation.controls.compare``).
+sample, B − A, with a paired bootstrap CI and sign-flip p-values (``evaluation.grounding.compare``).
 Writes DIR/comparison.csv, DIR/comparison.json and DIR/comparison.md; when both runs hold the
 noise control, comparison.md also shows the 2×2 grid (trained on EEG / noise × tested on EEG / noise).
 Runs on different test samples are refused with a one-line error.
@@ -30,7 +30,7 @@ from evaluation.columns import (
     rouge,
     zero_shot,
 )
-from evaluation.controls import compare
+from evaluation.grounding import compare
 from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
 

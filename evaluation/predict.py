@@ -13,7 +13,8 @@ import torch
 from rich.progress import Progress
 from torch.utils.data import DataLoader
 
-from data.dataset import INPUT_PREFIX, collate
+from data.dataset import collate
+from data.prompts import INPUT_PREFIX
 from data.sampler import DistinctUidBatchSampler
 from evaluation.columns import (
     BATCH,

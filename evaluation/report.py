@@ -12,7 +12,7 @@ import pandas as pd
 
 from evaluation import columns as C
 from evaluation import figures
-from evaluation.controls import GROUNDING, grounding_lines
+from evaluation.grounding import GROUNDING, grounding_lines
 from evaluation.diversity import MOST_FREQUENT, WARNING
 from evaluation.metrics import BLEU_ORDERS, RAW_TAG, TF_SUFFIX
 from evaluation.provenance import provenance_lines

@@ -40,6 +40,7 @@ from evaluation.columns import (
     is_metric,
     lower_is_better,
     median_rank,
+    metric_names,
     ref_tags,
     rouge,
     tf,
@@ -52,11 +53,6 @@ from infra.json_safe import json_safe
 __all__ = ["HEADLINE", "TF_TARGET", "export_order", "is_metric", "lower_is_better", "metric_names",
            "published_columns", "retrieval_batches", "roundtrip_texts", "score_generation", "score_run",
            "summarize"]
-
-
-def metric_names(samples: pd.DataFrame) -> list[str]:
-    """The metric columns of a per-sample table, in its order."""
-    return [c for c in samples.columns if is_metric(c)]
 
 
 # ----------------------------------------------------------------------------- generation

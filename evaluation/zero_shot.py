@@ -167,7 +167,7 @@ def majority_hits(task: ZeroShotTask, samples: pd.DataFrame, k: int = 1) -> np.n
 
 def majority_frame(samples: pd.DataFrame, source: str = "EEG", tasks: dict[str, ZeroShotTask] = TASKS) -> pd.DataFrame:
     """The majority-class baseline as a run: the `sample` column and the top-k hit columns of ``source``,
-    paired with the samples (for ``evaluation.controls.compare``)."""
+    paired with the samples (for ``evaluation.grounding.compare``)."""
     cols = {score_column(name, k, source): majority_hits(t, samples, k) for name, t in tasks.items() for k in t.topk}
     return pd.DataFrame({"sample": samples["sample"].to_numpy(), **cols}, index=samples.index)
 

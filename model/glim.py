@@ -15,7 +15,8 @@ from model.config import GLIMConfig
 from model.loss import clip_loss, commitment_loss, similarity
 from model.prompt import PromptEmbedder
 from model.text_cache import TextSpace, TextStateCache
-from model.text_model import FrozenTextModel, load_text_model
+from model.frozen_text import FrozenTextModel
+from model.text_model import load_text_model
 from model.text_source import TextModelError
 
 

@@ -1,14 +1,19 @@
-"""The frozen text model (any T5-family encoder-decoder) and a tiny local T5 for tests and the demo."""
+"""Loading the text model (any T5-family encoder-decoder) and a tiny local T5 for tests and the demo.
+
+torch and transformers load inside the functions, so that the command lines which only check a
+text model's source (``model.text_source``) or write a tiny T5 fail on a bad option at once;
+the frozen wrapper GLIM holds is ``model.frozen_text.FrozenTextModel``."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from infra.progress import progress as progress_of
 from model.text_source import TextModelError, model_source, unavailable_message
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
@@ -30,47 +35,6 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     return tokenizer, model
 
 
-class FrozenTextModel(nn.Module):
-    """Holds a Hugging Face encoder-decoder frozen and in eval mode, outside GLIM's parameters.
-
-    The wrapped model is kept out of the module tree, so its weights are neither optimised, nor
-    saved in (or expected from) GLIM checkpoints; ``.to()``/``.half()`` still reach it.
-    """
-
-    def __init__(self, tokenizer, model: nn.Module):
-        super().__init__()
-        model.requires_grad_(False).eval()
-        object.__setattr__(self, "model", model)
-        object.__setattr__(self, "tokenizer", tokenizer)
-
-    @property
-    def d_model(self) -> int:
-        return int(self.model.config.d_model)
-
-    def _apply(self, fn, recurse: bool = True):
-        self.model._apply(fn)
-        return super()._apply(fn, recurse)
-
-    def train(self, mode: bool = True) -> "FrozenTextModel":
-        super().train(mode)
-        self.model.eval()
-        return self
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def tokenize(self, texts: list[str], max_len: int, pad_to_max: bool = False) -> dict[str, torch.Tensor]:
-        enc = self.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
-                             padding="max_length" if pad_to_max else "longest")
-        return {k: v.to(self.device) for k, v in enc.items()}
-
-    @torch.no_grad()
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Text encoder states (n, s, d_model)."""
-        return self.model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-
 def tiny_t5_config(d_model: int = 64, seed_layers: int = 2):
     from transformers import T5Config
 
@@ -83,6 +47,7 @@ def tiny_t5_config(d_model: int = 64, seed_layers: int = 2):
 def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0) -> Path:
     """Write a tiny random T5 (a few hundred thousand parameters) with a byte-level tokenizer that
     needs no vocabulary file; deterministic for a seed. Returns the directory."""
+    import torch
     from transformers import ByT5Tokenizer, T5ForConditionalGeneration
 
     out = Path(out_dir)
@@ -101,6 +66,8 @@ def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str
     """Teach a (tiny) text model the corpus: seq2seq training on ``(source, target)`` pairs, saved
     in place. Gives the demo's frozen decoder a language of its own. Returns the last loss.
     ``progress``: a bar on a terminal, else a plain line every tenth of the steps."""
+    import torch
+
     tokenizer, model = load_text_model(str(model_dir))
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)

@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.signal
 
 from data.preprocess.readers import (
     RAW_CHANNELS,
@@ -312,6 +311,8 @@ def step3(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise DropRecord(f"too short (< {MIN_SAMPLES} samples)", f"T={n_samples}")
     if n_samples > MAX_SAMPLES:
         raise DropRecord(f"too long (> {MAX_SAMPLES} samples)", f"T={n_samples}")
+    import scipy.signal  # here, not at the top: data.prepare checks its options before scipy (~0.8 s) loads
+
     length = resampled_length(n_samples)
     with np.errstate(over="ignore", invalid="ignore"):
         resampled = scipy.signal.resample(raw[:KEPT_CHANNELS], length, axis=1)  # (104, length)

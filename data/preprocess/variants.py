@@ -19,17 +19,20 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
-import torch
 
 from data.preprocess.steps import load_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
 from infra.json_safe import json_safe
 from model.text_model import load_text_model
+from infra.cli import gpu_visible
 from model.text_source import TextModelError, model_source, unavailable_message
+
+if TYPE_CHECKING:  # torch loads with the models, after the options and the table are checked
+    import torch
 
 # ---- prompt texts (the only place they are written) --------------------------------------------
 ERROR_MARK = "<ERROR>"
@@ -131,6 +134,8 @@ class Generator:
 
 
 def _dtype_for(device: str) -> torch.dtype | None:
+    import torch
+
     return torch.bfloat16 if device.startswith("cuda") else None
 
 
@@ -170,10 +175,11 @@ def load_t5(name_or_path: str, device: str = "cpu") -> Generator:
     return Generator(name_or_path, tokenizer, model.to(device).eval(), causal=False, chat=False)
 
 
-@torch.no_grad()
 def generate(gen: Generator, prompts: list[str], *, max_new_tokens: int, sample: bool = False,
              num_beams: int = 1, seed: int = 0, temperature: float = 0.7) -> list[str]:
     """Answers to ``prompts`` (one batch): sampling seeded with ``seed``, else beam/greedy search."""
+    import torch
+
     tok = gen.tokenizer
     texts = prompts
     if gen.chat:
@@ -187,7 +193,8 @@ def generate(gen: Generator, prompts: list[str], *, max_new_tokens: int, sample:
         options.update(do_sample=True, temperature=temperature, top_p=TOP_P, num_beams=1)
     else:
         options.update(do_sample=False, num_beams=num_beams)
-    out = gen.model.generate(**enc, **options)
+    with torch.no_grad():
+        out = gen.model.generate(**enc, **options)
     if gen.causal:
         out = out[:, enc["input_ids"].shape[1]:]
     return [clean_answer(t) for t in tok.batch_decode(out, skip_special_tokens=True)]
@@ -396,7 +403,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--t5", required=True, help="T5 model of the naive variants (Flan-T5-large in the paper)")
     p.add_argument("--cache", help="answers cache, reused by a rerun (default: OUT.cache.jsonl)")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when a GPU is visible")
     p.add_argument("--max-new-tokens", type=int, default=64, help="answer length of the instruction model")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the instruction model")
     p.add_argument("--seed", type=int, default=42)
@@ -412,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit is not None:
             table = table.head(args.limit)
         cache = args.cache or f"{args.out}.cache.jsonl"
+        if args.device == "auto":
+            args.device = "cuda" if gpu_visible() else "cpu"
         filled, counts = generate_variants(
             table, llm=args.llm, t5=args.t5, cache_path=cache, batch_size=args.batch_size,
             device=args.device, max_new_tokens=args.max_new_tokens, seed=args.seed,

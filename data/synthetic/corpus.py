@@ -217,10 +217,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--compress", action="store_true", help="compress the .mat files")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    subj = [int(s) for s in args.subjects.split(",")]
-    summary = write_corpus(args.out, subj[0], subj[-1], _sizes(args.sentences), args.seed,
-                           args.signal_to_noise, args.faults, args.word_features,
-                           args.compress, progress=not args.quiet)
+    try:
+        subj, sizes = [int(s) for s in args.subjects.split(",")], _sizes(args.sentences)
+    except ValueError:
+        ap.error(f"--subjects {args.subjects!r} / --sentences {args.sentences!r}: expected numbers "
+                 "separated by commas (or --sentences full)")
+    try:
+        summary = write_corpus(args.out, subj[0], subj[-1], sizes, args.seed, args.signal_to_noise,
+                               args.faults, args.word_features, args.compress, progress=not args.quiet)
+    except OSError as err:  # an unwritable --out, a full disk: one line, not a traceback
+        ap.exit(1, f"error: cannot write the corpus to {args.out}: {err.strerror or err}\n")
     print(f"wrote {len(summary['mat_files'])} .mat files, {summary['sentence_slots']} sentence "
           f"slots ({summary['missing_sentences']} missing), {summary['label_rows']} label rows, "
           f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']} s to {summary['out_dir']}")

@@ -9,10 +9,13 @@ frozen decoder of the demo has a language of its own.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from data.dataset import INPUT_PREFIX
-from data.store import VARIANT_COLUMNS, open_store
+from data.prompts import INPUT_PREFIX
+from data.store import VARIANT_COLUMNS, StoreError, open_store
+from infra.atomic import WriteError
+from infra.writable import check_writable
 from model.text_model import build_tiny_t5, load_text_model, pretrain_text_model
 
 
@@ -34,9 +37,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="a processed store whose sentences and variants the model learns to write")
     parser.add_argument("--steps", type=int, default=600)
     args = parser.parse_args(argv)
+    if args.d_model < 1 or args.steps < 0:
+        parser.error("--d-model must be positive and --steps at least 0")
+    try:  # the paths first: a bad one fails before torch builds anything
+        check_writable(args.out)
+        pairs = sentence_pairs(args.pretrain_on) if args.pretrain_on else []
+    except (WriteError, StoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     path = build_tiny_t5(args.out, args.d_model, args.seed)
     if args.pretrain_on:
-        pairs = sentence_pairs(args.pretrain_on)
         loss = pretrain_text_model(path, pairs, args.steps, seed=args.seed)
         print(f"pretrained on {len(pairs)} sentence pairs for {args.steps} steps (last loss {loss:.3f})")
     n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())

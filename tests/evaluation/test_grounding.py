@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.controls import compare, grounding, grounding_lines
+from evaluation.grounding import compare, grounding, grounding_lines
 from evaluation.zero_shot import baselines, majority_frame
 
 N = 60

@@ -139,14 +139,6 @@ def test_clip_loss_minimal_for_aligned_batch():
         assert clip_loss(x, x[torch.randperm(n)]) >= aligned - 1e-6
 
 
-def _batch(n: int = 4, length: int = 300):
-    torch.manual_seed(2)
-    texts = [f"sentence number {i} is here." for i in range(n)]
-    return {"eeg": torch.randn(n, length, 128), "mask": torch.ones(n, length, dtype=torch.bool),
-            "prompt_ids": torch.tensor([[1, 1, 3]] * n), "input_text": ["To English: " + t for t in texts],
-            "target_text": texts}
-
-
 def test_losses_combine_as_spec(glim):
     glim.eval()
     out = glim(_batch())
