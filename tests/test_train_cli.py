@@ -166,10 +166,8 @@ def test_options_are_checked_before_anything_loads(setup, tmp_path, capsys, monk
 
 
 HEAVY = ("torch", "lightning", "transformers", "scipy")
-NEEDS = {"data.synthetic.corpus": ("scipy",)}  # it writes the .mat files with scipy.io: 1.4 s to fail here
-
-
-@pytest.mark.parametrize("script, argv, message", [
+NEEDS = {"data.synthetic.corpus": ("scipy",)}  # it writes the .mat files with scipy.io (1.4 s to fail here)
+BAD_OPTIONS = [
     ("train", ["--logger", "foo"], "unknown logger"), ("train", ["--precision", "17"], "--precision"),
     ("train", ["--data.data_dir", "/no/store"], "not found"),
     ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"], "num_heads"),
@@ -186,20 +184,46 @@ NEEDS = {"data.synthetic.corpus": ("scipy",)}  # it writes the .mat files with s
      "label table not found"),
     ("data.synthetic.tiny_t5", ["--out", "{tmp}/t5", "--pretrain-on", "/no/store"], "not found"),
     ("data.synthetic.corpus", ["--out", "{tmp}/raw", "--subjects", "two"], "--subjects 'two'"),
-])
-def test_a_bad_option_fails_before_torch_or_lightning_is_imported(tmp_path, script, argv, message):
+]  # one interpreter: a heavy import shows in the first case that makes it, so data.synthetic.corpus (scipy) is last
+PROBE = """
+import contextlib, importlib, io, json, sys
+out = []
+for script, argv, heavy in json.loads(sys.argv[1]):
+    before, err = set(sys.modules), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            status = importlib.import_module(script).main(argv)
+        except SystemExit as e:
+            status = e.code
+    loaded = [m for m in heavy if m in sys.modules and m not in before]
+    out.append({"status": status, "loaded": loaded, "stderr": err.getvalue()})
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_option_runs(tmp_path_factory) -> list[dict]:
+    """Every case of ``BAD_OPTIONS`` in one fresh interpreter (one start-up, not one per case), with
+    the heavy modules each case imported."""
+    tmp = tmp_path_factory.mktemp("bad")
+    (tmp / "run").mkdir()
+    (tmp / "run" / "metrics.json").write_text("{}")
+    (tmp / "samples.csv").write_text("Input Text,generated\nthe film,a film\n")
+    cases = [(script, [a.format(tmp=tmp) for a in argv], [m for m in HEAVY if m not in NEEDS.get(script, ())])
+             for script, argv, _ in BAD_OPTIONS]
+    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cases)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", range(len(BAD_OPTIONS)), ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(BAD_OPTIONS)])
+def test_a_bad_option_fails_before_torch_or_lightning_is_imported(bad_option_runs, case):
     """The checks use light modules only, so a bad option fails in a fraction of a second rather
     than after torch, Lightning and the text model loaded (a fresh interpreter is asked)."""
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "metrics.json").write_text("{}")
-    (tmp_path / "samples.csv").write_text("Input Text,generated\nthe film,a film\n")
-    argv = [a.format(tmp=tmp_path) for a in argv]
-    heavy = [m for m in HEAVY if m not in NEEDS.get(script, ())]
-    code = (f"import importlib, sys\ntry:\n    status = importlib.import_module({script!r}).main({argv!r})\n"
-            f"finally:\n    print([m for m in {heavy!r} if m in sys.modules])\nsys.exit(status)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
-    assert r.returncode in (1, 2), r.stderr  # 2: an argparse error or data.*'s "error" exit code
-    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout
-    last = r.stderr.strip().splitlines()[-1]  # argparse prints its usage above the error line
-    assert "error: " in last and message in last and "Traceback" not in r.stderr, r.stderr
+    message = BAD_OPTIONS[case][2]
+    run = bad_option_runs[case]
+    assert run["status"] in (1, 2), run  # 2: an argparse error or data.*'s "error" exit code
+    assert run["loaded"] == [], run
+    last = run["stderr"].strip().splitlines()[-1]  # argparse prints its usage above the error line
+    assert "error: " in last and message in last and "Traceback" not in run["stderr"], run["stderr"]
