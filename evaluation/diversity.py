@@ -58,11 +58,17 @@ def _bleu(clipped: np.ndarray, totals: np.ndarray, hyp_len: int, ref_len: int) -
 
 def self_bleu(texts: Sequence[str], n: int = 4) -> float:
     """Mean over the texts of BLEU-n of each against all the other texts as references (NaN for
-    fewer than two texts); computed once per distinct text, the references' n-gram counts through
-    the two largest counts of each n-gram."""
+    fewer than two texts)."""
+    return self_bleus(texts, (n,))[n]
+
+
+def self_bleus(texts: Sequence[str], orders: Sequence[int] = SELF_BLEU_ORDERS) -> dict[int, float]:
+    """``self_bleu`` for each of ``orders`` from one count of the n-grams: computed once per distinct
+    text, the references' n-gram counts through the two largest counts of each n-gram."""
     counts = Counter(texts)
     if sum(counts.values()) < 2:
-        return float("nan")
+        return {n: float("nan") for n in orders}
+    n = max(orders)
     distinct = list(counts)
     words = [bleu_tokens(t) for t in distinct]
     grams = [[Counter(ngrams(w, k)) for k in range(1, n + 1)] for w in words]  # (D, n) counters
@@ -76,7 +82,7 @@ def self_bleu(texts: Sequence[str], n: int = 4) -> float:
                 del top[2:]
     lengths = np.array([len(w) for w in words])
     weight = np.array([counts[t] for t in distinct])
-    scores = np.zeros(len(distinct))
+    scores = np.zeros((len(orders), len(distinct)))
     for j, per_order in enumerate(grams):
         repeated = weight[j] > 1  # another sample holds the same text: it is among the references
         clipped = np.zeros(n)
@@ -87,8 +93,10 @@ def self_bleu(texts: Sequence[str], n: int = 4) -> float:
                 clipped[k] += min(m, ref)
         others = (weight - (np.arange(len(distinct)) == j)) > 0
         gap = np.where(others, np.abs(lengths - lengths[j]) * 2 + (lengths > lengths[j]), np.iinfo(np.int64).max)
-        scores[j] = _bleu(clipped, totals, int(lengths[j]), int(lengths[np.argmin(gap)]))  # closest, shorter on ties
-    return float((scores * weight).sum() / weight.sum())
+        ref_len = int(lengths[np.argmin(gap)])  # the closest other length, the shorter on ties
+        for i, order in enumerate(orders):
+            scores[i, j] = _bleu(clipped[:order], totals[:order], int(lengths[j]), ref_len)
+    return {order: float((scores[i] * weight).sum() / weight.sum()) for i, order in enumerate(orders)}
 
 
 def collapse_warning(texts: Sequence[str]) -> str | None:
@@ -113,7 +121,7 @@ def diversity(generated: Sequence[str], references: Sequence[str] | None = None,
                            SHARE_EMPTY: sum(not t.strip() for t in texts) / n if n else None,
                            MOST_FREQUENT: most_frequent(texts, top)}
     out |= {DISTINCT_N.format(n=k): distinct_n(texts, k) for k in DISTINCT_ORDERS}
-    out |= {SELF_BLEU.format(n=k): self_bleu(texts, k) for k in SELF_BLEU_ORDERS}
+    out |= {SELF_BLEU.format(n=k): v for k, v in self_bleus(texts, SELF_BLEU_ORDERS).items()}
     out[MEAN_LENGTH] = float(np.mean([len(bleu_tokens(t)) for t in texts])) if n else None
     if references is not None:
         out[REF_LENGTH] = float(np.mean([len(bleu_tokens(str(t))) for t in references])) if len(references) else None
