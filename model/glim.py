@@ -34,9 +34,10 @@ class GLIM(L.LightningModule):
     sample's output depends on its real steps only), and less work. 0 runs every sample over the
     length the batch is padded to (the original's work)."""
 
-    cpu_bf16_encoder = False
-    """Under bf16 autocast on a CPU the EEG encoder computes in float32 unless this is True: CPUs
-    without bf16 matrix units (no AMX) run its attention and matmuls about 2x slower in bf16."""
+    cpu_bf16_encoder = True
+    """Under bf16 autocast on a CPU the EEG encoder follows autocast (bf16), as the original's does;
+    False keeps it in float32 there (more accurate; measured as fast on a 2-core CPU without bf16
+    matrix units, docs/performance.md). On accelerators the encoder always follows autocast."""
 
     def __init__(self, **hparams: Any):
         super().__init__()

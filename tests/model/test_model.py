@@ -184,22 +184,23 @@ def test_text_model_of_wrong_width_is_refused(tiny_t5):
         m.attach_text_model()
 
 
-def test_eeg_encoder_computes_in_float32_under_cpu_bf16_autocast(glim):
+def test_eeg_encoder_follows_cpu_bf16_autocast_unless_kept_in_float32(glim):
     glim.eval()
     eeg, mask = torch.randn(2, 300, 128), torch.ones(2, 300, dtype=torch.bool)
     ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
     plain = glim.encode_eeg(eeg, mask, ids)
     inner = {}
     hook = glim.eeg_encoder.x_proj.register_forward_hook(lambda m, i, o: inner.update(dtype=o.dtype))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        emb = glim.encode_eeg(eeg, mask, ids)
-    assert inner["dtype"] == torch.float32
-    assert torch.allclose(emb.float(), plain, atol=0.05)  # only the aligner ran in bf16
-    glim.cpu_bf16_encoder = True
+    assert GLIM.cpu_bf16_encoder  # the default: bf16 under autocast, as the original
     with torch.autocast("cpu", dtype=torch.bfloat16):
         glim.encode_eeg(eeg, mask, ids)
-    hook.remove()
     assert inner["dtype"] == torch.bfloat16
+    glim.cpu_bf16_encoder = False
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        emb = glim.encode_eeg(eeg, mask, ids)
+    hook.remove()
+    assert inner["dtype"] == torch.float32
+    assert torch.allclose(emb.float(), plain, atol=0.05)  # only the aligner ran in bf16
 
 
 def _batch(n: int = 4, length: int = 300, seed: int = 0) -> dict:
