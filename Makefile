@@ -31,7 +31,7 @@ demo: env
 	@echo "demo report: results/demo/report.md"
 
 test: env
-	$(PY) -m pytest -q -ra tests
+	$(PY) -m pytest -q -ra --durations=15 tests
 
 test-fast: env
 	$(PY) -m pytest -q -ra -m "not slow" tests
