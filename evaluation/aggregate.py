@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from evaluation import columns as C
-from evaluation.tables import fmt, markdown_table
 from evaluation.stats import t_interval
+from evaluation.tables import fmt, markdown_table
 from infra.atomic import WriteError, atomic_dir
 from infra.atomic import atomic_write_text as write_atomic
 

@@ -12,8 +12,8 @@ import pandas as pd
 
 from evaluation import columns as C
 from evaluation import figures
-from evaluation.grounding import GROUNDING, grounding_lines
 from evaluation.diversity import MOST_FREQUENT, WARNING
+from evaluation.grounding import GROUNDING, grounding_lines
 from evaluation.metrics import BLEU_ORDERS, RAW_TAG, TF_SUFFIX
 from evaluation.provenance import provenance_lines
 from evaluation.tables import fmt, markdown_table

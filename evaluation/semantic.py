@@ -19,9 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # torch loads when a model is used, after the scorer checked its paths
-    import torch
-
 from evaluation.columns import (
     BERTSCORE_FIELDS,
     SEMANTIC_COSINE,
@@ -29,6 +26,9 @@ from evaluation.columns import (
     bertscore,
     semantic_retrieval,
 )
+
+if TYPE_CHECKING:  # torch loads when a model is used, after the scorer checked its paths
+    import torch
 
 BATCH_SIZE = 64
 MAX_TOKENS = 128

@@ -10,12 +10,12 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from model.aligner import Aligner
-from model.encoder import EEGEncoder, encode_by_length, real_lengths
 from model.config import GLIMConfig
+from model.encoder import EEGEncoder, encode_by_length, real_lengths
+from model.frozen_text import FrozenTextModel
 from model.loss import clip_loss, commitment_loss, similarity
 from model.prompt import PromptEmbedder
 from model.text_cache import TextSpace, TextStateCache
-from model.frozen_text import FrozenTextModel
 from model.text_model import load_text_model
 from model.text_source import TextModelError
 

@@ -26,9 +26,9 @@ import pandas as pd
 from data.preprocess.steps import load_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
+from infra.cli import gpu_visible
 from infra.json_safe import json_safe
 from model.text_model import load_text_model
-from infra.cli import gpu_visible
 from model.text_source import TextModelError, model_source, unavailable_message
 
 if TYPE_CHECKING:  # torch loads with the models, after the options and the table are checked
