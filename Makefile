@@ -1,23 +1,36 @@
 # GLIM: `make demo` runs the synthetic demo end to end, `make test` runs the test suite.
-# Both create the environment (.venv, from the pip list of environment.yml) first.
+# Both create the environment (.venv) first, with the exact versions of requirements.lock (the
+# versions the test suite was run with); `make lock` re-resolves environment.yml's ranges into it.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: env demo test test-fast bench clean
+LOCK   := requirements.lock
+
+.PHONY: env lock demo test test-fast bench clean
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: environment.yml
+$(VENV)/.installed: $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	sed -n '/^ *- pip:/,$$p' environment.yml | sed -n 's/^ \{6\}- //p' > $(VENV)/requirements.txt
 	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq --no-compile -r $(VENV)/requirements.txt
+	$(PY) -m pip install -qq --no-compile -r $(LOCK)
 	# byte-compile on every core at once (pip compiles file by file); like pip, a file that does not
 	# compile (a package's Python 2 test data) is skipped
 	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null || true
 	touch $@
+
+# On purpose only: a fresh environment from environment.yml's ranges, frozen into requirements.lock
+# (torch's local build tag dropped, so the CPU or the CUDA wheel of the same version installs).
+lock:
+	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
+	sed -n '/^ *- pip:/,$$p' environment.yml | sed -n 's/^ \{6\}- \([^ #]*\).*/\1/p' > $(VENV).lock/ranges.txt
+	$(VENV).lock/bin/python -m pip install -qq --upgrade pip
+	$(VENV).lock/bin/python -m pip install -qq -r $(VENV).lock/ranges.txt
+	( echo "# exact versions of environment.yml's ranges (make lock); make env installs these"; \
+	  $(VENV).lock/bin/python -m pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$$//' ) > $(LOCK)
+	rm -rf $(VENV).lock
 
 DEMO_RAW   := data/demo/raw_data
 DEMO_STORE := data/demo/processed

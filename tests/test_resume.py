@@ -64,11 +64,18 @@ def start(setup: Path, out: Path, *extra: str, new_session: bool = False) -> sub
                                 start_new_session=new_session)
 
 
-def kill_at_new_checkpoint(proc: subprocess.Popen, last: Path) -> int:
-    """SIGKILL ``proc`` as soon as a new ``last`` (a new inode: it is replaced atomically) appears;
-    the global step it holds."""
+def kill_at_new_checkpoint(proc: subprocess.Popen, last: Path, at_least: int = 0) -> int:
+    """SIGKILL ``proc`` as soon as a new ``last`` (a new inode: it is replaced atomically) holding
+    step ``at_least`` or later appears; the global step it holds."""
     old = last.stat().st_ino if last.exists() else None
-    while proc.poll() is None and not (last.exists() and last.stat().st_ino != old):
+    while proc.poll() is None:
+        if last.exists() and last.stat().st_ino != old:
+            old = last.stat().st_ino
+            try:
+                if torch.load(last, weights_only=True)["global_step"] >= at_least:
+                    break
+            except (OSError, RuntimeError):  # replaced while being read
+                continue
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -103,7 +110,9 @@ def assert_same_log(reference: Path, out: Path) -> None:
 @pytest.mark.slow
 def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run(setup, reference):
     """Same seed, same data, same config: identical weights, optimizer state and log, however
-    often the run is SIGKILLed and resumed, here with 2 loader workers (the reference has 0)."""
+    often the run is SIGKILLed and resumed, here with 2 loader workers (the reference has 0).
+    The first kill comes right after epoch 0's last.ckpt, before the full validation the
+    uninterrupted run does next in its process (the resumed process never does it)."""
     out, last = setup / "killed", setup / "killed" / "last.ckpt"
     workers = ("--data.num_workers", "2")
     assert kill_at_new_checkpoint(start(setup, out, *workers), last) == BATCHES  # the end of epoch 0
@@ -115,6 +124,20 @@ def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run
     assert_same_training_state(reference / "last.ckpt", last)
     assert_same_log(reference, out)
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_run_killed_early_and_late_ends_like_an_uninterrupted_run(setup, reference):
+    """The kills moved: in the middle of epoch 0 (step 2, before epoch 0's full validation) and
+    in the middle of the last epoch (step 12), resumed in a new process each time."""
+    out, last = setup / "killed-early-late", setup / "killed-early-late" / "last.ckpt"
+    steps = ("--ckpt_every_n_steps", "2")
+    assert kill_at_new_checkpoint(start(setup, out, *steps), last) == 2
+    step = kill_at_new_checkpoint(start(setup, out, *steps), last, at_least=2 * BATCHES + 1)
+    assert 2 * BATCHES < step < EPOCHS * BATCHES
+    assert start(setup, out, *steps).wait() == 0
+    assert_same_training_state(reference / "last.ckpt", last)
+    assert_same_log(reference, out)
 
 
 @pytest.mark.slow

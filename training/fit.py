@@ -40,6 +40,7 @@ from infra.resume import (
     resume_path,
 )
 from infra.signals import EXIT_STATUS, RunInterrupted, StopOnSignal
+from infra.threads import pin_cpu_threads
 from model.checkpoint import RESUME_FREE_HPARAMS
 from model.glim import GLIM
 from model.text_source import TextModelError
@@ -69,7 +70,7 @@ def run_info(cfg: Namespace, parser: ArgumentParser, resumed_from: Path | None) 
     as YAML; the per-command options ``resume``/``overwrite`` are left at their defaults."""
     saved = cfg.clone()
     saved.resume, saved.overwrite = "auto", False
-    info = {"seed": cfg.seed, "config": json.loads(parser.dump(saved, format="json", skip_unset=False)),
+    info = {"seed": cfg.seed, "cpu_threads": torch.get_num_threads(), "config": json.loads(parser.dump(saved, format="json", skip_unset=False)),
             "resumed_from": str(resumed_from or ""), "argv": sys.argv[1:],
             "code": git_state(), "versions": package_versions(), "store": store_identity(cfg.data.data_dir)}
     return info, parser.dump(saved, skip_unset=False)
@@ -109,7 +110,7 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, resumed: dict | Non
     version = getattr(logger, "version", None) if cfg.logger in ("csv", "tensorboard") else None
     last = LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps)
     callbacks = [every, last, StopOnSignal(last.save_now), RngState(),
-                 RunInfo({"seed": info["seed"], "config": info["config"],
+                 RunInfo({"seed": info["seed"], "cpu_threads": info["cpu_threads"], "config": info["config"],
                           "log_version": version if isinstance(version, int) else None})]
     rich = cfg.progress and is_terminal()
     callbacks.append(RichProgressBar() if rich else EpochLog(out_dir, monitor="val/loss", mode="min"))
@@ -148,11 +149,17 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     the run directory and the checkpoint to resume are checked."""
     out_dir = Path(cfg.out_dir)
     ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
+    threads = pin_cpu_threads()  # a resumed run multiplies as the uninterrupted one did
     state = None
     if ckpt is not None:
         state = check_resume(ckpt, vars(cfg.model), RESUME_FREE_HPARAMS)
         print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
               file=sys.stderr)
+        saved = (state.get(RUN_KEY) or {}).get("cpu_threads")
+        if saved and saved != threads:
+            print(f"note: the run used {saved} CPU threads and continues with {threads}: on the CPU "
+                  f"it will not end bit for bit where it would have (set OMP_NUM_THREADS={saved})",
+                  file=sys.stderr)
     model = seeded_model(cfg)
     gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
     if str(cfg.precision).startswith("bf16") and not gpu:
