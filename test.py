@@ -29,15 +29,15 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
-from data.store import PHASES, StoreError, open_store
+from data.store import PHASES, open_store
 from evaluation import columns as C
 from evaluation.grounding import parse_controls
 from evaluation.numerics import NUMERICS, resolve_numerics
-from infra.atomic import WriteError
 from infra.cli import one_line
+from infra.errors import GLIMError, OptionError
 from infra.loggers import check_logger
 from infra.writable import check_writable
-from model.text_source import TextModelError, check_text_model
+from model.text_source import check_text_model
 
 RESULT_FILES = ("samples.csv", "metrics.json", "report.md", "figures", "controls")
 
@@ -92,22 +92,22 @@ def build_parser() -> ArgumentParser:
 def check_options(cfg) -> None:
     """The options and paths, checked before torch, a model or data is loaded: one-line errors."""
     if not Path(cfg.ckpt).is_file():
-        raise ValueError(f"checkpoint not found: {cfg.ckpt}")
+        raise OptionError(f"checkpoint not found: {cfg.ckpt}")
     if cfg.phase not in PHASES:
-        raise ValueError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
+        raise OptionError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
     if cfg.numerics not in NUMERICS:
-        raise ValueError(f"unknown numerics {cfg.numerics!r}: use one of {', '.join(NUMERICS)}")
+        raise OptionError(f"unknown numerics {cfg.numerics!r}: use one of {', '.join(NUMERICS)}")
     check_logger(cfg.logger)
     if cfg.text_model:
         check_text_model(cfg.text_model)
     condition = main_condition(cfg)
     if parse_controls(cfg.controls) and condition != "eeg":
-        raise ValueError(f"--controls compares controls with the EEG run; drop --{condition}")
+        raise OptionError(f"--controls compares controls with the EEG run; drop --{condition}")
     open_store(cfg.data_dir)  # its metadata only; --verify_store checks the EEG when the run opens it
     check_writable(cfg.out)
     existing = [f for f in RESULT_FILES if (Path(cfg.out) / f).exists()]
     if existing and not cfg.overwrite:
-        raise FileExistsError(f"{cfg.out} already holds results ({', '.join(existing)}); pass --overwrite "
+        raise OptionError(f"{cfg.out} already holds results ({', '.join(existing)}); pass --overwrite "
                               "to replace them or choose another --out")
 
 
@@ -149,7 +149,7 @@ def run(cfg) -> Path:
     def evaluate(name: str):
         ds = control_dataset(name, store, cfg.phase)
         if len(ds) == 0:
-            raise ValueError(f"{cfg.data_dir} holds no {cfg.phase} samples")
+            raise OptionError(f"{cfg.data_dir} holds no {cfg.phase} samples")
         if cfg.progress:
             print(f"evaluating: {name}", file=sys.stderr)
         n_records[name] = len(ds)
@@ -217,7 +217,7 @@ def main_condition(cfg) -> str:
     flags = [name for name, on in (("noise", cfg.noise_input), ("prompt-free", cfg.prompt_free),
                                    ("shuffled", cfg.shuffled)) if on]
     if len(flags) > 1:
-        raise ValueError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
+        raise OptionError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
     return flags[0] if flags else "eeg"
 
 
@@ -288,19 +288,12 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = build_parser().parse_args(argv)
-    errors = (StoreError, TextModelError, FileExistsError, ValueError, WriteError)
     try:
         check_options(cfg)
-    except errors as e:
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return 1
-    from infra.checkpoint_io import CheckpointError  # torch loads from here on
-
-    try:
-        out = run(cfg)
+        out = run(cfg)  # torch loads from here on
         if int(os.environ.get("RANK", "0")) > 0:
             return 0
-    except (*errors, CheckpointError) as e:
+    except GLIMError as e:
         print(f"error: {one_line(e, 2000)}", file=sys.stderr)
         return 1
     from evaluation.predict import protocol_line

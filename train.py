@@ -36,13 +36,13 @@ from argparse import ArgumentError
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
 
 from data.config import DataConfig
-from data.store import StoreError, open_store
-from infra.atomic import WriteError
+from data.store import open_store
 from infra.cli import CPU_HINT, PRECISIONS, gpu_visible, one_line
+from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
 from infra.writable import check_writable
 from model.config import GLIMConfig
-from model.text_source import TextModelError, check_text_model
+from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
@@ -95,23 +95,23 @@ def build_parser() -> ArgumentParser:
 
 def check_options(cfg: Namespace) -> None:
     """The options and paths, checked before torch, Lightning or anything else heavy is imported:
-    a ``ValueError`` (or the store's, text model's or writer's own error) in one line."""
+    a ``GLIMError`` (``OptionError``, or the store's, text model's or writer's own) in one line."""
     check_logger(cfg.logger)
     if str(cfg.precision) not in PRECISIONS:
-        raise ValueError(f"unknown --precision {cfg.precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise OptionError(f"unknown --precision {cfg.precision!r}: use one of {', '.join(PRECISIONS)}")
     for name in ("max_epochs", "ckpt_every", "val_every"):
         if getattr(cfg, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
+            raise OptionError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
     for section, config in (("model", GLIMConfig), ("data", DataConfig)):
         try:
             config(**vars(cfg[section]))
-        except ValueError as e:
-            raise ValueError(f"--{section}.*: {e}") from None
+        except OptionError as e:
+            raise OptionError(f"--{section}.*: {e}") from None
     open_store(cfg.data.data_dir)
     check_text_model(cfg.text_model or cfg.model.text_model_id)
     check_writable(cfg.out_dir, "--out_dir")
     if cfg.accelerator in ("gpu", "cuda") and not gpu_visible():
-        raise ValueError(f"--accelerator {cfg.accelerator} but no GPU is visible here; on the CPU pass {CPU_HINT}")
+        raise OptionError(f"--accelerator {cfg.accelerator} but no GPU is visible here; on the CPU pass {CPU_HINT}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         check_options(cfg)
-    except (StoreError, TextModelError, ValueError, TypeError, WriteError) as e:
+    except GLIMError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     from training.fit import run  # torch and Lightning load here, after the checks

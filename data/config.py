@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import OptionError
+
 
 @dataclass
 class DataConfig:
@@ -40,4 +42,4 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.num_workers < 0:
-            raise ValueError(f"data.num_workers must be 0 or more, not {self.num_workers}")
+            raise OptionError(f"data.num_workers must be 0 or more, not {self.num_workers}")

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from data.config import DataConfig
 from data.dataset import GLIMDataset, collate
 from data.sampler import DistinctUidBatchSampler
-from data.store import open_store
+from data.store import StoreError, open_store
 
 
 class GLIMDataModule(L.LightningDataModule):
@@ -52,7 +52,7 @@ class GLIMDataModule(L.LightningDataModule):
         for phase in ("train", "val", "test"):
             self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
             if len(self.datasets[phase]) == 0 and (phase == "train" and stage == "fit"):
-                raise ValueError(f"{self.data_dir} holds no {phase} samples")
+                raise StoreError(f"{self.data_dir} holds no {phase} samples")
 
     def batch_sampler(self, phase: str) -> DistinctUidBatchSampler:
         """The batch sampler of ``phase`` for this process's rank."""

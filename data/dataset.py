@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from data.prompts import INPUT_PREFIX, prompt_ids
-from data.store import VARIANT_COLUMNS, RowReader, Store, open_store
+from data.store import VARIANT_COLUMNS, RowReader, Store, StoreError, open_store
 
 META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")
 
@@ -35,7 +35,7 @@ class GLIMDataset(Dataset):
         self.records = recs.iloc[self.rows].reset_index(drop=True)
         missing = [c for c in VARIANT_COLUMNS if c not in self.records.columns]
         if missing:
-            raise ValueError(f"{store.path}: records lack the target variant columns {missing}")
+            raise StoreError(f"{store.path}: records lack the target variant columns {missing}")
         self.n_variants = len(VARIANT_COLUMNS) if self.expand else 1
         self.eeg_len = self.records["eeg_len"].to_numpy()
         self.uids_per_record = self.records["text uid"].to_numpy()

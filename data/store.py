@@ -40,6 +40,7 @@ from data.checksums import (
     file_entry,
     metadata_problems,
 )
+from infra.errors import GLIMError
 from infra.json_safe import json_safe
 
 STORE_FORMAT = "glim-store"
@@ -75,7 +76,7 @@ NO_CHECKSUMS = ("{path} has no checksums (written by an earlier GLIM) and cannot
 _NPY_HEADER_LEN = 128  # fixed-size npy v1.0 header, rewritten in place once N is known
 
 
-class StoreError(ValueError):
+class StoreError(GLIMError, ValueError):
     """A store is missing, incomplete, of another version or inconsistent."""
 
 

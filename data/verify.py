@@ -13,6 +13,7 @@ from typing import Sequence
 
 from data.checksums import bad_eeg_rows, metadata_problems
 from data.store import NO_CHECKSUMS, StoreError
+from infra.errors import GLIMError
 
 
 def _info(path: Path) -> dict:
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         found = problems(args.store)
-    except StoreError as error:
+    except GLIMError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for line in found:

@@ -15,6 +15,7 @@ import pandas as pd
 from evaluation import columns as C
 from evaluation.columns import lower_is_better, metric_names
 from evaluation.stats import holm, nan_mean, paired_difference
+from infra.errors import OptionError
 
 CONTROLS = ("noise", "prompt-free", "shuffled")
 EEG_ABLATIONS = ("noise", "shuffled")  # the controls that take the EEG away: grounding is tested against them
@@ -35,7 +36,7 @@ def parse_controls(spec: str | None) -> list[str]:
     names = list(CONTROLS) if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in CONTROLS]
     if unknown:
-        raise ValueError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)} or 'all'")
+        raise OptionError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)} or 'all'")
     return list(dict.fromkeys(names))
 
 

@@ -29,6 +29,7 @@ from evaluation.columns import (
 )
 from evaluation.scoring import roundtrip_texts, score_run
 from evaluation.zero_shot import pooled_text_vectors
+from infra.errors import GLIMError
 from model.glim import GLIM
 
 @dataclass
@@ -121,7 +122,7 @@ def gather_predictions(pred: Predictions, rank: int, world: int) -> Predictions 
                        torch.cat([p[1] for p in parts])[idx], torch.cat([p[2] for p in parts])[idx])
 
 
-class NoBatchError(ValueError):
+class NoBatchError(GLIMError, ValueError):
     """The split's records fill no batch of distinct sentences (too few distinct sentences)."""
 
 

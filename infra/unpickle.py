@@ -14,6 +14,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from infra.errors import GLIMError
+
 BUILTINS = frozenset({"list", "dict", "tuple", "set", "frozenset", "slice", "range", "bytearray",
                       "bytes", "str", "int", "float", "complex", "bool", "object"})
 """``builtins`` names a table pickle may use."""
@@ -38,7 +40,7 @@ DENIED_PARTS = ("pandas.io", "pandas.core.computation", "pandas.util", "pandas.t
 """Parts of pandas / numpy that read or write files or evaluate expressions."""
 
 
-class UnsafePickleError(ValueError):
+class UnsafePickleError(GLIMError, ValueError):
     """A pickle asks for a global outside the admitted set."""
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Sequence
 
+from infra.errors import OptionError
+
 DEFAULT_TEXT_MODEL = "google/flan-t5-large"
 COMMITMENT_LOSSES = ("mse", "kl_div")
 PROMPT_MODES = ("src", "zero", "sum", "mean")
@@ -80,22 +82,22 @@ class GLIMConfig:
 
     def __post_init__(self) -> None:
         if self.prompt_tuning_len:
-            raise ValueError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
+            raise OptionError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
         if self.commitment_loss_key not in COMMITMENT_LOSSES:
-            raise ValueError(f"commitment_loss_key {self.commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
+            raise OptionError(f"commitment_loss_key {self.commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
         if self.evaluate_prompt_embed not in PROMPT_MODES:
-            raise ValueError(f"evaluate_prompt_embed {self.evaluate_prompt_embed!r} is not one of {PROMPT_MODES}")
+            raise OptionError(f"evaluate_prompt_embed {self.evaluate_prompt_embed!r} is not one of {PROMPT_MODES}")
         if (self.commitment_loss_weight or self.use_y_mask) and self.hidden_eeg_len != self.input_text_len:
-            raise ValueError(f"{'use_y_mask' if self.use_y_mask else 'commitment_loss_weight > 0'} compares "
+            raise OptionError(f"{'use_y_mask' if self.use_y_mask else 'commitment_loss_weight > 0'} compares "
                              f"the {self.hidden_eeg_len} EEG embeddings with the {self.input_text_len} text "
                              "positions position by position: set hidden_eeg_len = input_text_len")
         widths = {"input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "embed_dim": self.embed_dim}
         odd = [f"{k} {v}" for k, v in widths.items() if v % self.num_heads]
         if odd:
-            raise ValueError(f"{', '.join(odd)} not divisible by num_heads {self.num_heads}: every attention "
+            raise OptionError(f"{', '.join(odd)} not divisible by num_heads {self.num_heads}: every attention "
                              "splits its width into the heads")
         if len(self.prompt_nums) != 3 or len(self.prompt_dropout_probs) != 3:
-            raise ValueError("prompt_nums and prompt_dropout_probs take three values each "
+            raise OptionError("prompt_nums and prompt_dropout_probs take three values each "
                              "(task, dataset, subject)")
 
     def as_hparams(self) -> dict[str, Any]:

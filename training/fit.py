@@ -17,13 +17,13 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from data.datamodule import GLIMDataModule
-from data.store import StoreError
 from evaluation.full_validation import FullValidation
 from evaluation.provenance import store_identity
-from infra.atomic import WriteError, atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
-from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from infra.atomic import atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
+from infra.checkpoint_io import AtomicCheckpointIO
 from infra.cli import CPU_HINT, one_line
 from infra.epoch_log import EpochLog
+from infra.errors import GLIMError, OptionError
 from infra.loggers import make_logger
 from infra.progress import is_terminal
 from infra.provenance import git_state, package_versions
@@ -43,7 +43,6 @@ from infra.signals import EXIT_STATUS, RunInterrupted, StopOnSignal
 from infra.threads import pin_cpu_threads
 from model.checkpoint import RESUME_FREE_HPARAMS
 from model.glim import GLIM
-from model.text_source import TextModelError
 
 
 class TrainData(ResumableTrainLoader, GLIMDataModule):
@@ -129,7 +128,7 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, resumed: dict | Non
             enable_progress_bar=rich, log_every_n_steps=1, num_sanity_val_steps=0)
     except (MisconfigurationException, TypeError, RuntimeError) as e:  # accelerator, devices, strategy, ...
         hint = f"; on the CPU pass {CPU_HINT}" if not torch.cuda.is_available() else ""
-        raise ValueError(f"trainer options: {one_line(e)}{hint}") from None
+        raise OptionError(f"trainer options: {one_line(e)}{hint}") from None
 
 
 def seeded_model(cfg: Namespace) -> GLIM:
@@ -187,7 +186,7 @@ def run(cfg: Namespace, parser: ArgumentParser) -> int:
     except RunInterrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return EXIT_STATUS
-    except (StoreError, TextModelError, CheckpointError, ValueError, WriteError) as e:
+    except GLIMError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
     except OSError as e:

@@ -24,12 +24,13 @@ from rich.progress import track
 
 from data.preprocess.steps import PICKLE_WARNING
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.errors import GLIMError
 from infra.unpickle import load_table_pickle
 
 EEG_TABLE_COLUMNS = ("eeg", "mask", "subject", "phase", *LABEL_COLUMNS)
 
 
-class TableImportError(ValueError):
+class TableImportError(GLIMError, ValueError):
     """The table cannot be imported (one line for the user)."""
 
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         table = load_table_pickle(path)
         counts = import_eeg_table(table, args.out, echo=echo, source=str(path))
-    except TableImportError as error:
+    except GLIMError as error:
         echo(f"error: {error}")
         return 2
     except Exception as error:  # an unreadable pickle is a one-line error, not a traceback

@@ -103,6 +103,7 @@ from data.preprocess.steps import (
     step3,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.errors import GLIMError
 from infra.progress import progress
 
 MATERIALS_DIR = "task_materials"
@@ -117,7 +118,7 @@ EXPECTED_DROPS = ("excluded subject", "no EEG (missing sentence)", "empty EEG", 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class PrepareError(RuntimeError):
+class PrepareError(GLIMError, RuntimeError):
     """A problem that stops the run before anything is written (one line for the user)."""
 
 
@@ -494,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         split = parse_split(args.split)
         if args.workers < 1:
             raise PrepareError(f"--workers {args.workers}: at least 1")
-    except (SplitError, PrepareError) as error:
+    except GLIMError as error:
         errors.print(f"error: {error}", markup=False)
         return EXIT_ERROR
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up too
@@ -502,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = prepare(args.raw, args.out, labels=args.labels, materials=args.materials,
                           variants=args.variants, workers=args.workers, console=console,
                           overwrite=args.overwrite, strict=args.strict, split=split)
-    except PrepareError as error:
+    except GLIMError as error:
         errors.print(f"error: {error}", markup=False)
         return EXIT_STRICT if isinstance(error, StrictError) else EXIT_ERROR
     except KeyboardInterrupt:

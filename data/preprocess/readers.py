@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from infra.errors import GLIMError
+
 ZUCO1, ZUCO2 = "ZuCo1", "ZuCo2"
 SUBJECTS: dict[str, tuple[str, ...]] = {
     ZUCO1: ("ZAB", "ZDM", "ZDN", "ZGW", "ZJM", "ZJN", "ZJS", "ZKB", "ZKH", "ZKW", "ZMG", "ZPH"),
@@ -276,7 +278,7 @@ def read_csv_rows(path: str | Path, delimiter: str) -> list[list[str]]:
     return rows
 
 
-class MaterialError(ValueError):
+class MaterialError(GLIMError, ValueError):
     """A task-material file cannot be parsed; the message names the file."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from data.preprocess.steps import SPLIT_SEED
+from infra.errors import GLIMError
 
 SENTENCES, SUBJECTS, BOTH = "sentences", "subjects", "subjects+sentences"
 PROTOCOLS = (SENTENCES, SUBJECTS, BOTH)
@@ -30,7 +31,7 @@ EXCLUDED = "excluded"
 """Phase of a record that the ``subjects+sentences`` protocol uses nowhere."""
 
 
-class SplitError(ValueError):
+class SplitError(GLIMError, ValueError):
     """A ``--split`` value that names no protocol, or held-out subjects that do not fit the data."""
 
 

@@ -27,6 +27,7 @@ from data.preprocess.steps import load_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
 from infra.cli import gpu_visible
+from infra.errors import GLIMError
 from infra.json_safe import json_safe
 from model.text_model import load_text_model
 from model.text_source import TextModelError, model_source, unavailable_message
@@ -69,7 +70,7 @@ TOP_P = 0.9
 EXAMPLE_LLM = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-class VariantError(RuntimeError):
+class VariantError(GLIMError, RuntimeError):
     """The label table, the cache or the arguments cannot be used."""
 
 
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device, max_new_tokens=args.max_new_tokens, seed=args.seed,
             temperature=args.temperature, overwrite=args.overwrite)
         write_jsonl_atomic(filled, args.out)
-    except (VariantError, TextModelError) as e:
+    except GLIMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {len(filled)} rows to {args.out}: {counts['generated']} answers generated "
