@@ -10,7 +10,7 @@ import pytest
 from data.dataset import GLIMDataset
 from data.sampler import DistinctUidBatchSampler, greedy_batches
 from data.store import VARIANT_COLUMNS, open_store
-from tests.factories import write_random_store
+from data.synthetic.random_store import write_random_store
 from tests.paths import SHARED  # noqa: E402
 
 GOLDEN = SHARED / "reference" / "parity" / "sampler.json"
