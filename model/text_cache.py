@@ -1,9 +1,10 @@
 """Frozen text-encoder states computed once per distinct text: an in-memory LRU cache, optionally
-persisted as one safetensors file per text space (text model, max length, padding, precision).
+persisted as one safetensors file per text space (text model, max length, precision).
 
 A text's encoder states do not depend on the other texts of its batch (the attention mask hides
-the padding), so the states of each text are stored at the text's own length and re-padded with
-zeros to the longest text of the batch that asks for them. Recomputed in a batch of another
+the padding), so the states of each text are stored as the original computes them, padded to the
+space's ``max_len`` tokens (the commitment loss and ``use_y_mask`` compare them position by
+position with the EEG embeddings), with the count of its real tokens for the mask. Recomputed in a batch of another
 shape, T5 gives the same states up to floating-point reduction order (about 1e-6 in float32, one
 bfloat16 ulp under bf16 autocast); see docs/performance.md.
 """
@@ -20,6 +21,8 @@ from typing import Callable, Sequence
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from infra.atomic import atomic_write_bytes
+
 EncodeFn = Callable[[list[str]], tuple[torch.Tensor, list[int]]]
 """Texts → encoder states (k, s, d) padded to the batch and the real token count of each text."""
 
@@ -30,7 +33,6 @@ class TextSpace:
 
     model_id: str
     max_len: int
-    pad_to_max: bool  # states kept at max_len (the padding states are part of the result)
     precision: str  # parameter dtype and autocast dtype of the text model
 
     def file_name(self) -> str:
@@ -39,7 +41,7 @@ class TextSpace:
 
 @dataclass
 class _Entry:
-    states: torch.Tensor  # (s, d): s = length, or max_len when pad_to_max
+    states: torch.Tensor  # (max_len, d)
     length: int  # real tokens
 
 
@@ -60,8 +62,8 @@ class TextStateCache:
 
     def states(self, space: TextSpace, texts: Sequence[str], encode: EncodeFn,
                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """States (n, s, d) zero-padded to the longest text, and the mask (n, s), of ``texts``;
-        ``encode`` runs once on the distinct texts not cached yet."""
+        """States (n, s, d) and the mask (n, s) of ``texts`` (s: the longest stored states, the
+        space's ``max_len``); ``encode`` runs once on the distinct texts not cached yet."""
         self._load(space)
         found = {t: self._entries[(space, t)] for t in texts if (space, t) in self._entries}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
@@ -86,8 +88,7 @@ class TextStateCache:
         new = {}
         with torch.inference_mode(False):  # a normal tensor, usable later by autograd
             for i, (text, n) in enumerate(zip(texts, lengths)):
-                row = states[i] if space.pad_to_max else states[i, :n]
-                new[text] = self._put((space, text), _Entry(row.clone(), int(n)))
+                new[text] = self._put((space, text), _Entry(states[i].clone(), int(n)))
         self._dirty.add(space)
         return new
 
@@ -106,7 +107,7 @@ class TextStateCache:
         """Write every space with new entries to ``directory`` (atomically); returns the files."""
         if self.directory is None:
             return []
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         written = []
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -118,11 +119,7 @@ class TextStateCache:
                        "sizes": torch.tensor([len(e.states) for _, e in items]),
                        "lengths": torch.tensor([e.length for _, e in items])}
             meta = {"space": json.dumps(asdict(space)), "texts": json.dumps([t for t, _ in items])}
-            path = self.directory / space.file_name()
-            tmp = path.with_name(path.name + ".tmp")
-            save_file(tensors, str(tmp), metadata=meta)
-            os.replace(tmp, path)
-            written.append(path)
+            written.append(atomic_write_bytes(self.directory / space.file_name(), save(tensors, metadata=meta)))
         self._dirty.clear()
         return written
 
