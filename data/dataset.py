@@ -73,7 +73,7 @@ class GLIMDataset(Dataset):
             "eeg": torch.from_numpy(eeg),  # (l, c)
             "eeg_len": length,
             "prompt_ids": torch.from_numpy(self.prompts[j]),  # (3,)
-            "input_text": INPUT_PREFIX + str(rec["input text"]),
+            "model_input_text": INPUT_PREFIX + str(rec["input text"]),  # what the text encoder reads
             "target_text": references[v] if self.expand else str(rec["input text"]),
             "raw_text": str(rec["input text"]),
             "references": references,

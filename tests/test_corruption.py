@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from data.synthetic.random_store import write_random_store
 import train
 from data.dataset import GLIMDataset, collate
 from data.preprocess.prepare import process_file
@@ -28,7 +29,7 @@ from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError, check_resum
 from model.checkpoint import glim_from_checkpoint
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
 from tests.zuco_files import eeg, write_v5, write_v73
 
@@ -241,7 +242,7 @@ def test_sigkill_while_saving_leaves_a_complete_checkpoint(tmp_path):
 def config(tmp_path_factory, store_dir) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
-    cfg = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store_dir)},
+    cfg = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store_dir), **TINY_DATA},
            "accelerator": "cpu", "devices": 1, "precision": "32-true", "progress": False}
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     return tmp / "tiny.yaml"

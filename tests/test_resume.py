@@ -18,10 +18,11 @@ import pytest
 import torch
 import yaml
 
+from data.synthetic.random_store import write_random_store
 import train
 from infra.resume import RUN_KEY, ResumableBatches, RngState, RunDirError, resume_path
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
 
 EPOCHS, BATCHES = 3, 5
@@ -34,7 +35,7 @@ def setup(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("resume")
     store = write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
-    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store)},
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store), **TINY_DATA},
               "accelerator": "cpu", "devices": 1, "precision": "32-true", "ckpt_every": 1,
               "logger": "csv"}
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
@@ -175,7 +176,7 @@ def test_text_states_do_not_depend_on_the_batch_that_cached_them(setup):
     torch.manual_seed(0)
     model = GLIM(**cfg["model"]).eval()
     ds = GLIMDataset(open_store(cfg["data"]["data_dir"]), "train")
-    texts = list(dict.fromkeys(ds[i]["input_text"] for i in range(len(ds))))
+    texts = list(dict.fromkeys(ds[i]["model_input_text"] for i in range(len(ds))))
     assert len({len(t) for t in texts}) > 3  # texts of different lengths
     batch = collate([ds[i] for i in range(4)])
     with torch.no_grad():

@@ -11,8 +11,9 @@ import pytest
 import torch
 import yaml
 
+from data.synthetic.random_store import write_random_store
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     store = write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
-    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store)},
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store), **TINY_DATA},
               "accelerator": "cpu", "devices": 1, "precision": "32-true", "max_epochs": 2,
               "ckpt_every": 1, "progress": False, "logger": "csv"}
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
