@@ -40,6 +40,15 @@ def parse_controls(spec: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def main_condition(cfg: Any) -> str:
+    """The condition of the main run: the EEG, or one control asked for by its flag."""
+    flags = [name for name, on in (("noise", cfg.noise_input), ("prompt-free", cfg.prompt_free),
+                                   ("shuffled", cfg.shuffled)) if on]
+    if len(flags) > 1:
+        raise OptionError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
+    return flags[0] if flags else "eeg"
+
+
 def compare(eeg: pd.DataFrame, control: pd.DataFrame, n_resamples: int = 2000, n_permutations: int = 2000,
             seed: int = 0) -> pd.DataFrame:
     """Per metric: EEG mean, control mean, control − EEG with a paired bootstrap CI, the two-sided

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from data.store import open_store
-from evaluation.scoring import published_columns
+from evaluation.columns import published_columns
 from tests.eval_factories import eval_store, random_checkpoint
 from tests.test_train_cli import run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FAST = ("--progress", "false", "--max_length", "16", "--batch_size", "6", "--retrieval-batch", "6",
+FAST = ("--progress", "false", "--max_length", "16", "--batch_size", "6", "--retrieval_batch_size", "6",
         "--bootstrap", "400", "--permutations", "400")
 
 

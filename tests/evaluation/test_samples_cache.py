@@ -8,7 +8,7 @@ import pytest
 
 import evaluation.classification as classification
 from evaluation.classification import test_predictions as predictions
-from evaluation.provenance import sha256_file
+from infra.provenance import file_sha256
 from evaluation.samples_cache import KEY_FILE, stored_key
 from tests.eval_factories import eval_store, random_checkpoint
 
@@ -39,7 +39,7 @@ def test_a_second_checkpoint_does_not_reuse_the_first_ones_samples(inputs, tmp_p
     said = capsys.readouterr().out.strip().splitlines()
     assert len(said) == 1 and "another checkpoint" in said[0] and "recomputing" in said[0]
     assert not a.filter(like="zero_shot").equals(b.filter(like="zero_shot"))  # b's own predictions
-    assert stored_key(out)["checkpoint_sha256"] == sha256_file(second)
+    assert stored_key(out)["checkpoint_sha256"] == file_sha256(second)
 
 
 def test_key_of_a_test_py_result_and_of_a_replaced_csv(tmp_path):
