@@ -22,7 +22,7 @@ import train
 from data.dataset import GLIMDataset, collate
 from data.preprocess.prepare import process_file
 from data.preprocess.readers import RawFile
-from data.preprocess.steps import DropRecord, step3
+from data.preprocess.steps import DropRecord, preprocess_eeg
 from data.store import StoreError, open_store
 from infra.atomic import atomic_open, atomic_write_text, remove_stale_temp_files
 from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError, check_resumable
@@ -78,7 +78,7 @@ def test_eeg_that_overflows_when_resampled_is_dropped():
     raw = eeg(400, 3).astype(np.float32)
     raw[5, 7] = 3e38  # one flipped exponent bit away from a normal sample
     with pytest.raises(DropRecord):
-        step3(raw)
+        preprocess_eeg(raw)
 
 
 # ------------------------------------------------------------------------------------ stores

@@ -91,16 +91,16 @@ from data.preprocess.steps import (
     Drop,
     DropRecord,
     Tally,
+    build_label_table,
     label_groups,
     load_label_table,
     match_group,
     missing_columns,
+    preprocess_eeg,
+    read_texts_labels,
+    record_phases,
     rows_without_variants,
     save_label_table,
-    split_uids,
-    step1,
-    step2,
-    step3,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.errors import GLIMError
@@ -206,7 +206,7 @@ def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.
         raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
 
 
-def steps12_path(out_dir: str | Path) -> Path:
+def label_table_path(out_dir: str | Path) -> Path:
     """Where a run without variants leaves the label table of steps 1–2 (beside the store)."""
     out_dir = Path(out_dir)
     return out_dir.with_name(out_dir.name + ".labels.jsonl")
@@ -218,7 +218,7 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
     """The complete label table (all ``LABEL_COLUMNS``), or a ``PrepareError``.
 
     Without ``labels`` and without variants, the label table of steps 1–2 is written beside the
-    store (``steps12_path``) for ``python -m data.preprocess.variants`` and the run stops.
+    store (``label_table_path``) for ``python -m data.preprocess.variants`` and the run stops.
     """
     if labels is not None:
         table = _read_table(labels, "label table", warn)
@@ -227,15 +227,15 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
             raise PrepareError(f"label table {labels} lacks the columns {absent}")
         source = f"label table {labels}"
     else:
-        rows = step1(*materials_dirs(raw_dir, materials), tally=tally)
+        rows = read_texts_labels(*materials_dirs(raw_dir, materials), tally=tally)
         if rows.empty:
             raise PrepareError(f"no task materials found for {raw_dir} (see --materials); "
                                + NO_VARIANTS_HINT.format(table="TABLE"))
-        table = step2(rows, _read_table(variants, "variant table", warn) if variants else None)
+        table = build_label_table(rows, _read_table(variants, "variant table", warn) if variants else None)
         source = "steps 1-2" + (f" with the variants of {variants}" if variants else "")
     lacking = rows_without_variants(table)
     if lacking and labels is None:
-        written = save_label_table(table, steps12_path(out_dir))
+        written = save_label_table(table, label_table_path(out_dir))
         raise PrepareError(f"{lacking} of {len(table)} label rows from {source} have no text "
                            f"variants (their table is in {written}): "
                            + NO_VARIANTS_HINT.format(table=written))
@@ -279,7 +279,7 @@ def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: Binar
         result.drops.append(Drop(where, sentence.index, sentence.reason, sentence.detail))
         return
     try:
-        eeg, mask = step3(sentence.eeg)
+        eeg, mask = preprocess_eeg(sentence.eeg)
     except DropRecord as drop:
         result.drops.append(Drop(where, sentence.index, drop.reason, drop.detail))
         return
@@ -340,12 +340,11 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
 def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
                 stored_rows: list[int], subjects: list[str], split: SplitProtocol,
                 summary: Summary) -> None:
-    """Split the stored records by text uid (``split_uids``), then by subject under a held-out
+    """Split the stored records by text uid (``record_phases``), then by subject under a held-out
     subject protocol (``data.preprocess.split``), and set their phases."""
     keys = [(label_records[row]["dataset"], label_records[row]["task"],
              label_records[row]["text uid"]) for row in stored_rows]
-    phase_of_uid = split_uids(keys, table["text uid"].tolist())
-    phases = [phase_of_uid[int(uid)] for _, _, uid in keys]
+    phases = record_phases(keys, table["text uid"].tolist())
     if split.name != SENTENCES:
         try:
             phases = subject_phases(split, subjects, [uid for _, _, uid in keys], phases)

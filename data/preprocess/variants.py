@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
-from data.preprocess.steps import load_label_table
+from data.preprocess.steps import load_label_table, save_label_table
+from data.prompts import INPUT_PREFIX
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
-from infra.atomic import atomic_open
 from infra.cli import gpu_visible
 from infra.errors import GLIMError
-from infra.json_safe import json_safe
 from model.text_model import load_text_model
 from model.text_source import TextModelError, model_source, unavailable_message
 
@@ -60,7 +59,7 @@ SENTIMENT_HINT = ("The sentence comes from a movie review with a {label} sentime
                   "must keep this {label} sentiment.\n")
 RELATION_HINT = ("The sentence states a relation of the type '{label}' between its entities; the new "
                  "sentence must keep this relation.\n")
-NAIVE_PROMPTS: dict[str, str] = {"naive rewritten": "To English: {sentence}",
+NAIVE_PROMPTS: dict[str, str] = {"naive rewritten": INPUT_PREFIX + "{sentence}",
                                  "naive simplified": "Summarize: {sentence}"}
 LLM_COLUMNS: dict[str, str] = {c: c.rsplit(" (", 1)[0] for c in VARIANT_COLUMNS[:6]}
 """Each LLM column and its principle."""
@@ -219,15 +218,6 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
             table[column] = None
     ordered = [c for c in LABEL_COLUMNS if c in table.columns]
     return table[ordered + [c for c in table.columns if c not in ordered]].astype({c: object for c in VARIANT_COLUMNS})
-
-
-def write_jsonl_atomic(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``table`` as JSON lines to a temporary sibling, then move it into place."""
-    path = Path(path)
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        for record in table.to_dict(orient="records"):
-            f.write(json.dumps({k: json_safe(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
-    return path
 
 
 CacheKey = tuple[str, str, str]  # (input text, hint, column)
@@ -426,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             table, llm=args.llm, t5=args.t5, cache_path=cache, batch_size=args.batch_size,
             device=args.device, max_new_tokens=args.max_new_tokens, seed=args.seed,
             temperature=args.temperature, overwrite=args.overwrite)
-        write_jsonl_atomic(filled, args.out)
+        save_label_table(filled, args.out)
     except GLIMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
