@@ -25,9 +25,10 @@ from evaluation.semantic import load_encoder, semantic_frame
 from infra.atomic import atomic_dir, atomic_write_text
 from infra.errors import GLIMError
 from infra.writable import check_writable
+from model.config import GLIMConfig
 
 CHUNK = 512
-TARGET_TOKENS, RAW_TOKENS = 64, 96
+TARGET_TOKENS, RAW_TOKENS = GLIMConfig.tgt_text_len, GLIMConfig.input_text_len  # the published 64 and 96
 OUTPUT_FILES = ("samples.csv", "metrics.json")
 DEFAULT_TARGETS_COL = "targets_json"
 
