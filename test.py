@@ -5,7 +5,7 @@
                    [--out results/glim-zuco] [--controls noise,prompt-free,shuffled]
     python test.py ... --noise-input | --prompt-free | --shuffled     (one control alone)
 
-Test protocol (SPEC §5): by default the samples are the test split in the batches of the
+Test protocol (docs/protocol.md §evaluation): by default the samples are the test split in the batches of the
 sampler (distinct texts, unshuffled), whose leftover is dropped, as in the published results (2208
 of the 2227 test records); ``--all_records true`` evaluates every record (the leftover in extra,
 smaller batches). Either way a printed line, ``metrics.json`` (``protocol``) and ``report.md`` say
@@ -55,7 +55,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--max_length", type=int, default=MAX_LENGTH)
     parser.add_argument("--all_records", type=bool, default=False,
                         help="evaluate every record; default: the sampler's batches with the leftover "
-                             "dropped, as the published results (SPEC §5)")
+                             "dropped, as the published results (docs/protocol.md §evaluation)")
     parser.add_argument("--numerics", type=str, default="auto",
                         help="auto (bf16 text model, bf16 autocast and matmul precision 'medium' on a "
                              "GPU, as published; float32 on the CPU) | bf16 | float32")

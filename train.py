@@ -21,11 +21,11 @@ checkpoints unless ``--overwrite``. Bad input ends with a one-line ``error:`` an
 ``DataConfig``, paths, logger, precision) are checked before torch and Lightning are imported, so a
 bad one fails in under a second; the run itself is ``training.fit``.
 
-Seeding (SPEC §4): ``lightning.seed_everything(seed, workers=True)`` comes first and the model is
+Seeding (docs/protocol.md §training): ``lightning.seed_everything(seed, workers=True)`` comes first and the model is
 built right after it, before the data module, so its initial weights are those of
 ``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics: ``--precision``
 defaults to ``bf16-mixed``; on a GPU the text model is then loaded in bf16 and the float32 matmul
-precision set to ``medium`` (SPEC §4), unless float32 is asked for (``--precision 32-true``).
+precision set to ``medium`` (docs/protocol.md §training), unless float32 is asked for (``--precision 32-true``).
 Full validation (``--full_val``, default true): after epoch 0 and every ``--full_val_interval``
 epochs the test protocol runs on the whole val split (``evaluation.full_validation``), logged under
 ``full_val/`` and written to ``<out_dir>/full_val/epoch=E/``.

@@ -1,5 +1,5 @@
 """LightningDataModule over a processed store: datasets per phase, the original's distinct-uid
-batches per rank (SPEC §2)."""
+batches per rank (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""GLIM samples from a processed store (SPEC §2)."""
+"""GLIM samples from a processed store (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,5 @@
 """The one way GLIM's loaders are built: a dataset cut into batches of distinct sentences by the
-original's sampler (``data.sampler``, SPEC §2), collated by ``data.dataset.collate``. The data
+original's sampler (``data.sampler``, docs/protocol.md §batches), collated by ``data.dataset.collate``. The data
 module's train and val loaders and the evaluation's test loader are all this."""
 from __future__ import annotations
 

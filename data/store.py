@@ -11,7 +11,7 @@ A store is a directory holding
                    size and sha256 of ``records.jsonl``, size, header sha256 and the sha256 of
                    every 64 EEG rows of ``eeg.npy``; ``split`` names the split protocol.
 
-The mask of SPEC §1.4 is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
+The mask of docs/protocol.md §eeg is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
 ``open_store`` checks sizes and the records checksum on open (``verify="metadata"``, no EEG read)
 and every EEG chunk with ``verify="eeg"`` (``python -m data.verify STORE`` does that alone).
 
@@ -63,7 +63,7 @@ LABEL_COLUMNS: tuple[str, ...] = (
     "raw text", "dataset", "task", "control", "raw label", "input text", "text uid",
     "sentiment label", "relation label", *VARIANT_COLUMNS,
 )
-"""The columns of the label table (SPEC §1.3), in the published order."""
+"""The columns of the label table (docs/protocol.md §labels), in the published order."""
 
 RECORD_COLUMNS: tuple[str, ...] = ("eeg_len", "subject", "phase", *LABEL_COLUMNS)
 """The columns of ``records.jsonl``: the EEG length, subject code, phase (train/val/test) and the

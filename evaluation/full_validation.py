@@ -1,4 +1,5 @@
-"""Full validation during training (SPEC §4): the test protocol of SPEC §5 on the whole val split.
+"""Full validation during training (docs/protocol.md §training): the test protocol
+(docs/protocol.md §evaluation) on the whole val split.
 
 After epoch 0 and after every epoch e with (e + 1) % ``interval`` == 0 (train.py's
 ``--full_val_interval``), the val split in the sampler's batches (leftover dropped unless the data

@@ -31,7 +31,7 @@ def pool_ranks(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray) 
 
 def retrieval_batch_ids(uids: np.ndarray, batch_size: int = 24) -> np.ndarray:
     """Batch id of each sample when the samples, in order, are cut into batches of distinct texts
-    (the test loader's batching, SPEC §2)."""
+    (the test loader's batching, docs/protocol.md §batches)."""
     ids = np.empty(len(uids), dtype=np.int64)
     for b, idx in enumerate(distinct_uid_batches(list(uids), batch_size, list(range(len(uids))), False)):
         ids[idx] = b

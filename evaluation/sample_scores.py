@@ -33,7 +33,7 @@ from model.glim import GLIM
 
 # ----------------------------------------------------------------------------- generation
 def roundtrip_texts(samples: pd.DataFrame, tokenizer: Any, target_len: int, input_len: int) -> pd.DataFrame:
-    """The strings the metrics compare (SPEC §5), round-tripped through the tokenizer: references,
+    """The strings the metrics compare (docs/protocol.md §evaluation), round-tripped through the tokenizer: references,
     generated and teacher-forced texts and the teacher-forcing target at ``target_len`` tokens,
     the raw sentence (``Input Text``) at ``input_len``; ``targets`` (lists) become ``targets_json``."""
     n_refs = len(samples[TARGETS].iloc[0])
@@ -59,7 +59,7 @@ def score_generation(samples: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- all scores
 def retrieval_batches(samples: pd.DataFrame, retrieval_batch_size: int) -> np.ndarray:
     """Batch id of each sample for batch retrieval: the loader's batches (column ``batch``, the
-    sampler's test batches: SPEC §5) when they are batches of ``retrieval_batch_size``, else the
+    sampler's test batches: docs/protocol.md §evaluation) when they are batches of ``retrieval_batch_size``, else the
     samples, in order, cut into batches of that many distinct texts."""
     if "batch" in samples and samples.groupby("batch").size().max() == retrieval_batch_size:
         return pd.factorize(samples["batch"], sort=True)[0].astype(np.int64)

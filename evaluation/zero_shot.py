@@ -1,4 +1,4 @@
-"""Zero-shot classification with GLIM's aligner (SPEC §5).
+"""Zero-shot classification with GLIM's aligner (docs/protocol.md §evaluation).
 
 Candidate sentences → frozen text encoder (≤ 32 tokens) → ``aligner.pool_text`` → label vectors;
 a sample's vector (EEG, or the text vector of its raw or generated sentence) is classified by the

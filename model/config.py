@@ -17,7 +17,7 @@ PROMPT_MODES = ("src", "zero", "sum", "mean")
 
 @dataclass
 class GLIMConfig:
-    """The hyper-parameters of GLIM (SPEC §3); ``GLIM(**hparams)`` takes exactly these names.
+    """The hyper-parameters of GLIM (docs/protocol.md §model); ``GLIM(**hparams)`` takes exactly these names.
 
     Args:
         input_eeg_len: EEG time steps of a padded record (1280 = 10 s at 128 Hz).

@@ -1,4 +1,4 @@
-"""EEG encoder: modulated transformer blocks over time, then a causal query merger (SPEC §3)."""
+"""EEG encoder: modulated transformer blocks over time, then a causal query merger (docs/protocol.md §model)."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -22,7 +22,7 @@ from model.text_source import TextModelError
 
 
 class GLIM(L.LightningModule):
-    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3).
+    """EEG → text decoder with contrastive EEG-text alignment (docs/protocol.md §model).
 
     ``GLIM(**hparams)``: the hyper-parameters are the fields of ``model.config.GLIMConfig``
     (typed, documented and defaulted to the paper's there, named as in the published checkpoint);

@@ -4,7 +4,7 @@
         [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N] [--split PROTOCOL]
         [--overwrite] [--strict]
 
-Raw-data layout (SPEC §1.1; the task materials sit in each release's own ``task_materials``
+Raw-data layout (docs/protocol.md §inputs; the task materials sit in each release's own ``task_materials``
 folder, as ZuCo ships them; ``--materials DIR`` points elsewhere, to a folder holding the CSVs
 of both releases or ``ZuCo1/`` and ``ZuCo2/`` sub-folders)::
 
@@ -21,15 +21,15 @@ The label table comes from ``--labels`` (the published ``zuco_label_8variants.df
 on the task materials with the text variants of ``--variants``. Files are read in the original's
 order (dataset, task folder, subject; ``--workers`` at a time, the order is kept), their kept EEG
 spilled to a temporary file, matched to label rows and appended to the store: memory does not
-grow with the corpus. The split comes from the matched records (SPEC §1.5: a sentence that no
+grow with the corpus. The split comes from the matched records (docs/protocol.md §split: a sentence that no
 subject's EEG kept takes no part), so each record's phase is set once every file is in, before
 the store is published. Every dropped record or file is reported on one line and counted in the
 final summary; the store appears only when the run completes.
 
 An existing store is replaced only with ``--overwrite``. A record that matches no label row, or
 that cannot be read (a damaged file, a missing field, a malformed array), is a *problem*; the
-drops the SPEC prescribes (missing sentences, non-finite EEG, too short or too long, excluded
-subjects) are not. ``--split`` chooses the split protocol (``data.preprocess.split``). Exit codes:
+drops the protocol prescribes (docs/protocol.md §eeg: missing sentences, non-finite EEG, too short
+or too long, excluded subjects) are not. ``--split`` chooses the split protocol (``data.preprocess.split``). Exit codes:
 
 - 0: the store is written, no problem;
 - 1: the store is written, but problems occurred: they are listed first in the summary;
@@ -114,7 +114,7 @@ NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df 
 
 EXPECTED_DROPS = ("excluded subject", "no EEG (missing sentence)", "empty EEG", "non-finite EEG",
                   "too short", "too long")
-"""Drops the SPEC prescribes (reason prefixes); every other drop is a problem."""
+"""Drops the protocol prescribes (docs/protocol.md §eeg) (reason prefixes); every other drop is a problem."""
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 

@@ -1,6 +1,6 @@
 """Readers of the raw ZuCo files as they really are (layouts in ZUCO_FORMAT.md).
 
-- ``find_raw_files``: the sentence-level ``.mat`` files of the raw-data tree (SPEC §1.1).
+- ``find_raw_files``: the sentence-level ``.mat`` files of the raw-data tree (docs/protocol.md §inputs).
 - ``read_sentences``: one ``SentenceRecord`` per sentence of a ``.mat`` file, ZuCo 1.0 (MATLAB v5/v7,
   scipy) or ZuCo 2.0 (MATLAB v7.3 = HDF5, h5py); the format is recognised from the file itself.
   A sentence without usable EEG, and a file that cannot be read at all, come out as records with
@@ -40,7 +40,7 @@ TASK_NAMES: dict[str, dict[str, str]] = {
     ZUCO1: {"SR": "task1", "NR": "task2", "TSR": "task3"},
     ZUCO2: {"NR": "task2", "TSR": "task3"},
 }
-"""The task name used everywhere after reading (SPEC §1.1)."""
+"""The task name used everywhere after reading (docs/protocol.md §inputs)."""
 MATLAB_DIR = "Matlab files"
 MAT_NAME = re.compile(r"^results(?P<subject>[A-Za-z0-9]+)_(?P<raw_task>SR|NR|TSR)\.mat$")
 RAW_CHANNELS = 105

@@ -1,4 +1,4 @@
-"""The ZuCo preprocessing steps of SPEC §1.2–1.5 as importable functions.
+"""The ZuCo preprocessing steps of docs/protocol.md §texts to §split as importable functions.
 
 - ``read_texts_labels``: texts and original labels from the task materials (one row per
   stimulus sentence).
@@ -299,7 +299,7 @@ def preprocess_eeg(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """EEG (1280, 128) float32 time x channel and mask (1280,) int8 of one raw 105 x T record.
 
     The raw EEG is cast to float32 before anything else and resampled in float32, as the
-    original does (SPEC §1.4). Raises ``DropRecord`` for a record to drop: wrong channel count,
+    original does (docs/protocol.md §eeg). Raises ``DropRecord`` for a record to drop: wrong channel count,
     any non-finite value (also after the cast or resampling), T outside [250, 5000].
     """
     with np.errstate(over="ignore"):  # values beyond float32 become inf and are dropped below
@@ -393,7 +393,7 @@ def duplicated_uids(label_uids: Iterable[int]) -> set[int]:
 
 def split_group(uids: Iterable[int], duplicated: set[int], seed: int = SPLIT_SEED
                 ) -> dict[int, str]:
-    """Phase of every uid of one (dataset, task) group of matched records (SPEC §1.5).
+    """Phase of every uid of one (dataset, task) group of matched records (docs/protocol.md §split).
 
     ``uids`` are the group's records' uids in record order. Their distinct values, in the
     iteration order of a Python ``set`` built from them, are ``S``; the non-duplicated ones

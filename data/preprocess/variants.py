@@ -1,4 +1,4 @@
-"""Step 2's text variants (SPEC §1.3): fill the eight target-variant columns of a label table.
+"""Step 2's text variants (docs/protocol.md §labels): fill the eight target-variant columns of a label table.
 
 Six variants come from an instruction model (three simplification principles, two samples each,
 with a hint naming what must be kept); an answer marked ``<ERROR>`` is replaced by the answer to a

@@ -4,7 +4,7 @@
 
 writes ``ZuCo1/<task>/Matlab files/results{SUBJ}_{SR,NR,TSR}.mat`` (MATLAB v5),
 ``ZuCo2/<task>/Matlab files/results{SUBJ}_{NR,TSR}.mat`` (MATLAB v7.3 = HDF5), the task materials
-of both datasets in their real layouts, ``labels_8variants.jsonl`` (the SPEC §1.3 label table,
+of both datasets in their real layouts, ``labels_8variants.jsonl`` (the docs/protocol.md §labels label table,
 for ``python -m data.prepare --labels``) and ``synthetic.json`` (what was written). The sentences
 are the project's own (templates and word lists); the EEG of each word carries a fixed spatial
 pattern (see ``data.synthetic.eeg``). Files are written one at a time (bounded memory) and are
@@ -145,7 +145,7 @@ def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2
 
     ``n_sentences``: recorded sentences per subject file, one int for all five tasks or
     (SR, NR1, TSR1, NR2, TSR2); full size is ``data.synthetic.plan.FULL_SIZE``. Subjects are the
-    first ``n_subjects1`` / ``n_subjects2`` codes of SPEC §1.1. ``word_features=True`` adds the
+    first ``n_subjects1`` / ``n_subjects2`` codes of docs/protocol.md §inputs. ``word_features=True`` adds the
     per-band word values (``FFD_t1`` ... ; 24 per word in ZuCo1, 64 in ZuCo2: slow and large). ``faults=True`` plants the faults listed
     in the summary for error-handling tests.
     """

@@ -1,4 +1,4 @@
-"""Store format, dataset expansion, collate and the distinct-uid batch sampler (SPEC §2)."""
+"""Store format, dataset expansion, collate and the distinct-uid batch sampler (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The batch sampler against the original's batches (reference/parity/sampler.json, SPEC §2), and
+"""The batch sampler against the original's batches (reference/parity/sampler.json, docs/protocol.md §batches), and
 the variant-major train dataset the original's sampler is run on."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The train/val/test split against the original's (reference/parity/split.json, SPEC §1.5)."""
+"""The train/val/test split against the original's (reference/parity/split.json, docs/protocol.md §split)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The ZuCo preprocessing steps (SPEC §1.2–1.5): texts and labels, the label table, the EEG of a
+"""The ZuCo preprocessing steps (docs/protocol.md §texts to §split): texts and labels, the label table, the EEG of a
 sentence, matching and split."""
 from __future__ import annotations
 

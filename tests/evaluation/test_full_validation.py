@@ -1,4 +1,4 @@
-"""Full validation during training (SPEC §4): when it runs, what it writes and logs, and that it
+"""Full validation during training (docs/protocol.md §training): when it runs, what it writes and logs, and that it
 leaves training as it was (train mode, RNG states, final weights)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The test protocol (SPEC §5): the sampler's batches with the leftover dropped or every record,
+"""The test protocol (docs/protocol.md §evaluation): the sampler's batches with the leftover dropped or every record,
 what the results say about it, and the numerics chosen per device."""
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Model behaviour of SPEC §3: identity init, padding invariance, prompt modes, losses, frozen text model."""
+"""Model behaviour (docs/protocol.md §model): identity init, padding invariance, prompt modes, losses,
+frozen text model."""
 from __future__ import annotations
 
 from functools import partial
