@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.aggregate import checkpoint_epoch, main
+from evaluation.across_runs import checkpoint_epoch, main
 
 
 def write_run(root: Path, name: str, bleu: float, seed: int = 42, lr: float = 1e-4, sha: str | None = None,
