@@ -5,13 +5,17 @@
                    [--out results/glim-zuco] [--controls noise,prompt-free,shuffled]
     python test.py ... --noise-input | --prompt-free | --shuffled     (one control alone)
 
-Test protocol (docs/protocol.md §evaluation): by default the samples are the test split in the batches of the
-sampler (distinct texts, unshuffled), whose leftover is dropped, as in the published results (2208
-of the 2227 test records); ``--all_records true`` evaluates every record (the leftover in extra,
+test.py parses and checks its options (before torch loads) and calls ``evaluation.run.run``, the
+one evaluation path (full validation during training takes it too); every error a user can fix
+is one ``error:`` line (``GLIMError``).
+
+Test protocol (docs/protocol.md §evaluation): by default the samples are the test split in the
+batches of the sampler (distinct texts, unshuffled), whose leftover is dropped, as in the
+published results (2208 of the 2227 test records); ``--all_records true`` evaluates every record (the leftover in extra,
 smaller batches). Either way a printed line, ``metrics.json`` (``protocol``) and ``report.md`` say
 which protocol was used and how many records it left out.
 
-Numerics (``--numerics``): ``auto`` (default) is, on a GPU, what the published results were made
+Numerics (``--numerics``, ``infra.numerics``): ``auto`` (default) is, on a GPU, what the published results were made
 with: text model weights in bf16, bf16 autocast, ``torch.set_float32_matmul_precision('medium')``;
 on the CPU float32. ``--numerics float32`` forces float32 on a GPU (``bf16`` forces bf16 anywhere).
 

@@ -9,23 +9,26 @@ be set in the YAML file or on the command line; ``--print_config`` prints the re
 configuration. Checkpoints keep the run settings among their hyper-parameters under the published
 checkpoint's names (``bsz_train`` = ``--data.batch_size``, ``bsz_val`` = ``--data.val_batch_size``,
 ``lr``, ``weight_decay``, ``full_val_interval``, ``bs_retrieval`` = ``--retrieval_batch_size``); the
-old spellings ``--model.bsz_train`` etc. are refused with the new name. Checkpoints go to ``--out_dir``: every ``--ckpt_every``
-epochs, and ``last.ckpt`` after every epoch (and every ``--ckpt_every_n_steps`` steps), written
-atomically. The resolved config is saved beside them as ``config.yaml`` and, with the seed, in
-``run.json`` and inside every checkpoint. A killed run continues where ``last.ckpt`` left it when
-started again with the same command (``--resume auto``, the default; a bare ``--resume`` insists
-on it, ``--resume PATH`` picks a checkpoint); on the CPU with ``--deterministic true`` the final
-weights equal those of an uninterrupted run. ``--resume never`` refuses an ``--out_dir`` holding
-checkpoints unless ``--overwrite``. Bad input ends with a one-line ``error:`` and exit status 1
-(2 for command-line errors); checkpoints load with ``weights_only=True``. The options (``GLIMConfig``,
-``DataConfig``, paths, logger, precision) are checked before torch and Lightning are imported, so a
-bad one fails in under a second; the run itself is ``training.fit``.
+old spellings ``--model.bsz_train`` etc. are refused with the new name.
 
-Seeding (docs/protocol.md §training): ``lightning.seed_everything(seed, workers=True)`` comes first and the model is
-built right after it, before the data module, so its initial weights are those of
-``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics: ``--precision``
-defaults to ``bf16-mixed``; on a GPU the text model is then loaded in bf16 and the float32 matmul
-precision set to ``medium`` (docs/protocol.md §training), unless float32 is asked for (``--precision 32-true``).
+Checkpoints go to ``--out_dir``: every ``--ckpt_every`` epochs, and ``last.ckpt`` after every epoch
+(and every ``--ckpt_every_n_steps`` steps), written atomically. The resolved config is saved beside
+them as ``config.yaml`` and, with the seed, in ``run.json`` and inside every checkpoint. A killed
+run continues where ``last.ckpt`` left it when started again with the same command (``--resume
+auto``, the default; a bare ``--resume`` insists on it, ``--resume PATH`` picks a checkpoint); on
+the CPU with ``--deterministic true`` the final weights equal those of an uninterrupted run.
+``--resume never`` refuses an ``--out_dir`` holding checkpoints unless ``--overwrite``. Bad input
+ends with a one-line ``error:`` and exit status 1 (2 for command-line errors); checkpoints load with
+``weights_only=True``. The options (``GLIMConfig``, ``DataConfig``, paths, logger, precision) are
+checked before torch and Lightning are imported, so a bad one fails in under a second; the run
+itself is ``training.fit``.
+
+Seeding (docs/protocol.md §training): ``lightning.seed_everything(seed, workers=True)`` comes
+first and the model is built right after it, before the data module, so its initial weights are
+those of ``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics
+(``infra.numerics``): ``--precision`` defaults to ``bf16-mixed``; on a GPU the text model is then
+loaded in bf16 and the float32 matmul precision set to ``medium`` (docs/protocol.md §training),
+unless float32 is asked for (``--precision 32-true``).
 Full validation (``--full_val``, default true): after epoch 0 and every ``--full_val_interval``
 epochs the test protocol runs on the whole val split (``evaluation.full_validation``), logged under
 ``full_val/`` and written to ``<out_dir>/full_val/epoch=E/``.

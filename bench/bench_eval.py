@@ -58,17 +58,17 @@ def main(argv: list[str] | None = None) -> int:
                                    phases=("test",))
         ds = GLIMDataset(store, "test")
         settings, float32 = settings_for(model, progress=False), evaluation_numerics("float32", "cpu")
-        bsz = settings.batch_size
+        batch_size = settings.batch_size
         model.eval()
         start = time.perf_counter()
         labels = label_vectors(model)
         labelled = time.perf_counter()
         samples = evaluate(model, ds, settings, float32, labels=labels).samples
         done = time.perf_counter()
-        predict(model, evaluation_loader(ds, bsz), float32, num_beams=2, max_length=64, progress=False)
+        predict(model, evaluation_loader(ds, batch_size), float32, num_beams=2, max_length=64, progress=False)
         generation = time.perf_counter() - done
     n = len(samples)
-    print(f"model: {source}; {n} test samples, batch {bsz}, beam 2, max 64 tokens, {args.threads} threads")
+    print(f"model: {source}; {n} test samples, batch {batch_size}, beam 2, max 64 tokens, {args.threads} threads")
     print(f"mean generated length: {samples['Generated Text'].str.len().mean():.0f} characters")
     print(f"{'zero-shot label vectors':26s} {labelled - start:7.2f} s (once per run)")
     for name, seconds in (("full test pass", done - labelled), ("generation pass alone", generation)):
