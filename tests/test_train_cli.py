@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from data.synthetic.random_store import write_random_store
+from model.config import HPARAM_NAMES
 from model.text_model import build_tiny_t5
 from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
@@ -58,6 +59,9 @@ def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
     assert names == ["glim-zuco-epoch=0-step=32.ckpt", "glim-zuco-epoch=1-step=64.ckpt", "last.ckpt"]
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["model"]["hidden_dim"] == 32 and saved["seed"] == 42
+    hparams = torch.load(out / "last.ckpt", weights_only=True)["hyper_parameters"]  # the published names
+    assert set(hparams) == HPARAM_NAMES and hparams["bsz_train"] == hparams["bsz_val"] == 4
+    assert hparams["lr"] == 1e-4 and hparams["full_val_interval"] == 10 and hparams["bs_retrieval"] == 24
     res = setup / "results"
     r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res),
             "--progress", "false")
@@ -114,6 +118,23 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
     r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text-model", str(narrow),
             "--out_dir", str(tmp_path / "o2"))
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("where", ["command line", "yaml"])
+@pytest.mark.parametrize("old, new", [("bsz_train", "--data.batch_size"), ("bsz_val", "--data.val_batch_size"),
+                                      ("lr", "--lr"), ("bs_retrieval", "--retrieval_batch_size")])
+def test_moved_options_name_their_new_home(setup, tmp_path, capsys, where, old, new):
+    """A run setting that left ``--model.*`` fails in one line naming where it lives now."""
+    if where == "yaml":
+        moved = yaml.safe_load((setup / "tiny.yaml").read_text())
+        moved["model"][old] = 8
+        (tmp_path / "old.yaml").write_text(yaml.safe_dump(moved))
+        argv = ("--config", str(tmp_path / "old.yaml"))
+    else:
+        argv = ("--config", str(setup / "tiny.yaml"), f"--model.{old}", "8")
+    assert train_in_process(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --model.{old} is now {new} ") and len(err.splitlines()) == 1
 
 
 def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypatch):
