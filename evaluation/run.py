@@ -217,8 +217,8 @@ def log_summary(kind: str, out: Path, metrics: dict) -> None:
         logger.finalize("success")
 
 
-PRINTED_METRICS = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG), "WER",
-            C.pool_recall(1), "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
+PRINTED_METRICS = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG),
+                   "WER", C.pool_recall(1), "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
 """The metrics test.py prints when it is done."""
 
 
