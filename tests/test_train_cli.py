@@ -165,10 +165,11 @@ def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypat
 
 def test_float32_precisions_keep_full_matmul_precision():
     """On a GPU train.py sets matmul precision 'medium' unless the precision asks for float32."""
-    from training.fit import is_float32
+    from infra.numerics import is_float32, training_numerics
 
     assert all(is_float32(p) for p in ("32-true", "32", 32, "64-true"))
     assert not any(is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
+    assert all(training_numerics(p, gpu=True).matmul is None for p in ("32-true", "32", 32, "64-true"))
 
 
 @pytest.mark.parametrize("option, message", [
