@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import h5py
 import numpy as np
-from scipy.io.matlab import mat_struct
 
 from data.preprocess.readers import RAW_CHANNELS, read_sentences
 
@@ -118,6 +116,8 @@ class WordReader:
         self.max_words = max_words
 
     def __call__(self, value: Any) -> SentenceWords:
+        import h5py  # here, not at the top: data.prepare checks its options before h5py and scipy load
+
         if value is None:
             return SentenceWords.without(NO_WORD_FIELD)
         if isinstance(value, BaseException):
@@ -131,12 +131,14 @@ class WordReader:
 
     # --- MATLAB v5 (scipy, squeeze_me=True, struct_as_record=False) -------------------------
     def _v5(self, value: Any) -> SentenceWords:
+        from scipy.io.matlab import mat_struct
+
         if isinstance(value, mat_struct):
             words = [value]  # squeeze_me turns a one-word struct array into a bare struct
         else:
             array = np.asarray(value)
-            if array.dtype != object:  # NaN (missing sentence) or an empty numeric matrix
-                return SentenceWords.without(MISSING_SENTENCE)
+            if array.dtype != object:  # NaN (missing sentence), an empty matrix, or not words at all
+                return _not_words(array)
             words = list(array.ravel())
         if not words:
             return SentenceWords.without(MISSING_SENTENCE, "empty word struct")
@@ -149,9 +151,11 @@ class WordReader:
                           for w in words), self.max_words)
 
     # --- MATLAB v7.3 (HDF5) ------------------------------------------------------------------
-    def _v73(self, value: h5py.Group | h5py.Dataset) -> SentenceWords:
-        if not isinstance(value, h5py.Group):  # a 1 x 1 NaN or an empty matrix
-            return SentenceWords.without(MISSING_SENTENCE)
+    def _v73(self, value: Any) -> SentenceWords:
+        import h5py
+
+        if not isinstance(value, h5py.Group):  # a 1 x 1 NaN, an empty matrix, or not words at all
+            return _not_words(_h5_values(value))
         absent = [f for f in self.fields if f not in value]
         if absent:
             return SentenceWords.without(NO_BAND_FIELDS, absent[0])
@@ -162,11 +166,61 @@ class WordReader:
                          self.max_words)
 
 
-def _h5_values(dataset: h5py.Dataset) -> np.ndarray:
+def _not_words(array: np.ndarray) -> SentenceWords:
+    """A ``word`` field that is no struct array: a missing sentence (NaN or empty) or a fault."""
+    if array.size == 0 or (array.dtype.kind == "f" and np.isnan(array).all()):
+        return SentenceWords.without(MISSING_SENTENCE)
+    return SentenceWords.without(UNREADABLE_WORDS, "word is not a struct array")
+
+
+def _h5_values(dataset: Any) -> np.ndarray:
     """A numeric MATLAB array of a v7.3 file (an empty matrix is a MATLAB_empty marker)."""
     if dataset.attrs.get("MATLAB_empty", 0):
         return np.zeros(0)
     return np.asarray(dataset[()], dtype=np.float64)
+
+
+NO_FIXATED_WORD = "no fixated word"
+NORMALISATION = "per word: zero mean, unit sample standard deviation (ddof 1)"
+
+
+@dataclass
+class WordTally:
+    """The word features of a preprocessing run's stored records: per-word outcomes, and the
+    records without a word vector by file and reason."""
+
+    measure: str
+    words: Counter = field(default_factory=Counter)
+    records: int = 0
+    with_words: int = 0
+    without: dict[str, Counter] = field(default_factory=dict)
+
+    def add(self, where: str, n_words: int, counts: Counter | None, reason: str | None) -> None:
+        """Count one stored record of file ``where`` (its word count, outcomes and reason)."""
+        self.records += 1
+        self.words.update(counts or {})
+        if n_words:
+            self.with_words += 1
+        else:
+            self.without.setdefault(where, Counter())[reason or NO_FIXATED_WORD] += 1
+
+    def lines(self) -> list[str]:
+        """One line per file with records without word vectors."""
+        return [f"{where}: {sum(reasons.values())} records without word features ("
+                + ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) + ")"
+                for where, reasons in self.without.items()]
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(what, count) rows of the summary table."""
+        without = Counter()
+        for reasons in self.without.values():
+            without.update(reasons)
+        return ([("records stored", self.records), ("records with word vectors", self.with_words)]
+                + [(f"records without: {r}", n) for r, n in sorted(without.items())]
+                + [(f"words {outcome}", n) for outcome, n in sorted(self.words.items())])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"measure": self.measure, **{what: n for what, n in self.rows()}}
 
 
 def read_word_features(path: str | Path, measure: str = DEFAULT_MEASURE,
