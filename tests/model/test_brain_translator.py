@@ -183,3 +183,26 @@ def test_foreign_checkpoints_are_refused(fitted, tmp_path):
     torch.save(ckpt, tmp_path / "deeper.ckpt")
     with pytest.raises(CheckpointError, match="BrainTranslator tensor 'net.word_encoder.encoder.layers.1"):
         brain_translator_from_checkpoint(tmp_path / "deeper.ckpt")
+
+
+def _fit(hparams, store_dir, root, epochs: int, ckpt_path=None) -> BrainTranslator:
+    L.seed_everything(0)
+    model = BrainTranslator(**hparams)
+    dm = WordDataModule(bsz_train=hparams["bsz_train"], bsz_val=hparams["bsz_val"], data_dir=store_dir)
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, limit_train_batches=2, limit_val_batches=1,
+                        logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=root,
+                        enable_checkpointing=False)
+    trainer.fit(model, dm, ckpt_path=ckpt_path)
+    trainer.save_checkpoint(root / f"epoch{epochs}.ckpt")
+    return model
+
+
+@pytest.mark.slow
+def test_resume_across_the_step_change_is_exact(hparams, store_dir, tmp_path):
+    """Stopped after step 1 and resumed: the same weights as a run straight through (the stage,
+    the learning rate and the optimizer state come back from the checkpoint)."""
+    straight = _fit(hparams, store_dir, tmp_path / "a", 2)
+    _fit(hparams, store_dir, tmp_path / "b", 1)
+    resumed = _fit(hparams, store_dir, tmp_path / "b", 2, ckpt_path=tmp_path / "b" / "epoch1.ckpt")
+    one, two = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(one[k], two[k]) for k in one)
