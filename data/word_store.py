@@ -12,7 +12,6 @@ BrainTranslator baseline; GLIM never reads them, and a store without them is a c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -63,13 +62,26 @@ class WordFeatureWriter:
         self._rows.abort()
 
 
-@dataclass
 class WordFeatures:
-    """The word features of an opened store: ``values`` memory-mapped, ``offsets`` in memory."""
+    """The word features of an opened store: ``values`` memory-mapped (opened again in each process
+    a dataset is sent to, not copied), ``offsets`` in memory."""
 
-    values: np.ndarray  # (W, dim) float32, memory-mapped
-    offsets: np.ndarray  # (N + 1,) int64
-    info: dict
+    def __init__(self, path: str | Path, offsets: np.ndarray, info: Mapping[str, Any],
+                 values: np.ndarray | None = None):
+        self.path = Path(path)  # words.npy
+        self.offsets = offsets  # (N + 1,) int64
+        self.info = dict(info)
+        self._values = values
+
+    @property
+    def values(self) -> np.ndarray:
+        """(W, dim) float32, memory-mapped."""
+        if self._values is None:
+            self._values = np.load(self.path, mmap_mode="r")
+        return self._values
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_values": None}
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -107,7 +119,7 @@ def open_word_features(path: str | Path, info: Mapping[str, Any]) -> WordFeature
         raise WordFeatureError(f"{path / OFFSETS_FILE}: not the offsets of {len(values)} word rows")
     if values.shape[1] != entry.get("dim"):
         raise WordFeatureError(f"{path / WORDS_FILE}: words of width {values.shape[1]}, store.json says {entry.get('dim')}")
-    return WordFeatures(values, offsets, dict(entry))
+    return WordFeatures(path / WORDS_FILE, offsets, entry, values)
 
 
 def word_problems(path: str | Path, info: Mapping[str, Any], level: str) -> list[str]:

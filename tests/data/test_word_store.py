@@ -3,6 +3,7 @@ reads them from both ZuCo formats into the store beside the sentence EEG of the 
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import h5py
@@ -172,3 +173,12 @@ def test_synthetic_corpus_writes_only_the_named_measures(raw_with_words, capsys)
     with pytest.raises(SystemExit):
         synthetic_main(["--out", str(raw_with_words.parent / "x"), "--word-features", "GD,XYZ"])
     assert "expected 'all' or measures among FFD, TRT, GD, GPT" in capsys.readouterr().err
+
+
+def test_word_features_travel_to_workers_as_a_path(word_store):
+    """A dataset sent to a data-loader worker reopens the memory map instead of copying the words."""
+    path, words = word_store
+    features = open_store(path).words
+    data = pickle.dumps(features)
+    assert len(data) < 2000 and features.values.nbytes > 20000
+    np.testing.assert_array_equal(pickle.loads(data)[2], words[2])
