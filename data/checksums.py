@@ -63,9 +63,45 @@ def file_entry(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
+def _count(entry: dict[str, Any], key: str, low: int = 0) -> int:
+    value = entry.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{key} {str(value)[:40]!r} is not an integer >= {low}")
+    return value
+
+
+def _digests(entry: dict[str, Any], key: str) -> list[str]:
+    value = entry.get(key)
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise ValueError(f"{key} is not a list of digests")
+    return value
+
+
+def checked_entries(checksums: dict[str, Any], n_rows: int | None = None) -> tuple[dict, dict]:
+    """The ``records.jsonl`` and ``eeg.npy`` entries, their fields checked (types and bounds, and
+    the number of chunk digests for ``n_rows`` rows) before any of them sizes a read;
+    ``ValueError`` names the first bad field."""
+    records, eeg = checksums.get("records.jsonl"), checksums.get("eeg.npy")
+    if not isinstance(records, dict) or not isinstance(eeg, dict):
+        raise ValueError("an entry of records.jsonl or eeg.npy is missing")
+    _count(records, "bytes")
+    if not isinstance(records.get("sha256"), str) or not isinstance(eeg.get("sha256"), str):
+        raise ValueError("a sha256 is not a string")
+    if _count(eeg, "header_bytes") > _count(eeg, "bytes"):
+        raise ValueError("eeg.npy header_bytes exceed its bytes")
+    if not isinstance(eeg.get("header_sha256"), str):
+        raise ValueError("header_sha256 is not a string")
+    rows, chunks = _count(eeg, "chunk_rows", 1), _digests(eeg, "chunks_sha256")
+    if n_rows is not None and len(chunks) != -(-n_rows // rows):
+        raise ValueError(f"{len(chunks)} chunk digests for {n_rows} rows in chunks of {rows}")
+    return records, eeg
+
+
 def metadata_problems(path: Path, checksums: dict[str, Any]) -> list[str]:
     """What the cheap check finds wrong: file sizes, the records checksum, the EEG header and the
-    consistency of the EEG entry (no EEG row is read). Empty when all is well."""
+    consistency of the EEG entry (no EEG row is read). Empty when all is well; ``ValueError``
+    for malformed entries (``checked_entries``)."""
+    checked_entries(checksums)
     problems = []
     for name in ("records.jsonl", "eeg.npy"):
         entry, file = checksums.get(name, {}), path / name
@@ -88,8 +124,8 @@ def metadata_problems(path: Path, checksums: dict[str, Any]) -> list[str]:
 
 def bad_eeg_rows(path: Path, checksums: dict[str, Any], n_rows: int) -> list[tuple[int, int]]:
     """Row ranges ``(first, last)`` of ``eeg.npy`` whose chunk checksum does not match (each row
-    read once, one chunk in memory at a time)."""
-    eeg = checksums["eeg.npy"]
+    read once, one chunk in memory at a time); ``ValueError`` for malformed entries."""
+    _, eeg = checked_entries(checksums, n_rows)
     rows, chunks = eeg["chunk_rows"], eeg["chunks_sha256"]
     row_bytes = (eeg["bytes"] - eeg["header_bytes"]) // max(n_rows, 1)
     bad = []

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from infra.checkpoint_io import CheckpointError, first_line, read_checkpoint
 from model.config import HPARAM_NAMES
 from model.glim import GLIM
@@ -21,12 +23,12 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     unknown = sorted(str(k) for k in set(hp) - HPARAM_NAMES)
     if unknown:
         raise CheckpointError(f"{path} was saved by another architecture: unknown hyper-parameters {unknown}")
-    try:
-        model = GLIM(**hp)
+    try:  # shapes first, on the meta device: the sizes hyper-parameters declare allocate nothing
+        with torch.device("meta"):
+            own = GLIM(**hp).state_dict()
     except Exception as e:  # hyper-parameters of a damaged or foreign checkpoint
         raise CheckpointError(f"{path}: its hyper-parameters do not build GLIM "
                               f"({first_line(e)})") from None
-    own = model.state_dict()
     state = ckpt["state_dict"]
     for name, tensor in state.items():
         if name not in own:
@@ -39,6 +41,7 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     if missing:
         raise CheckpointError(f"{path}: GLIM tensor {missing[0]!r} is missing from the checkpoint "
                               f"({len(missing)} missing in all)")
+    model = GLIM(**hp)  # as large as the tensors the file holds
     model.load_state_dict(state, strict=True)
     model.run_info = ckpt.get("glim_run")  # seed and resolved config of the training run, if saved
     if attach_text:

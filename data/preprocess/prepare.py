@@ -101,6 +101,7 @@ from data.preprocess.steps import (
     step1,
     step2,
     step3,
+    value_problem,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.progress import progress
@@ -200,9 +201,14 @@ def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.
     if not path.is_file():
         raise PrepareError(f"{what} not found: {path}")
     try:
-        return load_label_table(path, warn=warn)
+        table = load_label_table(path, warn=warn)
     except Exception as error:  # any unreadable table is a one-line error, not a traceback
-        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
+        detail = " ".join(str(error).split())[:300]
+        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {detail}") from error
+    problem = value_problem(table)
+    if problem:
+        raise PrepareError(f"cannot use {what} {path}: {problem}")
+    return table
 
 
 def steps12_path(out_dir: str | Path) -> Path:

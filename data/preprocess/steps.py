@@ -504,9 +504,53 @@ def load_label_table(path: str | Path, warn: Callable[[str], None] = print) -> p
     elif path.suffix == ".csv":
         table = pd.read_csv(path)
     else:
-        with open(path, encoding="utf-8") as lines:
-            table = pd.DataFrame.from_records([json.loads(line) for line in lines if line.strip()])
+        table = pd.DataFrame.from_records(_json_objects(path))
     return table.reset_index(drop=True)
+
+
+def _json_objects(path: Path) -> list[dict]:
+    """The JSON object of every non-blank line of ``path``; ``ValueError`` names the first bad line."""
+    rows = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except RecursionError:
+                raise ValueError(f"{path} line {number}: values nested too deeply") from None
+            except ValueError as e:
+                raise ValueError(f"{path} line {number}: {e}") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path} line {number} is a JSON {type(row).__name__}, not an object")
+            rows.append(row)
+    return rows
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+COLUMN_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **{c: ("a string", lambda v: isinstance(v, str)) for c in ("raw text", "input text", "dataset", "task")},
+    **{c: ("a string or empty", lambda v: isinstance(v, str) or _missing(v))
+       for c in ("sentiment label", "relation label", *VARIANT_COLUMNS)},
+    "control": ("true or false", lambda v: isinstance(v, (bool, np.bool_))),
+    "text uid": ("an integer >= 0", lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0),
+}
+"""What each known column of a label table holds (``raw label`` is free: text, numbers, lists)."""
+
+
+def value_problem(table: pd.DataFrame) -> str | None:
+    """The first value of a known column of ``table`` that is not of its column's kind
+    (``COLUMN_KINDS``), said in one line; None when all are."""
+    for column, (kind, fits) in COLUMN_KINDS.items():
+        if column in table.columns:
+            ok = np.fromiter((fits(v) for v in table[column]), dtype=bool, count=len(table))
+            if not ok.all():
+                row = int(np.flatnonzero(~ok)[0])
+                return f"column {column!r} row {row}: {str(table[column].iloc[row])[:60]!r} is not {kind}"
+    return None
 
 
 def missing_columns(labels: pd.DataFrame, columns: Sequence[str] = LABEL_COLUMNS) -> list[str]:
