@@ -9,8 +9,7 @@ allocates from them.
   character arrays from their dimensions); nesting is at most ``MAX_DEPTH`` deep (scipy recurses in C). The
   file is inflated twice (here and by scipy), the price of reading untrusted files.
 - MATLAB v7.3 (HDF5): ``h5_read`` reads a dataset only if the bytes it declares are stored in
-  the file (times ``MAX_INFLATION`` for a compressed one), ``h5_flag`` a marker attribute only if
-  it holds a few values.
+  the file (times ``MAX_INFLATION`` for a compressed one).
 """
 from __future__ import annotations
 
@@ -210,13 +209,3 @@ def h5_read(dataset: Any) -> np.ndarray:
                                 f"bytes), the file stores {stored} bytes of it")
     return dataset[()]
 
-
-def h5_flag(obj: Any, name: str) -> bool:
-    """Whether the attribute ``name`` of an h5py object (a MATLAB marker such as ``MATLAB_empty``)
-    is set; an attribute declaring more than a few values is damage (``DeclaredSizeError``)."""
-    if name not in obj.attrs:
-        return False
-    shape = obj.attrs.get_id(name).shape
-    if math.prod(shape or ()) > 16:
-        raise DeclaredSizeError(f"attribute {name} of {obj.name} declares shape {shape}")
-    return bool(np.all(obj.attrs[name]))

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from data.preprocess.mat_sizes import check_v5, h5_flag, h5_read
+from data.preprocess.mat_sizes import check_v5, h5_read
 
 ZUCO1, ZUCO2 = "ZuCo1", "ZuCo2"
 SUBJECTS: dict[str, tuple[str, ...]] = {
@@ -242,7 +242,7 @@ def _v73_sentence(handle: Any, path: Path, index: int, contents: np.ndarray,
         if text is None:
             return SentenceRecord(path, index, None, reason="content not text")
         target = handle[raws[index]]
-        if h5_flag(target, "MATLAB_empty"):
+        if "MATLAB_empty" in target.attrs and target.attrs["MATLAB_empty"]:
             return SentenceRecord(path, index, text, reason="empty EEG")
         eeg, reason, detail = _eeg_array(h5_read(target), transpose=True)
         return SentenceRecord(path, index, text, eeg, reason, detail)
@@ -253,7 +253,7 @@ def _v73_sentence(handle: Any, path: Path, index: int, contents: np.ndarray,
 
 def _h5_text(dataset: Any) -> str | None:
     """A MATLAB char array stored by v7.3: uint16 codes, or an empty marker."""
-    if h5_flag(dataset, "MATLAB_empty"):
+    if "MATLAB_empty" in dataset.attrs and dataset.attrs["MATLAB_empty"]:
         return ""
     codes = np.asarray(h5_read(dataset))
     if codes.dtype.kind not in "iu":
