@@ -292,7 +292,7 @@ def verify_store(path: str | Path, info: dict, level: str = "eeg") -> None:
         if not problems and level == "eeg":
             problems = [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                         for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged store.json
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # a damaged store.json
         raise StoreError(f"{path / 'store.json'} is corrupt (checksums: {type(e).__name__} {e}); "
                          "run `python -m data.prepare` again") from e
     if problems:

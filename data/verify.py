@@ -18,7 +18,7 @@ from data.store import NO_CHECKSUMS, StoreError
 def _info(path: Path) -> dict:
     try:
         info = json.loads((path / "store.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise StoreError(f"{path} is not a readable GLIM store ({type(e).__name__}: {e})") from e
     if not isinstance(info, dict) or not isinstance(info.get("checksums"), dict):
         raise StoreError(NO_CHECKSUMS.format(path=path))
@@ -36,7 +36,7 @@ def problems(path: str | Path) -> list[str]:
         if not any("bytes, store.json says" in p for p in found):
             found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                       for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         found = [f"{path / 'store.json'}: corrupt checksums ({type(e).__name__} {e})"]
     return found
 

@@ -118,7 +118,8 @@ class TextStateCache:
             tensors = {"states": torch.cat([e.states.detach().cpu() for _, e in items]),  # (Σs, d)
                        "sizes": torch.tensor([len(e.states) for _, e in items]),
                        "lengths": torch.tensor([e.length for _, e in items])}
-            meta = {"space": json.dumps(asdict(space)), "texts": json.dumps([t for t, _ in items])}
+            meta = {"space": json.dumps(asdict(space)), "texts": json.dumps([t for t, _ in items]),
+                    "sha256": tensors_sha256(tensors)}
             path = self.directory / space.file_name()
             tmp = path.with_name(path.name + ".tmp")
             save_file(tensors, str(tmp), metadata=meta)
@@ -144,6 +145,16 @@ class TextStateCache:
                 self._put((space, text), _Entry(row, n))
 
 
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the names, dtypes, shapes and bytes of ``tensors`` (in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name} {t.dtype} {tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
 class CacheFileError(ValueError):
     """A text-cache file that cannot be used (damaged, or not written by ``TextStateCache``)."""
 
@@ -155,8 +166,9 @@ class TextCacheWarning(UserWarning):
 def read_cache_file(path: Path, space: TextSpace) -> list[tuple[str, torch.Tensor, int]]:
     """``(text, states (s, d), length)`` of every text in the cache file ``path`` of ``space``:
     empty for a file of another space (a hash collision), ``CacheFileError`` (one line, naming the
-    file) for a file that is damaged or does not hold what ``save`` writes. safetensors checks the
-    header's offsets against the file's size before any tensor is read."""
+    file) for a file that is damaged (its tensors' ``sha256`` is in its metadata) or does not hold
+    what ``save`` writes. safetensors checks the header's offsets against the file's size before
+    any tensor is read."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -166,11 +178,14 @@ def read_cache_file(path: Path, space: TextSpace) -> list[tuple[str, torch.Tenso
                 return []
             if set(f.keys()) != {"states", "sizes", "lengths"}:
                 raise ValueError(f"tensors {sorted(f.keys())[:5]}, expected states, sizes and lengths")
-            states, sizes, lengths = (f.get_tensor(k) for k in ("states", "sizes", "lengths"))
+            tensors = {k: f.get_tensor(k) for k in ("states", "sizes", "lengths")}
         texts = json.loads(meta["texts"])
+        if meta.get("sha256") != tensors_sha256(tensors):
+            raise ValueError("checksum mismatch (damaged, or written before cache files had checksums)")
     except (SafetensorError, OSError, ValueError, KeyError, RecursionError) as e:
         raise CacheFileError(f"text cache {path} is unreadable ({type(e).__name__}: "
                              f"{' '.join(str(e).split())[:160]}); its states are computed again") from None
+    states, sizes, lengths = tensors["states"], tensors["sizes"], tensors["lengths"]
     problem = _layout_problem(states, sizes, lengths, texts, space)
     if problem:
         raise CacheFileError(f"text cache {path} is not a GLIM text cache ({problem}); its states "
