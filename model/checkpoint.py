@@ -23,13 +23,16 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     unknown = sorted(str(k) for k in set(hp) - HPARAM_NAMES)
     if unknown:
         raise CheckpointError(f"{path} was saved by another architecture: unknown hyper-parameters {unknown}")
+    state = ckpt["state_dict"]
+    for key in ("n_in_blocks", "n_out_blocks"):  # building a block takes time even on the meta device
+        if isinstance(hp.get(key), int) and hp[key] > len(state):
+            raise CheckpointError(f"{path} declares {key}={hp[key]} but holds {len(state)} tensors in all")
     try:  # shapes first, on the meta device: the sizes hyper-parameters declare allocate nothing
         with torch.device("meta"):
             own = GLIM(**hp).state_dict()
     except Exception as e:  # hyper-parameters of a damaged or foreign checkpoint
         raise CheckpointError(f"{path}: its hyper-parameters do not build GLIM "
                               f"({first_line(e)})") from None
-    state = ckpt["state_dict"]
     for name, tensor in state.items():
         if name not in own:
             raise CheckpointError(f"{path}: tensor {name!r} {tuple(tensor.shape)} has no place in GLIM "

@@ -238,10 +238,12 @@ def foreign_checkpoints(d: Path, good: Path) -> dict[str, Path]:
     paths.setdefault("text", d / "text.ckpt").write_text("model: glim\n")
     paths.setdefault("empty", d / "empty.ckpt").write_bytes(b"")
     ckpt = torch.load(good, weights_only=True)
-    ckpt["hyper_parameters"].update(hidden_dim=4096, embed_dim=4096)  # a 10 GB model, tiny tensors
+    ckpt["hyper_parameters"].update(hidden_dim=2048, embed_dim=2048)  # a 0.4 GB model, tiny tensors
     torch.save(ckpt, paths.setdefault("huge hyper-parameters", d / "huge.ckpt"))
     ckpt["hyper_parameters"].update(hidden_dim=10**9)
     torch.save(ckpt, paths.setdefault("absurd hyper-parameters", d / "absurd.ckpt"))
+    ckpt["hyper_parameters"].update(hidden_dim=32, n_in_blocks=10**9)  # hours to build, even on meta
+    torch.save(ckpt, paths.setdefault("a billion blocks", d / "blocks.ckpt"))
     return paths
 
 
