@@ -63,8 +63,8 @@ MIN_SAMPLES, MAX_SAMPLES = 250, 5000
 SPLIT_SEED = 42
 TRAIN_FRACTION = 0.8
 VAL_TEST_FRACTION = 0.2  # the literal, not 1 - 0.8 (0.19999999999999996 moves cuts)
-PICKLE_WARNING = ("note: {path} is a pickle: it is read with a restricted unpickler (pandas, "
-                  "numpy and builtin containers only; anything else is refused)")
+PICKLE_WARNING = ("note: {path} is a pickle: it is read with a restricted unpickler (only the "
+                  "pandas, numpy and builtin globals of a DataFrame; anything else is refused)")
 
 
 # ---------------------------------------------------------------------------------------------
