@@ -132,6 +132,33 @@ def test_generated_label_tables_are_used_or_refused_in_one_line(labels, tmp_path
     assert str(path) in line or "no ZuCo .mat files" in line, line  # a usable table reaches the raw files
 
 
+MATERIAL_DAMAGE = {
+    "a field of 200,000 characters": "1;" + "x" * 200_000 + ";\n",
+    "NUL bytes": "1;1;Ford\x00 was born.;\n",
+    "a row of 100,000 delimiters": ";" * 100_000 + "\n",
+    "UTF-16": "1;1;Ford was born.;\n".encode("utf-16"),
+    "binary": bytes(range(256)) * 8,
+    "empty": "",
+    "an unclosed quote": '1;1;"Ford was born.;\n2;2;He died.;\n',
+}
+
+
+@pytest.mark.parametrize("damage", MATERIAL_DAMAGE)
+def test_a_hostile_task_material_is_a_listed_problem_or_read_as_text(tmp_path, damage):
+    from data.preprocess.steps import Tally, step1
+    from tests.zuco_files import write_materials
+
+    write_materials(tmp_path / "z1", tmp_path / "z2")
+    content = MATERIAL_DAMAGE[damage]
+    (tmp_path / "z2" / "nr_1.csv").write_bytes(content if isinstance(content, bytes) else content.encode())
+    lines: list[str] = []
+    rows = step1(tmp_path / "z1", tmp_path / "z2", Tally(echo=lines.append))
+    assert (rows["dataset"] == "ZuCo1").sum() == 4  # the other files are read
+    bad = [line for line in lines if "nr_1.csv" in line]
+    assert all("\n" not in line and "unreadable task material" in line for line in bad), bad
+    assert all(isinstance(v, str) for v in rows["raw text"])
+
+
 # ------------------------------------------------------------------------------------ stores
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory) -> Path:
