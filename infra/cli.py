@@ -72,7 +72,7 @@ def check_config_files(argv: Sequence[str], option: str = "--config",
             raise ValueError(f"config {path} has {size} bytes; a configuration is at most {MAX_CONFIG_BYTES}")
         try:
             text = path.read_bytes().decode("utf-8")
-            loader = yaml.SafeLoader(text)
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)  # libyaml: linear in nesting
             try:
                 node = loader.get_single_node()
                 if node is not None and _expanded_values(node) > MAX_CONFIG_VALUES:

@@ -17,7 +17,6 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -30,12 +29,12 @@ from data.preprocess import prepare
 from data.preprocess.steps import save_label_table
 from data.store import StoreError, open_store
 from data.verify import main as verify_main
-from infra.checkpoint_io import CheckpointError, read_checkpoint
+from infra.checkpoint_io import CheckpointError
 from infra.cli import check_config_files
 from model import checkpoint as checkpoint_module
 from model.glim import GLIM
 from model.text_cache import TextCacheWarning, TextSpace, TextStateCache
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_GLIM, write_random_store, write_tiny_checkpoint
 from tests.zuco_files import corpus_labels, write_corpus
 
 PEAK_BYTES = 64 << 20
@@ -82,7 +81,8 @@ def labels(tmp_path_factory) -> tuple[Path, list[dict]]:
 
 def run_prepare(tmp: Path, table: Path, capsys) -> str:
     out = tmp / "out"
-    assert prepare.main(["--raw", str(tmp / "empty_raw"), "--out", str(out), "--labels", str(table), "--workers", "1"]) == 2
+    argv = ["--raw", str(tmp / "empty_raw"), "--out", str(out), "--labels", str(table), "--workers", "1"]
+    assert prepare.main(argv) == 2
     assert not out.exists() and not list(tmp.glob("out.*"))
     return capsys.readouterr().err
 
@@ -111,10 +111,11 @@ def test_a_bad_label_table_is_one_error_line_naming_it(labels, tmp_path, capsys,
 
 
 @checks(40)
-@given(row=st.integers(0, 11), column=st.sampled_from(["raw text", "input text", "dataset", "task", "control",
-                                                         "text uid", "raw label", "sentiment label", "naive simplified"]),
-       value=json_values, kind=st.sampled_from(["jsonl", "csv"]), cut=st.one_of(st.none(), st.floats(0, 1)))
-def test_generated_label_tables_are_used_or_refused_in_one_line(labels, tmp_path, capsys, row, column, value, kind, cut):
+@given(row=st.integers(0, 11), value=json_values, kind=st.sampled_from(["jsonl", "csv"]),
+       column=st.sampled_from(["raw text", "input text", "dataset", "task", "control", "text uid", "raw label",
+                               "sentiment label", "naive simplified"]), cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_generated_label_tables_are_used_or_refused_in_one_line(labels, tmp_path, capsys, row, column, value, kind,
+                                                                cut):
     tmp, rows = labels
     rows = [dict(r) for r in rows]
     rows[row % len(rows)][column] = value
@@ -186,16 +187,24 @@ def edit_json(path: Path, edit) -> None:
     path.write_text(json.dumps(info))
 
 
+def eeg_entry(**fields):
+    return lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["eeg.npy"].update(**fields))
+
+
+def replace_in(name: str, old: bytes, new: bytes):
+    return lambda s: (s / name).write_bytes((s / name).read_bytes().replace(old, new, 1))
+
+
 STORE_DAMAGE = {
-    "header_bytes of 10^15": lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["eeg.npy"].update(header_bytes=10**15)),
-    "chunk_rows 0": lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["eeg.npy"].update(chunk_rows=0)),
-    "chunk_rows -64": lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["eeg.npy"].update(chunk_rows=-64)),
-    "chunks for 10^9 rows": lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["eeg.npy"].update(chunks_sha256=["0"] * 3)),
-    "bytes as text": lambda s: edit_json(s / "store.json", lambda i: i["checksums"]["records.jsonl"].update(bytes="12")),
-    "n_records infinite": lambda s: (s / "store.json").write_text((s / "store.json").read_text().replace('"n_records": 12', '"n_records": Infinity')),
+    "header_bytes of 10^15": eeg_entry(header_bytes=10**15),
+    "chunk_rows 0": eeg_entry(chunk_rows=0),
+    "chunk_rows -64": eeg_entry(chunk_rows=-64),
+    "3 chunk digests for 12 rows": eeg_entry(chunks_sha256=["0"] * 3),
+    "bytes as text": replace_in("store.json", b'"bytes": ', b'"bytes": "12", "x": '),
+    "n_records infinite": replace_in("store.json", b'"n_records": 12', b'"n_records": Infinity'),
     "store.json 100000 deep": lambda s: (s / "store.json").write_text("[" * 100_000 + "]" * 100_000),
-    "eeg.npy header of 10^9 rows": lambda s: (s / "eeg.npy").write_bytes((s / "eeg.npy").read_bytes().replace(b"(12, 1280, 128)", b"(999999999, 1280, 128)"[:15], 1)),
-    "records: a subject that is a number": lambda s: (s / "records.jsonl").write_text((s / "records.jsonl").read_text().replace('"subject": "ZAB"', '"subject": 5', 1)),
+    "eeg.npy header of 10^9 rows": replace_in("eeg.npy", b"(12, 1280, 128)", b"(999999999, 1280, 128)"[:15]),
+    "records: a subject that is a number": replace_in("records.jsonl", b'"subject": "ZAB"', b'"subject": 5'),
     "records: 100000 deep": lambda s: (s / "records.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n"),
 }
 
@@ -239,11 +248,7 @@ def test_generated_store_json_values_open_or_fail_in_one_line(tmp_path, store_di
 # ------------------------------------------------------------------------------------ checkpoints
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "glim.ckpt"
-    model = GLIM(**{**TINY_GLIM, "text_model_id": "unused"})
-    torch.save({"epoch": 0, "global_step": 0, "hyper_parameters": dict(model.hparams),
-                "state_dict": model.state_dict()}, path)
-    return path
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "glim.ckpt")
 
 
 class Payload:
@@ -256,9 +261,9 @@ class Payload:
 
 def foreign_checkpoints(d: Path, good: Path) -> dict[str, Path]:
     paths = {}
-    torch.save({"state_dict": {}, "hyper_parameters": {"x": Payload(d / "ran")}}, paths.setdefault("pickle", d / "pickle.ckpt"))
-    torch.save({"state_dict": {"w": Payload(d / "ran")}, "hyper_parameters": {}}, paths.setdefault("legacy", d / "legacy.ckpt"),
-               _use_new_zipfile_serialization=False, pickle_module=pickle)
+    payload = {"state_dict": {"w": Payload(d / "ran")}, "hyper_parameters": {"x": Payload(d / "ran")}}
+    torch.save(payload, paths.setdefault("pickle", d / "pickle.ckpt"))
+    torch.save(payload, paths.setdefault("legacy", d / "legacy.ckpt"), _use_new_zipfile_serialization=False)
     with zipfile.ZipFile(paths.setdefault("zip", d / "zip.ckpt"), "w") as z:
         z.writestr("archive/data.pkl", pickle.dumps({"state_dict": {}}))
         z.writestr("notes.txt", "hello")
@@ -288,7 +293,8 @@ def real_builds(monkeypatch) -> list[str]:
     return built
 
 
-def test_pickle_bearing_and_foreign_checkpoints_are_one_line_errors(tmp_path, checkpoint, store_dir, capsys, real_builds):
+def test_pickle_bearing_and_foreign_checkpoints_are_one_line_errors(tmp_path, checkpoint, store_dir, capsys,
+                                                                   real_builds):
     for name, path in foreign_checkpoints(tmp_path, checkpoint).items():
         with pytest.raises(CheckpointError) as caught:
             checkpoint_module.glim_from_checkpoint(path, attach_text=False)
@@ -302,7 +308,7 @@ def test_pickle_bearing_and_foreign_checkpoints_are_one_line_errors(tmp_path, ch
 
 @checks(12)
 @given(key=st.sampled_from(sorted(TINY_GLIM)), value=json_values)
-def test_generated_hyper_parameters_load_or_fail_in_one_line_without_a_real_build(tmp_path, checkpoint, real_builds, key, value):
+def test_generated_hyper_parameters_load_or_fail_without_a_real_build(tmp_path, checkpoint, real_builds, key, value):
     ckpt = torch.load(checkpoint, weights_only=True)
     ckpt["hyper_parameters"][key] = value
     path = tmp_path / "h.ckpt"
@@ -361,14 +367,21 @@ def header_edit(path: Path, edit) -> None:
     path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
 
 
+def flip_bit(data: bytes, at: int) -> bytes:
+    out = bytearray(data)
+    out[at] ^= 1
+    return bytes(out)
+
+
 CACHE_DAMAGE = {
-    "offsets of a terabyte": lambda p: header_edit(p, lambda h: h["states"].update(data_offsets=[0, 10**12], shape=[250_000_000_000, 1])),
+    "offsets of a terabyte": lambda p: header_edit(p, lambda h: h["states"].update(data_offsets=[0, 10**12],
+                                                                                    shape=[250_000_000_000, 1])),
     "header length of 10^15": lambda p: p.write_bytes(struct.pack("<Q", 10**15) + p.read_bytes()[8:]),
     "a shape of 10^12": lambda p: header_edit(p, lambda h: h["states"].update(shape=[10**6, 10**6])),
     "texts not a list": lambda p: header_edit(p, lambda h: h["__metadata__"].update(texts='{"a": 1}')),
     "one text too many": lambda p: header_edit(p, lambda h: h["__metadata__"].update(texts=json.dumps([*TEXTS, "x"]))),
     "no checksum": lambda p: header_edit(p, lambda h: h["__metadata__"].pop("sha256")),
-    "a flipped bit in the states": lambda p: p.write_bytes(p.read_bytes()[:-5] + bytes([p.read_bytes()[-5] ^ 1]) + p.read_bytes()[-4:]),
+    "a flipped bit in the states": lambda p: p.write_bytes(flip_bit(p.read_bytes(), -5)),
     "truncated": lambda p: p.write_bytes(p.read_bytes()[:-9]),
     "empty": lambda p: p.write_bytes(b""),
 }
@@ -406,7 +419,8 @@ def test_a_repaired_cache_is_written_whole(cache_file):
         cache.states(SPACE, TEXTS, encode, torch.device("cpu"))
     cache._dirty.add(SPACE)
     cache.save()
-    assert states_after(cache_file)[1] == [] and sorted(p.name for p in cache_file.parent.iterdir()) == [cache_file.name]
+    assert states_after(cache_file)[1] == []
+    assert sorted(p.name for p in cache_file.parent.iterdir()) == [cache_file.name]
 
 
 # ------------------------------------------------------------------------------------ YAML configs
@@ -420,7 +434,7 @@ YAML_DAMAGE = {
     "an alias bomb (10^9 values)": (laughs(), "expands to more than"),
     "an alias to itself": ("model: &m {x: *m}\n", "refers to the value that contains it"),
     "a python tag": ("model: !!python/object/apply:os.system ['touch ran']\n", "could not determine a constructor"),
-    "nesting 5000 deep": ("model: " + "[" * 5000 + "]" * 5000 + "\n", "config"),
+    "nesting 5000 deep": ("model: " + "[" * 5000 + "]" * 5000 + "\n", "nest"),
     "not UTF-8": (b"model:\n  hidden_dim: \xff\xfe\n", "codec can't decode"),
     "two documents": ("model: {}\n---\ndata: {}\n", "single document"),
     "a list": ("- model\n- data\n", "not a mapping of options (list)"),
@@ -445,7 +459,7 @@ def test_a_hostile_config_is_one_error_line_naming_it_at_once(tmp_path, capsys, 
 
 
 @checks(60)
-@given(text=st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#\n\t ,.?%@`1") + ["\x00", "é", "\ufeff"]), max_size=80))
+@given(text=st.text(alphabet=st.sampled_from([*"ab:-[]{}&*!|>'\"#\n\t ,.?%@`1", "\x00", "é", "\ufeff"]), max_size=80))
 def test_generated_yaml_passes_or_fails_in_one_line_naming_the_file(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text, encoding="utf-8")

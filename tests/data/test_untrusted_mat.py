@@ -29,11 +29,13 @@ DOUBLE, CELL, STRUCT, CHAR = 6, 1, 2, 4
 
 def element(mdtype: int, data: bytes, count: int | None = None, pad: bool = True) -> bytes:
     """A v5 data element whose tag declares ``count`` bytes (the real size unless given)."""
-    return struct.pack("<II", mdtype, len(data) if count is None else count) + data + bytes(-len(data) % 8 if pad else 0)
+    tag = struct.pack("<II", mdtype, len(data) if count is None else count)
+    return tag + data + bytes(-len(data) % 8 if pad else 0)
 
 
 def matrix(cls: int, dims: list[int], body: bytes = b"", name: bytes = b"", count: int | None = None) -> bytes:
-    header = element(6, struct.pack("<II", cls, 0)) + element(5, struct.pack(f"<{len(dims)}i", *dims)) + element(1, name)
+    header = (element(6, struct.pack("<II", cls, 0)) + element(5, struct.pack(f"<{len(dims)}i", *dims))
+              + element(1, name))
     return element(14, header + body, count)
 
 
@@ -58,15 +60,19 @@ def nested_cells(depth: int) -> bytes:
 
 
 HOSTILE_V5 = {  # name: (file bytes, what the reason says)
-    "variable longer than the file": (HEADER + sentence_data(element(9, bytes(8)), DOUBLE, count=2**32 - 8), "declares"),
-    "inflated variable longer than its data": (HEADER + compressed(sentence_data(b"", DOUBLE, count=2**32 - 8)), "ends first"),
-    "data element of 4 GB": (HEADER + compressed(sentence_data(element(9, bytes(8), count=2**32 - 16), DOUBLE)), "declares"),
+    "variable longer than the file": (HEADER + sentence_data(element(9, bytes(8)), DOUBLE, count=2**32 - 8),
+                                      "declares"),
+    "inflated variable longer than its data": (HEADER + compressed(sentence_data(b"", DOUBLE, count=2**32 - 8)),
+                                               "ends first"),
+    "data element of 4 GB": (HEADER + compressed(sentence_data(element(9, bytes(8), count=2**32 - 16), DOUBLE)),
+                             "declares"),
     "cell of 25 million": (HEADER + compressed(sentence_data(b"", CELL, (5000, 5000))), "25000000 elements"),
     "cell of 10^12": (HEADER + compressed(sentence_data(b"", CELL, (10**6, 10**6))), "elements"),
     "struct of 25 million": (HEADER + compressed(sentence_data(fields("content"), STRUCT, (5000, 5000))), "elements"),
     "char of 10^10": (HEADER + compressed(sentence_data(element(16, b""), CHAR, (10**5, 10**5))), "elements"),
     "double of 10^10": (HEADER + sentence_data(element(9, b""), DOUBLE, (10**5, 10**5)), "elements"),
-    "cells 5000 deep (scipy overflows its C stack)": (HEADER + compressed(sentence_data(nested_cells(5000), CELL)), "nested"),
+    "cells 5000 deep (scipy overflows its C stack)": (HEADER + compressed(sentence_data(nested_cells(5000), CELL)),
+                                                      "nested"),
     "v4 file with a 10^10 matrix": (struct.pack("<5i", 0, 10**5, 10**5, 0, 2) + b"x\0", "not a MATLAB 5"),
 }
 
@@ -109,7 +115,8 @@ def v5_arrays(depth: int = 3):
     leaf = st.builds(lambda d, n, cls, lie: matrix(cls, d, element(9, bytes(8 * n), lie)), dims, st.integers(0, 4),
                      st.sampled_from([DOUBLE, CHAR, 9, 12]), lie)
     return st.recursive(leaf, lambda inner: st.one_of(
-        st.builds(lambda d, kids, lie: matrix(CELL, d, b"".join(kids), count=lie), dims, st.lists(inner, max_size=3), lie),
+        st.builds(lambda d, kids, lie: matrix(CELL, d, b"".join(kids), count=lie), dims, st.lists(inner, max_size=3),
+                  lie),
         st.builds(lambda d, kids: matrix(STRUCT, d, fields("content", "rawData") + b"".join(kids)), dims,
                   st.lists(inner, max_size=4))), max_leaves=8)
 
