@@ -90,18 +90,18 @@ from data.preprocess.steps import (
     NO_ROW,
     Drop,
     DropRecord,
+    LabelTableError,
     Tally,
     label_groups,
-    load_label_table,
     match_group,
     missing_columns,
+    read_checked_table,
     rows_without_variants,
     save_label_table,
     split_uids,
     step1,
     step2,
     step3,
-    value_problem,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.progress import progress
@@ -201,14 +201,9 @@ def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.
     if not path.is_file():
         raise PrepareError(f"{what} not found: {path}")
     try:
-        table = load_label_table(path, warn=warn)
-    except Exception as error:  # any unreadable table is a one-line error, not a traceback
-        detail = " ".join(str(error).split())[:300]
-        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {detail}") from error
-    problem = value_problem(table)
-    if problem:
-        raise PrepareError(f"cannot use {what} {path}: {problem}")
-    return table
+        return read_checked_table(path, what, warn)
+    except LabelTableError as error:
+        raise PrepareError(str(error)) from None
 
 
 def steps12_path(out_dir: str | Path) -> Path:

@@ -508,6 +508,25 @@ def load_label_table(path: str | Path, warn: Callable[[str], None] = print) -> p
     return table.reset_index(drop=True)
 
 
+class LabelTableError(ValueError):
+    """A label or variant table that cannot be read or used (one line naming the file)."""
+
+
+def read_checked_table(path: str | Path, what: str = "label table",
+                       warn: Callable[[str], None] = print) -> pd.DataFrame:
+    """``load_label_table``, then ``value_problem``: ``LabelTableError`` names the file and the first
+    problem (a bad line, or a column, row and value) in one line."""
+    try:
+        table = load_label_table(path, warn=warn)
+    except Exception as error:  # any unreadable table is a one-line error, not a traceback
+        detail = " ".join(str(error).split())[:300]
+        raise LabelTableError(f"cannot read {what} {path}: {type(error).__name__}: {detail}") from None
+    problem = value_problem(table)
+    if problem:
+        raise LabelTableError(f"cannot use {what} {path}: {problem}")
+    return table
+
+
 def _json_objects(path: Path) -> list[dict]:
     """The JSON object of every non-blank line of ``path``; ``ValueError`` names the first bad line."""
     rows = []
