@@ -34,7 +34,7 @@ from evaluation import columns as C
 from evaluation.grounding import parse_controls
 from evaluation.numerics import NUMERICS, resolve_numerics
 from infra.atomic import WriteError
-from infra.cli import one_line
+from infra.cli import check_config_files, one_line
 from infra.loggers import check_logger
 from infra.writable import check_writable
 from model.text_source import TextModelError, check_text_model
@@ -287,6 +287,11 @@ def write_results(cfg, out: Path, model, condition: str, samples, runs: dict, co
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        check_config_files(sys.argv[1:] if argv is None else argv, sections=())
+    except ValueError as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 2
     cfg = build_parser().parse_args(argv)
     errors = (StoreError, TextModelError, FileExistsError, ValueError, WriteError)
     try:

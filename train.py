@@ -38,7 +38,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespac
 from data.config import DataConfig
 from data.store import StoreError, open_store
 from infra.atomic import WriteError
-from infra.cli import CPU_HINT, PRECISIONS, gpu_visible, one_line
+from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
 from infra.loggers import LOGGERS, check_logger
 from infra.writable import check_writable
 from model.config import GLIMConfig
@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message=message)  # resuming is intended here
     parser = build_parser()
     try:
+        check_config_files(sys.argv[1:] if argv is None else argv)
         cfg = parser.parse_args(argv)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:
         print(f"error: {one_line(e)} (see `python train.py --help`)", file=sys.stderr)
         return 2
     try:

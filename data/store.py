@@ -267,6 +267,15 @@ def _check_integers(records: pd.DataFrame, column: str, low: int, high: int | No
                          f"an integer in [{low}, {high if high is not None else 'inf'}]; rebuild the store")
 
 
+def _check_strings(records: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
+    for column in columns:
+        ok = records[column].map(lambda v: isinstance(v, str))
+        if not ok.all():
+            row = int(np.flatnonzero(~ok.to_numpy())[0])
+            raise StoreError(f"{path / 'records.jsonl'} row {row}: {column} {str(records[column].iloc[row])[:60]!r} "
+                             "is not a string; rebuild the store")
+
+
 class RowReader:
     """Rows of ``eeg.npy`` read with ``os.preadv`` into fresh buffers (no memory map), so a
     long-running reader's resident memory does not grow with the rows it has seen; the file
@@ -324,7 +333,7 @@ def verify_store(path: str | Path, info: dict, level: str = "eeg") -> None:
             problems = [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                         for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
         problems += word_problems(path, info, level)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged store.json
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # a damaged store.json
         raise StoreError(f"{path / 'store.json'} is corrupt (checksums: {type(e).__name__} {e}); "
                          "run `python -m data.prepare` again") from e
     if problems:
@@ -345,7 +354,7 @@ def open_store(path: str | Path, verify: str = "metadata") -> Store:
                          "finished; run `python -m data.prepare` again")
     try:
         info = json.loads(meta_file.read_text(encoding="utf-8"))
-    except ValueError as e:  # bad JSON or bad UTF-8
+    except (ValueError, RecursionError) as e:  # bad JSON, bad UTF-8, nesting beyond any store.json
         raise StoreError(f"{meta_file} is corrupt ({e}); run `python -m data.prepare` again") from e
     if not isinstance(info, dict):
         raise StoreError(f"{meta_file} is corrupt (not a JSON object); run `python -m data.prepare` again")
@@ -372,6 +381,7 @@ def open_store(path: str | Path, verify: str = "metadata") -> Store:
         raise StoreError(f"{path / 'records.jsonl'} lacks the columns {missing}")
     _check_integers(records, "eeg_len", 0, eeg.shape[1], path)
     _check_integers(records, "text uid", 0, None, path)
+    _check_strings(records, ("subject", "phase", "dataset", "task", "input text"), path)
     verify_store(path, info, verify)
     try:
         words = open_word_features(path, info)

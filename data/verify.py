@@ -20,7 +20,7 @@ from data.word_store import word_problems
 def _info(path: Path) -> dict:
     try:
         info = json.loads((path / "store.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise StoreError(f"{path} is not a readable GLIM store ({type(e).__name__}: {e})") from e
     if not isinstance(info, dict) or not isinstance(info.get("checksums"), dict):
         raise StoreError(NO_CHECKSUMS.format(path=path))
@@ -39,7 +39,7 @@ def problems(path: str | Path) -> list[str]:
             found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                       for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
         found += word_problems(path, info, "eeg")
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         found = [f"{path / 'store.json'}: corrupt checksums ({type(e).__name__} {e})"]
     return found
 

@@ -25,12 +25,19 @@ def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
     ckpt = read_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
     _check_names(path, hp, HPARAM_NAMES)
-    try:
-        model = GLIM(**hp)
+    state = ckpt["state_dict"]
+    for key in ("n_in_blocks", "n_out_blocks"):  # building a block takes time even on the meta device
+        if isinstance(hp.get(key), int) and hp[key] > len(state):
+            raise CheckpointError(f"{path} declares {key}={hp[key]} but holds {len(state)} tensors in all")
+    try:  # shapes first, on the meta device: the sizes hyper-parameters declare allocate nothing
+        with torch.device("meta"):
+            own = GLIM(**hp).state_dict()
     except Exception as e:  # hyper-parameters of a damaged or foreign checkpoint
         raise CheckpointError(f"{path}: its hyper-parameters do not build GLIM "
                               f"({first_line(e)})") from None
-    load_strictly(model, ckpt["state_dict"], path, "GLIM")
+    check_tensors(own, state, path, "GLIM")
+    model = GLIM(**hp)  # as large as the tensors the file holds
+    model.load_state_dict(state, strict=True)
     model.run_info = ckpt.get("glim_run")  # seed and resolved config of the training run, if saved
     if attach_text:
         model.attach_text_model(text_model)
@@ -67,7 +74,14 @@ def _check_names(path: str | Path, hp: dict, names: frozenset[str]) -> None:
 def load_strictly(model: torch.nn.Module, state: dict, path: str | Path, name: str) -> None:
     """Load ``state`` into ``model``: every tensor must be used and every model tensor present,
     of the same shape, else ``CheckpointError`` names the first mismatch."""
-    own = model.state_dict()
+    check_tensors(model.state_dict(), state, path, name)
+    model.load_state_dict(state, strict=True)
+
+
+def check_tensors(own: dict, state: dict, path: str | Path, name: str) -> None:
+    """``CheckpointError`` naming the first tensor of ``state`` that has no place or another shape
+    in the model whose state dict is ``own`` (tensors on any device, meta included), or the first
+    model tensor ``state`` lacks."""
     for key, tensor in state.items():
         if key not in own:
             raise CheckpointError(f"{path}: tensor {key!r} {tuple(tensor.shape)} has no place in {name} "
@@ -79,4 +93,3 @@ def load_strictly(model: torch.nn.Module, state: dict, path: str | Path, name: s
     if missing:
         raise CheckpointError(f"{path}: {name} tensor {missing[0]!r} is missing from the checkpoint "
                               f"({len(missing)} missing in all)")
-    model.load_state_dict(state, strict=True)

@@ -49,3 +49,15 @@ def write_random_store(path: Path, n_sentences: int = 12, n_subjects: int = 2, s
                 words = rng.standard_normal((len(text.split()) - 1, 840)).astype(np.float32) if word_features else None
                 w.append(eeg, {**label, "subject": subject, "phase": phases[uid % len(phases)]}, words)
     return path
+
+
+def write_tiny_checkpoint(path: Path) -> Path:
+    """A checkpoint of an untrained tiny GLIM (weights, hyper-parameters, epoch 0) at ``path``."""
+    import torch
+
+    from model.glim import GLIM
+
+    model = GLIM(**{**TINY_GLIM, "text_model_id": "unused"})
+    torch.save({"epoch": 0, "global_step": 0, "hyper_parameters": dict(model.hparams),
+                "state_dict": model.state_dict()}, path)
+    return path

@@ -98,11 +98,12 @@ from data.preprocess.steps import (
     NO_ROW,
     Drop,
     DropRecord,
+    LabelTableError,
     Tally,
     label_groups,
-    load_label_table,
     match_group,
     missing_columns,
+    read_checked_table,
     rows_without_variants,
     save_label_table,
     split_uids,
@@ -226,9 +227,9 @@ def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.
     if not path.is_file():
         raise PrepareError(f"{what} not found: {path}")
     try:
-        return load_label_table(path, warn=warn)
-    except Exception as error:  # any unreadable table is a one-line error, not a traceback
-        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
+        return read_checked_table(path, what, warn)
+    except LabelTableError as error:
+        raise PrepareError(str(error)) from None
 
 
 def steps12_path(out_dir: str | Path) -> Path:

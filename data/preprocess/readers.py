@@ -4,8 +4,10 @@
 - ``read_sentences``: one ``SentenceRecord`` per sentence of a ``.mat`` file, ZuCo 1.0 (MATLAB v5/v7,
   scipy) or ZuCo 2.0 (MATLAB v7.3 = HDF5, h5py); the format is recognised from the file itself.
   A sentence without usable EEG, and a file that cannot be read at all, come out as records with
-  a ``reason`` instead of raising, so one bad file never stops a run. A ``words`` reader (such as
-  ``data.preprocess.word_features.WordReader``) reads each sentence's ``word`` field in the same pass.
+  a ``reason`` instead of raising, so one bad file never stops a run. The sizes a file declares
+  are checked against what it holds before anything is allocated from them (``mat_sizes``). A
+  ``words`` reader (such as ``data.preprocess.word_features.WordReader``) reads each sentence's
+  ``word`` field in the same pass.
 - ``read_*`` CSV readers of the task materials: CRLF / CR-only line ends, byte-order marks,
   comment lines, rows with a missing field and rows wider than their header are all handled
   without hand-correcting the files.
@@ -22,6 +24,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+
+from data.preprocess.mat_sizes import check_v5, h5_read
 
 ZUCO1, ZUCO2 = "ZuCo1", "ZuCo2"
 SUBJECTS: dict[str, tuple[str, ...]] = {
@@ -172,6 +176,7 @@ def _read_v5(path: Path, words: Callable[[Any], Any] | None = None) -> Iterator[
     from scipy.io.matlab import mat_struct
 
     try:
+        check_v5(path)  # scipy allocates what a file declares: sizes checked against the file first
         mat = loadmat(path, squeeze_me=True, struct_as_record=False, variable_names=["sentenceData"])
     except Exception as error:  # scipy raises many kinds on truncated or foreign files
         yield SentenceRecord(path, None, None, reason="unreadable file",
@@ -223,9 +228,9 @@ def _read_v73(path: Path, words: Callable[[Any], Any] | None = None) -> Iterator
             missing = ("sentenceData" if not isinstance(group, h5py.Group) else
                        next((f for f in ("content", "rawData") if f not in group), None))
             if missing is None:
-                contents = np.asarray(group["content"][()]).ravel()
-                raws = np.asarray(group["rawData"][()]).ravel()
-                word_refs = (np.asarray(group["word"][()]).ravel()
+                contents = np.asarray(h5_read(group["content"])).ravel()
+                raws = np.asarray(h5_read(group["rawData"])).ravel()
+                word_refs = (np.asarray(h5_read(group["word"])).ravel()
                              if words is not None and "word" in group else None)
         except Exception as error:
             yield SentenceRecord(path, None, None, reason="unreadable file",
@@ -265,7 +270,7 @@ def _v73_sentence(handle: Any, path: Path, index: int, contents: np.ndarray,
         target = handle[raws[index]]
         if "MATLAB_empty" in target.attrs and target.attrs["MATLAB_empty"]:
             return SentenceRecord(path, index, text, reason="empty EEG")
-        eeg, reason, detail = _eeg_array(target[()], transpose=True)
+        eeg, reason, detail = _eeg_array(h5_read(target), transpose=True)
         return SentenceRecord(path, index, text, eeg, reason, detail)
     except Exception as error:  # a dangling reference or a damaged chunk spoils this sentence only
         return SentenceRecord(path, index, None, reason="unreadable sentence",
@@ -276,7 +281,7 @@ def _h5_text(dataset: Any) -> str | None:
     """A MATLAB char array stored by v7.3: uint16 codes, or an empty marker."""
     if "MATLAB_empty" in dataset.attrs and dataset.attrs["MATLAB_empty"]:
         return ""
-    codes = np.asarray(dataset[()])
+    codes = np.asarray(h5_read(dataset))
     if codes.dtype.kind not in "iu":
         return None
     return "".join(map(chr, codes.ravel().tolist()))

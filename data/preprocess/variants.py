@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
-from data.preprocess.steps import load_label_table
+from data.preprocess.steps import LabelTableError, read_checked_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.atomic import atomic_open
 from infra.cli import gpu_visible
@@ -208,9 +208,9 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise VariantError(f"label table not found: {path}")
     try:
-        table = load_label_table(path, warn=lambda line: print(line, file=sys.stderr))
-    except Exception as error:  # any unreadable table is a one-line error
-        raise VariantError(f"cannot read label table {path}: {type(error).__name__}: {error}") from None
+        table = read_checked_table(path, warn=lambda line: print(line, file=sys.stderr))
+    except LabelTableError as error:
+        raise VariantError(str(error)) from None
     if "input text" not in table.columns:
         raise VariantError(f"label table {path} has no 'input text' column")
     for column in VARIANT_COLUMNS:
