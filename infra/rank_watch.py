@@ -35,13 +35,10 @@ from lightning.pytorch.callbacks import Callback
 
 from infra.cli import one_line
 
-PREFIX = "rank_watch"
-FAILED = f"{PREFIX}/failed"
-FINISHED = f"{PREFIX}/finished"
-
-
-def beat_key(rank: int) -> str:
-    return f"{PREFIX}/beat/{rank}"
+def store_prefix() -> str:
+    """The watch's keys in the store, per attempt: torchrun's agent keeps its store across the
+    restarts of a job (``--max-restarts``), and a new attempt must not read the last one's."""
+    return f"rank_watch/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
 
 
 class RankFailed(RuntimeError):
@@ -71,6 +68,7 @@ class RankWatch(Callback):
         self.cause: str | None = None
         self.failed_elsewhere = False
         self.rank, self.peers = 0, []
+        self.failed_key = self.finished_key = ""
         self._store: Any = None
         self._address: tuple[str, int] | None = None
         self._lock = threading.Lock()
@@ -107,6 +105,8 @@ class RankWatch(Callback):
                   file=sys.stderr)
             return False
         self.rank, self.peers, self._address = rank, [r for r in range(world_size) if r != rank], address
+        prefix = store_prefix()
+        self.failed_key, self.finished_key, self._beat = prefix + "failed", prefix + "finished", prefix + "beat/"
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, name="rank-watch", daemon=True)
         self._thread.start()
@@ -115,7 +115,7 @@ class RankWatch(Callback):
     def finish(self) -> None:
         """This rank ended as planned: say so (the others stop watching too) and stop."""
         if self._store is not None and not self._stop.is_set():
-            self._call(lambda s: s.add(FINISHED, 1))
+            self._call(lambda s: s.add(self.finished_key, 1))
         self._halt()
 
     def fail(self, error: BaseException) -> None:
@@ -124,15 +124,19 @@ class RankWatch(Callback):
         if self._store is None or self._stop.is_set():
             return
         self._halt()
-        silent = self._silent_peers(wait=2 * self.interval) if self._call(lambda s: s.check([FAILED])) is False else []
-        mine = (f"rank {silent[0]} stopped responding (killed, or its node is gone)" if silent
-                else f"rank {self.rank} failed: {describe(error)}")
-        first = self._call(lambda s: s.compare_set(FAILED, "", mine))
+        own = f"rank {self.rank} failed: {describe(error)}"
+        posted = self._call(lambda s: s.check([self.failed_key]))
+        silent = self._silent_peers(wait=2 * self.interval) if posted is False else []
+        mine = f"rank {silent[0]} stopped responding (killed, or its node is gone)" if silent else own
+        first = self._call(lambda s: s.compare_set(self.failed_key, "", mine))
         if first is None:  # the store is gone: rank 0 or the launcher holding it is
-            host, port = self._address
-            first = f"the rendezvous store {host}:{port} is gone (rank 0 or its launcher stopped)"
+            first = self._store_gone()
         self.cause = first.decode() if isinstance(first, bytes) else first
-        self.failed_elsewhere = self.cause != f"rank {self.rank} failed: {describe(error)}"
+        self.failed_elsewhere = self.cause != own
+
+    def _store_gone(self) -> str:
+        host, port = self._address
+        return f"the rendezvous store {host}:{port} is gone (rank 0 or its launcher stopped)"
 
     def _halt(self) -> None:
         self._stop.set()
@@ -157,15 +161,15 @@ class RankWatch(Callback):
     def _beats(self) -> dict[int, int] | None:
         """Count this rank's heartbeat; the peers' counts (None: the store does not answer)."""
         def op(store):
-            store.add(beat_key(self.rank), 1)
-            return {r: store.add(beat_key(r), 0) for r in self.peers}
+            store.add(self._beat + str(self.rank), 1)
+            return {r: store.add(self._beat + str(r), 0) for r in self.peers}
         return self._call(op)
 
     def _silent_peers(self, wait: float) -> list[int]:
         """Peers whose heartbeat count does not move in ``wait`` seconds."""
-        before = self._call(lambda s: {r: s.add(beat_key(r), 0) for r in self.peers})
+        before = self._call(lambda s: {r: s.add(self._beat + str(r), 0) for r in self.peers})
         time.sleep(wait)
-        after = self._call(lambda s: {r: s.add(beat_key(r), 0) for r in self.peers})
+        after = self._call(lambda s: {r: s.add(self._beat + str(r), 0) for r in self.peers})
         if before is None or after is None:
             return []
         return [r for r in self.peers if after[r] == before[r]]
@@ -179,11 +183,11 @@ class RankWatch(Callback):
                 if self._reachable():
                     lost_since = None
                 elif now - lost_since >= self.silent_after / 6:
-                    return self._end_here(f"the rendezvous store {self._address[0]}:{self._address[1]} is "
-                                          "gone (rank 0 or its launcher stopped)")
+                    return self._end_here(self._store_gone())
                 continue
             counts = self._beats()
-            state = self._call(lambda s: (s.add(FINISHED, 0), s.check([FAILED]) and s.get(FAILED)))
+            state = self._call(lambda s: (s.add(self.finished_key, 0),
+                                           s.check([self.failed_key]) and s.get(self.failed_key)))
             if counts is None or state is None:
                 lost_since = now
                 continue

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch.distributed as dist
 
-from infra.rank_watch import FAILED, RankWatch, describe
+from infra.rank_watch import RankWatch, describe
 
 INTERVAL, SILENT = 0.1, 1.2
 
@@ -57,7 +57,7 @@ def test_a_posted_failure_ends_every_other_rank_with_its_line(store):
 
 def test_a_rank_failing_after_another_reports_the_first_failure(store):
     (w0, e0), (w1, e1) = watches(store, 2)
-    store.set(FAILED, "rank 1 failed: RuntimeError: boom")
+    store.set(w0.failed_key, "rank 1 failed: RuntimeError: boom")
     w0.fail(RuntimeError("Connection closed by peer"))  # what a collective raises next
     assert w0.failed_elsewhere and w0.cause == "rank 1 failed: RuntimeError: boom"
     w1.finish()
@@ -104,3 +104,15 @@ def test_a_finished_run_ends_nobody(store):
 
 def test_describe_is_one_line():
     assert describe(ValueError("a\n  b")) == "ValueError: a b"
+
+
+def test_a_restarted_attempt_under_torchrun_does_not_read_the_last_ones_failure(store, monkeypatch):
+    """torchrun's agent keeps its store across restarts: the keys are per attempt."""
+    (w0, _), (w1, _) = watches(store, 2)
+    w1.fail(RuntimeError("boom"))
+    w0._halt()  # the agent ends the attempt's processes
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    (v0, e0), (v1, e1) = watches(store, 2)
+    time.sleep(5 * INTERVAL)
+    v0.finish(), v1.finish()
+    assert e0.lines == e1.lines == [] and v0.failed_key != w0.failed_key
