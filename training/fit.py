@@ -28,8 +28,8 @@ from infra.cli import CPU_HINT, one_line
 from infra.epoch_log import EpochLog
 from infra.loggers import make_logger
 from infra.progress import is_terminal
-from infra.rank_watch import RankFailed, RankWatch, describe
 from infra.provenance import git_state, package_versions
+from infra.rank_watch import RankFailed, RankWatch, describe
 from infra.resume import (
     PENDING_LOG_KEY,
     RUN_KEY,
