@@ -35,7 +35,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 from data.store import PHASES, open_store
 from evaluation.grounding import main_condition, parse_controls
 from evaluation.protocol import MAX_LENGTH, NUM_BEAMS, RESULT_FILES
-from infra.cli import one_line
+from infra.cli import check_config_files, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import check_logger
 from infra.numerics import NUMERICS
@@ -117,6 +117,11 @@ def check_options(cfg) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        check_config_files(sys.argv[1:] if argv is None else argv, sections=())
+    except GLIMError as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 2
     cfg = build_parser().parse_args(argv)
     try:
         check_options(cfg)

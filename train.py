@@ -45,7 +45,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespac
 from data.config import DataConfig
 from data.store import open_store
 from evaluation.protocol import RETRIEVAL_BATCH_SIZE
-from infra.cli import CPU_HINT, PRECISIONS, gpu_visible, one_line
+from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
 from infra.writable import check_writable
@@ -146,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message=message)  # resuming is intended here
     parser = build_parser()
     try:
+        check_config_files(sys.argv[1:] if argv is None else argv)
         cfg = parser.parse_args(argv)
-    except ArgumentError as e:
+    except (ArgumentError, GLIMError) as e:
         print(f"error: {moved_option(str(e)) or one_line(e)} (see `python train.py --help`)", file=sys.stderr)
         return 2
     try:

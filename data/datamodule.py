@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from data.config import DataConfig
 from data.dataset import GLIMDataset
 from data.loader import distinct_text_loader
-from data.store import StoreError, open_store
+from data.store import Store, StoreError, open_store
 
 
 class GLIMDataModule(L.LightningDataModule):
@@ -50,9 +50,13 @@ class GLIMDataModule(L.LightningDataModule):
             return
         store = open_store(self.data_dir, verify="eeg" if self.verify_store else "metadata")
         for phase in ("train", "val", "test"):
-            self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
+            self.datasets[phase] = self.make_dataset(store, phase)
             if len(self.datasets[phase]) == 0 and (phase == "train" and stage == "fit"):
                 raise StoreError(f"{self.data_dir} holds no {phase} samples")
+
+    def make_dataset(self, store: Store, phase: str) -> GLIMDataset:
+        """The dataset of ``phase`` (a subclass may read other inputs of the same records)."""
+        return GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
 
     def _loader(self, phase: str) -> DataLoader:
         """The loader of ``phase`` for this process's rank."""

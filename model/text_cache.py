@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -118,7 +119,8 @@ class TextStateCache:
             tensors = {"states": torch.cat([e.states.detach().cpu() for _, e in items]),  # (Σs, d)
                        "sizes": torch.tensor([len(e.states) for _, e in items]),
                        "lengths": torch.tensor([e.length for _, e in items])}
-            meta = {"space": json.dumps(asdict(space)), "texts": json.dumps([t for t, _ in items])}
+            meta = {"space": json.dumps(asdict(space)), "texts": json.dumps([t for t, _ in items]),
+                    "sha256": tensors_sha256(tensors)}
             written.append(atomic_write_bytes(self.directory / space.file_name(), save(tensors, metadata=meta)))
         self._dirty.clear()
         return written
@@ -130,13 +132,77 @@ class TextStateCache:
         path = self.directory / space.file_name() if self.directory else None
         if path is None or not path.is_file():
             return
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata()
-            if json.loads(meta["space"]) != asdict(space):
-                return  # a hash collision or a foreign file: recompute rather than trust it
-            states, sizes, lengths = (f.get_tensor(k) for k in ("states", "sizes", "lengths"))
-        for text, row, n in zip(json.loads(meta["texts"]), states.split(sizes.tolist()), lengths.tolist()):
+        try:
+            entries = read_cache_file(path, space)
+        except CacheFileError as error:
+            warnings.warn(str(error), TextCacheWarning, stacklevel=3)
+            return
+        for text, row, n in entries:
             if (space, text) not in self._entries:
-                self._put((space, text), _Entry(row.clone(), int(n)))
+                self._put((space, text), _Entry(row, n))
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the names, dtypes, shapes and bytes of ``tensors`` (in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name} {t.dtype} {tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+class CacheFileError(ValueError):
+    """A text-cache file that cannot be used (damaged, or not written by ``TextStateCache``)."""
+
+
+class TextCacheWarning(UserWarning):
+    """A text-cache file was ignored: its states are computed again (and the file rewritten)."""
+
+
+def read_cache_file(path: Path, space: TextSpace) -> list[tuple[str, torch.Tensor, int]]:
+    """``(text, states (s, d), length)`` of every text in the cache file ``path`` of ``space``:
+    empty for a file of another space (a hash collision), ``CacheFileError`` (one line, naming the
+    file) for a file that is damaged (its tensors' ``sha256`` is in its metadata) or does not hold
+    what ``save`` writes. safetensors checks the header's offsets against the file's size before
+    any tensor is read."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if json.loads(meta.get("space", "null")) != asdict(space):
+                return []
+            if set(f.keys()) != {"states", "sizes", "lengths"}:
+                raise ValueError(f"tensors {sorted(f.keys())[:5]}, expected states, sizes and lengths")
+            tensors = {k: f.get_tensor(k) for k in ("states", "sizes", "lengths")}
+        texts = json.loads(meta["texts"])
+        if meta.get("sha256") != tensors_sha256(tensors):
+            raise ValueError("checksum mismatch (damaged, or written before cache files had checksums)")
+    except (SafetensorError, OSError, ValueError, KeyError, RecursionError) as e:
+        raise CacheFileError(f"text cache {path} is unreadable ({type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:160]}); its states are computed again") from None
+    states, sizes, lengths = tensors["states"], tensors["sizes"], tensors["lengths"]
+    problem = _layout_problem(states, sizes, lengths, texts, space)
+    if problem:
+        raise CacheFileError(f"text cache {path} is not a GLIM text cache ({problem}); its states "
+                             "are computed again")
+    rows = states.split(sizes.tolist())
+    return [(t, row.clone(), int(n)) for t, row, n in zip(texts, rows, lengths.tolist())]
+
+
+def _layout_problem(states: torch.Tensor, sizes: torch.Tensor, lengths: torch.Tensor, texts: object,
+                    space: TextSpace) -> str | None:
+    """What makes the tensors and texts of a cache file unlike what ``save`` writes, if anything."""
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return "texts is not a list of strings"
+    if states.ndim != 2 or not states.is_floating_point():
+        return f"states of shape {tuple(states.shape)} {states.dtype}, expected (rows, width) floats"
+    if sizes.shape != (len(texts),) or lengths.shape != (len(texts),) or sizes.dtype != torch.int64 \
+            or lengths.dtype != torch.int64:
+        return f"sizes and lengths are not {len(texts)} int64 each"
+    if bool((sizes < 0).any()) or int(sizes.sum()) != states.shape[0] or bool((sizes > space.max_len).any()):
+        return "sizes do not partition the states rows"
+    if bool((lengths < 0).any()) or bool((lengths > sizes).any()):
+        return "lengths exceed sizes"
+    return None

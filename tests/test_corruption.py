@@ -27,9 +27,8 @@ from data.store import StoreError, open_store
 from infra.atomic import atomic_open, atomic_write_text, remove_stale_temp_files
 from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError, check_resumable
 from model.checkpoint import glim_from_checkpoint
-from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_DATA, TINY_GLIM
+from tests.factories import TINY_DATA, TINY_GLIM, write_tiny_checkpoint
 from tests.paths import ROOT  # noqa: E402
 from tests.zuco_files import eeg, write_v5, write_v73
 
@@ -131,11 +130,7 @@ def test_inconsistent_stores_are_named(tmp_path, store_dir, damage, message):
 # ------------------------------------------------------------------------------------ checkpoints
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "glim.ckpt"
-    model = GLIM(**{**TINY_GLIM, "text_model_id": "unused"})
-    torch.save({"epoch": 0, "global_step": 0, "hyper_parameters": dict(model.hparams),
-                "state_dict": model.state_dict()}, path)
-    return path
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "glim.ckpt")
 
 
 def test_damaged_checkpoints_raise_a_one_line_error_or_load_unchanged(tmp_path, checkpoint):

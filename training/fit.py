@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import lightning as L
 import torch
 from jsonargparse import ArgumentParser, Namespace
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
@@ -29,11 +31,12 @@ from infra.atomic import atomic_write_text, is_disk_error, remove_stale_temp_fil
 from infra.checkpoint_io import AtomicCheckpointIO
 from infra.cli import CPU_HINT, one_line
 from infra.epoch_log import EpochLog
-from infra.errors import OptionError
+from infra.errors import GLIMError, OptionError
 from infra.loggers import make_logger
 from infra.numerics import Numerics, training_numerics
 from infra.progress import is_terminal
 from infra.provenance import git_state, package_versions
+from infra.rank_watch import RankFailed, RankWatch, describe
 from infra.resume import (
     PENDING_LOG_KEY,
     RUN_KEY,
@@ -107,16 +110,23 @@ def build_logger(cfg: Namespace, out_dir: Path, resumed: dict | None):
     return make_logger(cfg.logger, out_dir, cfg.run_name)
 
 
+def cluster_plugins() -> list:
+    """Under SLURM, Lightning's SLURM environment without its own requeue: ``StopOnSignal``
+    requeues at a step boundary instead (see infra/signals.py)."""
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
 def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics, resumed: dict | None = None):
     """The Lightning trainer: periodic checkpoints, ``last.ckpt`` every epoch (or N steps) and on
-    SIGINT/SIGTERM, RNG states, run info and log version in every checkpoint, atomic writes."""
+    SIGINT/SIGTERM/SIGUSR1 (then requeued under SLURM), RNG states, run info and log version in
+    every checkpoint, atomic writes; under DDP a watch that ends every rank when one fails."""
     every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
                             every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=False,
                             save_on_train_epoch_end=True, enable_version_counter=False)
     logger = build_logger(cfg, out_dir, resumed)
     version = getattr(logger, "version", None) if cfg.logger in ("csv", "tensorboard") else None
     last = LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps)
-    callbacks = [every, last, StopOnSignal(last.save_now), RngState(),
+    callbacks = [every, last, StopOnSignal(last.save_now), RankWatch(together=(RunInterrupted,)), RngState(),
                  RunInfo({"seed": info["seed"], "cpu_threads": info["cpu_threads"], "config": info["config"],
                           "log_version": version if isinstance(version, int) else None})]
     rich = cfg.progress and is_terminal()
@@ -131,7 +141,7 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics,
             max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
             num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,
             logger=logger, callbacks=callbacks,
-            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+            plugins=[AtomicCheckpointIO(), *cluster_plugins()], use_distributed_sampler=False,
             check_val_every_n_epoch=cfg.val_every, limit_train_batches=cfg.limit_train_batches,
             limit_val_batches=cfg.limit_val_batches, deterministic=cfg.deterministic,
             enable_progress_bar=rich, log_every_n_steps=1, num_sanity_val_steps=0)
@@ -187,8 +197,24 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     info, config_yaml = run_info(cfg, parser, ckpt)
     trainer = build_trainer(cfg, out_dir, info, numerics, state)
     write_run_files(out_dir, info, config_yaml, cfg.overwrite)
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    watch = next(c for c in trainer.callbacks if isinstance(c, RankWatch))
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    except Exception:
+        if watch.failed_elsewhere:  # this rank only followed another one's failure
+            raise RankFailed(f"rank {watch.rank} stopped: {watch.cause}") from None
+        raise
     return out_dir / "last.ckpt"
+
+
+def failed_rank(error: Exception) -> int:
+    """An unexpected error: re-raised in a single process; on a rank of a distributed run, its
+    traceback, then ``error: rank R failed: ...`` as the last line (the other ranks end too)."""
+    if not (torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1):
+        raise error
+    traceback.print_exception(error)
+    print(f"error: rank {torch.distributed.get_rank()} failed: {describe(error)}", file=sys.stderr)
+    return 1
 
 
 def run(cfg: Namespace, parser: ArgumentParser) -> int:
@@ -199,9 +225,13 @@ def run(cfg: Namespace, parser: ArgumentParser) -> int:
     except RunInterrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return EXIT_STATUS
+    except GLIMError:
+        raise  # train.py prints it in one line
     except OSError as e:
-        if not is_disk_error(e):
-            raise
-        raise write_error(e, e.filename or cfg.out_dir) from None
+        if is_disk_error(e):
+            raise write_error(e, e.filename or cfg.out_dir) from None
+        return failed_rank(e)
+    except Exception as e:
+        return failed_rank(e)
     print(f"done: {last}")
     return 0

@@ -4,8 +4,8 @@
 
 The table (a pandas pickle) has one row per EEG record: ``eeg`` (1280, 128) float array,
 ``mask`` (1280,), ``subject``, a label id, the label-table columns and ``phase``. It is
-read with the restricted unpickler of ``infra.unpickle`` (a pickle that would call anything but
-pandas, numpy and builtin containers is refused) and, being a pickle, is loaded whole: the
+read with the restricted unpickler of ``infra.unpickle`` (a pickle that names anything but the
+globals of a DataFrame of this format is refused) and, being a pickle, is loaded whole: the
 machine needs memory for the full table. Rows whose EEG or mask is unusable are reported
 on one line each and left out; the store appears only when the import completes.
 """

@@ -65,8 +65,8 @@ MIN_SAMPLES, MAX_SAMPLES = 250, 5000
 SPLIT_SEED = 42
 TRAIN_FRACTION = 0.8
 VAL_TEST_FRACTION = 0.2  # the literal, not 1 - 0.8 (0.19999999999999996 moves cuts)
-PICKLE_WARNING = ("note: {path} is a pickle: it is read with a restricted unpickler (pandas, "
-                  "numpy and builtin containers only; anything else is refused)")
+PICKLE_WARNING = ("note: {path} is a pickle: it is read with a restricted unpickler (only the "
+                  "pandas, numpy and builtin globals of a DataFrame; anything else is refused)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,9 +473,72 @@ def load_label_table(path: str | Path, warn: Callable[[str], None] = print) -> p
     elif path.suffix == ".csv":
         table = pd.read_csv(path)
     else:
-        with open(path, encoding="utf-8") as lines:
-            table = pd.DataFrame.from_records([json.loads(line) for line in lines if line.strip()])
+        table = pd.DataFrame.from_records(_json_objects(path))
     return table.reset_index(drop=True)
+
+
+class LabelTableError(ValueError):
+    """A label or variant table that cannot be read or used (one line naming the file)."""
+
+
+def read_checked_table(path: str | Path, what: str = "label table",
+                       warn: Callable[[str], None] = print) -> pd.DataFrame:
+    """``load_label_table``, then ``value_problem``: ``LabelTableError`` names the file and the first
+    problem (a bad line, or a column, row and value) in one line."""
+    try:
+        table = load_label_table(path, warn=warn)
+    except Exception as error:  # any unreadable table is a one-line error, not a traceback
+        detail = " ".join(str(error).split())[:300]
+        raise LabelTableError(f"cannot read {what} {path}: {type(error).__name__}: {detail}") from None
+    problem = value_problem(table)
+    if problem:
+        raise LabelTableError(f"cannot use {what} {path}: {problem}")
+    return table
+
+
+def _json_objects(path: Path) -> list[dict]:
+    """The JSON object of every non-blank line of ``path``; ``ValueError`` names the first bad line."""
+    rows = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except RecursionError:
+                raise ValueError(f"{path} line {number}: values nested too deeply") from None
+            except ValueError as e:
+                raise ValueError(f"{path} line {number}: {e}") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path} line {number} is a JSON {type(row).__name__}, not an object")
+            rows.append(row)
+    return rows
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+COLUMN_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    **{c: ("a string", lambda v: isinstance(v, str)) for c in ("raw text", "input text", "dataset", "task")},
+    **{c: ("a string or empty", lambda v: isinstance(v, str) or _missing(v))
+       for c in ("sentiment label", "relation label", *VARIANT_COLUMNS)},
+    "control": ("true or false", lambda v: isinstance(v, (bool, np.bool_))),
+    "text uid": ("an integer >= 0", lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0),
+}
+"""What each known column of a label table holds (``raw label`` is free: text, numbers, lists)."""
+
+
+def value_problem(table: pd.DataFrame) -> str | None:
+    """The first value of a known column of ``table`` that is not of its column's kind
+    (``COLUMN_KINDS``), said in one line; None when all are."""
+    for column, (kind, fits) in COLUMN_KINDS.items():
+        if column in table.columns:
+            ok = np.fromiter((fits(v) for v in table[column]), dtype=bool, count=len(table))
+            if not ok.all():
+                row = int(np.flatnonzero(~ok)[0])
+                return f"column {column!r} row {row}: {str(table[column].iloc[row])[:60]!r} is not {kind}"
+    return None
 
 
 def missing_columns(labels: pd.DataFrame, columns: Sequence[str] = LABEL_COLUMNS) -> list[str]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
-from data.preprocess.steps import load_label_table, save_label_table
+from data.preprocess.steps import LabelTableError, read_checked_table, save_label_table
 from data.prompts import INPUT_PREFIX
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.cli import gpu_visible
@@ -202,15 +202,15 @@ def generate(gen: Generator, prompts: list[str], *, max_new_tokens: int, sample:
 
 # ---- table and cache ---------------------------------------------------------------------------
 def read_label_table(path: str | Path) -> pd.DataFrame:
-    """A label table (``steps.load_label_table``: .jsonl, .csv or the published pickle) whose
+    """A label table (``steps.read_checked_table``: .jsonl, .csv or the published pickle) whose
     variant columns may be missing."""
     path = Path(path)
     if not path.is_file():
         raise VariantError(f"label table not found: {path}")
     try:
-        table = load_label_table(path, warn=lambda line: print(line, file=sys.stderr))
-    except Exception as error:  # any unreadable table is a one-line error
-        raise VariantError(f"cannot read label table {path}: {type(error).__name__}: {error}") from None
+        table = read_checked_table(path, warn=lambda line: print(line, file=sys.stderr))
+    except LabelTableError as error:
+        raise VariantError(str(error)) from None
     if "input text" not in table.columns:
         raise VariantError(f"label table {path} has no 'input text' column")
     for column in VARIANT_COLUMNS:

@@ -20,13 +20,14 @@ def sentence(rng: np.random.Generator) -> str:
 
 
 def write_random_store(path: Path, n_sentences: int = 12, n_subjects: int = 2, seed: int = 0,
-                       phases: tuple[str, ...] = ("train", "val", "test")) -> Path:
+                       phases: tuple[str, ...] = ("train", "val", "test"), word_features: bool = False) -> Path:
     """A store of random EEG for ``n_sentences`` distinct texts read by ``n_subjects`` subjects,
-    the sentences dealt round-robin to the phases."""
+    the sentences dealt round-robin to the phases; with ``word_features`` also one random
+    vector (840) per word of each sentence but the last (none for a one-word sentence)."""
     rng = np.random.default_rng(seed)
     texts = list(dict.fromkeys(sentence(rng) for _ in range(n_sentences * 3)))[:n_sentences]
     subjects = [*ZUCO1_SUBJECTS[: n_subjects], *ZUCO2_SUBJECTS[: n_subjects]]
-    with StoreWriter(path) as w:
+    with StoreWriter(path, word_features={"measure": "GD"} if word_features else None) as w:
         for subject in subjects:
             dataset = "ZuCo1" if subject in ZUCO1_SUBJECTS else "ZuCo2"
             for uid, text in enumerate(texts):
@@ -39,5 +40,6 @@ def write_random_store(path: Path, n_sentences: int = 12, n_subjects: int = 2, s
                               "relation label": "awarding" if task == "task3" else None})
                 label.update({c: f"{text[:-1]} {k}." for k, c in enumerate(VARIANT_COLUMNS)})
                 eeg = rng.standard_normal((length, 104)).astype(np.float32)
-                w.append(eeg, {**label, "subject": subject, "phase": phases[uid % len(phases)]})
+                words = rng.standard_normal((len(text.split()) - 1, 840)).astype(np.float32) if word_features else None
+                w.append(eeg, {**label, "subject": subject, "phase": phases[uid % len(phases)]}, words)
     return path
