@@ -115,7 +115,7 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
             "--out", str(tmp_path / "res"))
     assert r.returncode == 1 and "cannot be read" in r.stderr and "Traceback" not in r.stderr
     narrow = build_tiny_t5(tmp_path / "t5-32", d_model=32)
-    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text-model", str(narrow),
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text_model", str(narrow),
             "--out_dir", str(tmp_path / "o2"))
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
 
@@ -200,12 +200,12 @@ BAD_OPTIONS = [
     ("aggregate", ["{tmp}/run", "{tmp}/run", "--out", "{tmp}/agg"], "given twice"),
     ("aggregate", ["{tmp}/run", "/no/run", "--out", "{tmp}/agg"], "holds no metrics.json"),
     ("evaluation.score", ["/no/samples.csv", "--out", "{tmp}/s"], "not found"),
-    ("evaluation.score", ["{tmp}/samples.csv", "--out", "{tmp}/s", "--generated-col", "nope"], "nope"),
+    ("evaluation.score", ["{tmp}/samples.csv", "--out", "{tmp}/s", "--generated_col", "nope"], "nope"),
     ("evaluation.compare", ["{tmp}/run", "/no/run", "--out", "{tmp}/c"], "samples.csv not found"),
     ("data.prepare", ["--raw", "/no/raw", "--out", "{tmp}/store"], "/no/raw"),
     ("data.preprocess.variants", ["--labels", "/no/l.jsonl", "--out", "{tmp}/v.jsonl", "--llm", "x", "--t5", "y"],
      "label table not found"),
-    ("data.synthetic.tiny_t5", ["--out", "{tmp}/t5", "--pretrain-on", "/no/store"], "not found"),
+    ("data.synthetic.tiny_t5", ["--out", "{tmp}/t5", "--pretrain_on", "/no/store"], "not found"),
     ("data.synthetic.corpus", ["--out", "{tmp}/raw", "--subjects", "two"], "--subjects 'two'"),
 ]  # one interpreter: a heavy import shows in the first case that makes it, so data.synthetic.corpus (scipy) is last
 PROBE = """
