@@ -35,12 +35,14 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 from data.store import PHASES, open_store
 from evaluation.grounding import CONTROL_OPTIONS, main_condition, parse_controls
 from evaluation.protocol import MAX_LENGTH, NUM_BEAMS, RESULT_FILES
+from infra.checkpoint_file import not_a_checkpoint
 from infra.cli import check_config_files, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import check_logger
 from infra.numerics import NUMERICS
 from infra.options import USAGE_ERROR, error_line, parse_options
 from infra.writable import check_writable
+from model.config import not_a_glim_checkpoint
 from model.text_source import check_text_model
 
 
@@ -99,6 +101,9 @@ def check_options(cfg) -> None:
     """The options and paths, checked before torch, a model or data is loaded: one-line errors."""
     if not Path(cfg.ckpt).is_file():
         raise OptionError(f"checkpoint not found: {cfg.ckpt}")
+    reason = not_a_checkpoint(cfg.ckpt)
+    if reason:
+        raise OptionError(not_a_glim_checkpoint(cfg.ckpt, reason))
     if cfg.phase not in PHASES:
         raise OptionError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
     if cfg.numerics not in NUMERICS:
