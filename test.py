@@ -35,6 +35,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 from data.store import PHASES, open_store
 from evaluation.grounding import CONTROL_OPTIONS, main_condition, parse_controls
 from evaluation.protocol import MAX_LENGTH, NUM_BEAMS, RESULT_FILES
+from infra import log_filters
 from infra.checkpoint_file import not_a_checkpoint
 from infra.cli import check_config_files, one_line
 from infra.errors import GLIMError, OptionError
@@ -48,7 +49,7 @@ from model.text_source import check_text_model
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(description="Generate and score the test split with a GLIM checkpoint.",
-                            exit_on_error=False)
+                            exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with any of these options")
     parser.add_argument("--ckpt", type=str, required=True, help="GLIM checkpoint (.ckpt)")
     parser.add_argument("--text_model", type=str | None, default=None,
@@ -101,7 +102,7 @@ def check_options(cfg) -> None:
     """The options and paths, checked before torch, a model or data is loaded: one-line errors."""
     if not Path(cfg.ckpt).is_file():
         raise OptionError(f"checkpoint not found: {cfg.ckpt}")
-    reason = not_a_checkpoint(cfg.ckpt)
+    reason = not_a_checkpoint(cfg.ckpt)  # its first bytes; torch reads the rest
     if reason:
         raise OptionError(not_a_glim_checkpoint(cfg.ckpt, reason))
     if cfg.phase not in PHASES:
@@ -124,6 +125,7 @@ def check_options(cfg) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    log_filters.install()  # third-party notices a user cannot act on (each named there)
     try:
         check_config_files(sys.argv[1:] if argv is None else argv, sections=())
         cfg = parse_options(build_parser(), argv)

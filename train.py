@@ -38,13 +38,13 @@ from __future__ import annotations
 import os
 import re
 import sys
-import warnings
 
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
 
 from data.config import DataConfig
 from data.store import open_store
 from evaluation.protocol import RETRIEVAL_BATCH_SIZE
+from infra import log_filters
 from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
@@ -55,7 +55,8 @@ from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False)
+    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False,
+                            allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML preset (configs/*.yaml)")
     parser.add_class_arguments(GLIMConfig, "model")
     parser.add_class_arguments(DataConfig, "data")
@@ -143,8 +144,7 @@ def check_options(cfg: Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for message in (".*resuming from a checkpoint that ended before the epoch ended", "Checkpoint directory .* exists"):
-        warnings.filterwarnings("ignore", message=message)  # resuming is intended here
+    log_filters.install()  # third-party notices a user cannot act on (each named there)
     parser = build_parser()
     try:
         check_config_files(sys.argv[1:] if argv is None else argv)

@@ -194,9 +194,9 @@ BAD_OPTIONS = [
     ("train", ["--logger", "foo"], "unknown logger"), ("train", ["--precision", "17"], "--precision"),
     ("train", ["--data.data_dir", "/no/store"], "not found"),
     ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"], "num_heads"),
-    ("test", ["--ckpt", "/no/such.ckpt"], "not found"), ("test", ["--ckpt", "configs/demo.yaml", "--numerics", "fp8"], "fp8"),
-    ("test", ["--ckpt", "configs/demo.yaml", "--data_dir", "/no/store"], "not found"),
-    ("test", ["--ckpt", "configs/demo.yaml", "--controls", "noise,typo"], "unknown control(s) ['typo']"),
+    ("test", ["--ckpt", "/no/such.ckpt"], "not found"), ("test", ["--ckpt", "{tmp}/zip.ckpt", "--numerics", "fp8"], "fp8"),
+    ("test", ["--ckpt", "{tmp}/zip.ckpt", "--data_dir", "/no/store"], "not found"),
+    ("test", ["--ckpt", "{tmp}/zip.ckpt", "--controls", "noise,typo"], "unknown control(s) ['typo']"),
     ("aggregate", ["{tmp}/run", "{tmp}/run", "--out", "{tmp}/agg"], "given twice"),
     ("aggregate", ["{tmp}/run", "/no/run", "--out", "{tmp}/agg"], "holds no metrics.json"),
     ("evaluation.score", ["/no/samples.csv", "--out", "{tmp}/s"], "not found"),
@@ -231,6 +231,7 @@ def bad_option_runs(tmp_path_factory) -> list[dict]:
     tmp = tmp_path_factory.mktemp("bad")
     (tmp / "run").mkdir()
     (tmp / "run" / "metrics.json").write_text("{}")
+    (tmp / "zip.ckpt").write_bytes(b"PK\x03\x04")  # a zip archive's first bytes: read only after the checks
     (tmp / "samples.csv").write_text("Input Text,generated\nthe film,a film\n")
     cases = [(script, [a.format(tmp=tmp) for a in argv], [m for m in HEAVY if m not in NEEDS.get(script, ())])
              for script, argv, _ in BAD_OPTIONS]
