@@ -93,6 +93,8 @@ def test_ddp_two_ranks_on_cpu_see_disjoint_batches(setup):
     for b in ranks[0] + ranks[1]:
         assert len(set(b["uids"])) == len(b["uids"]) == 4
     assert (out / "last.ckpt").is_file()
+    assert r.stdout.count(f"done: {out / 'last.ckpt'}") == 1 and r.stdout.count("done: trained 1 epoch ") == 1
+    assert r.stdout.count("epoch 0 (1 of 1)  train/loss") == 1  # each line once, by rank 0
     import pandas as pd  # full validation: each rank generated 2 of the 4 val batches, rank 0 wrote all
     full_val = pd.read_csv(out / "full_val" / "epoch=0" / "samples.csv")
     assert sorted(full_val["sample"]) == list(range(16)) and set(full_val["batch"]) == {0, 1, 2, 3}

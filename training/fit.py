@@ -227,8 +227,7 @@ def run(cfg: Namespace, parser: ArgumentParser) -> int:
     try:
         last = fit(cfg, parser)
     except RunInterrupted as e:
-        if rank_zero_only.rank == 0:  # every rank stops together
-            print(f"interrupted: {e}", file=sys.stderr)
+        print(f"interrupted: {e}", file=sys.stderr)  # each rank: why its process ends with this status
         return EXIT_STATUS
     except GLIMError:
         raise  # train.py prints it in one line
