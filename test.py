@@ -1,9 +1,9 @@
 """Generate and score the test split with a GLIM checkpoint.
 
     python test.py --ckpt checkpoints/glim-zuco-epoch=199-step=49600.ckpt \
-                   [--text-model checkpoints/flan-t5-large] [--data_dir data/processed/zuco] \
+                   [--text_model checkpoints/flan-t5-large] [--data_dir data/processed/zuco] \
                    [--out results/glim-zuco] [--controls noise,prompt-free,shuffled]
-    python test.py ... --noise-input | --prompt-free | --shuffled     (one control alone)
+    python test.py ... --noise_input | --prompt_free | --shuffled     (one control alone)
 
 test.py parses and checks its options (before torch loads) and calls ``evaluation.run.run``, the
 one evaluation path (full validation during training takes it too); every error a user can fix
@@ -33,21 +33,26 @@ from pathlib import Path
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from data.store import PHASES, open_store
-from evaluation.grounding import main_condition, parse_controls
+from evaluation.grounding import CONTROL_OPTIONS, main_condition, parse_controls
 from evaluation.protocol import MAX_LENGTH, NUM_BEAMS, RESULT_FILES
+from infra import log_filters
+from infra.checkpoint_file import not_a_checkpoint
 from infra.cli import check_config_files, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import check_logger
 from infra.numerics import NUMERICS
+from infra.options import USAGE_ERROR, error_line, parse_options
 from infra.writable import check_writable
+from model.config import not_a_glim_checkpoint
 from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(description="Generate and score the test split with a GLIM checkpoint.")
+    parser = ArgumentParser(description="Generate and score the test split with a GLIM checkpoint.",
+                            exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with any of these options")
     parser.add_argument("--ckpt", type=str, required=True, help="GLIM checkpoint (.ckpt)")
-    parser.add_argument("--text-model", type=str | None, default=None,
+    parser.add_argument("--text_model", type=str | None, default=None,
                         help="hub id or local directory of the text model (default: the checkpoint's)")
     parser.add_argument("--data_dir", type=str, default="data/processed/zuco")
     parser.add_argument("--out", type=str, default="results/glim-zuco")
@@ -63,15 +68,15 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--numerics", type=str, default="auto",
                         help="auto (bf16 text model, bf16 autocast and matmul precision 'medium' on a "
                              "GPU, as published; float32 on the CPU) | bf16 | float32")
-    parser.add_argument("--prompt-mode", type=str | None, default=None, help="src | zero | sum | mean")
-    parser.add_argument("--noise-input", type=bool, default=False, help="control: replace every EEG by noise")
-    parser.add_argument("--prompt-free", type=bool, default=False, help="control: every prompt id 0 (<UNK>)")
+    parser.add_argument("--prompt_mode", type=str | None, default=None, help="src | zero | sum | mean")
+    parser.add_argument("--noise_input", type=bool, default=False, help="control: replace every EEG by noise")
+    parser.add_argument("--prompt_free", type=bool, default=False, help="control: every prompt id 0 (<UNK>)")
     parser.add_argument("--shuffled", type=bool, default=False,
                         help="control: every sample reads the EEG of a sample of another sentence")
     parser.add_argument("--controls", type=str | None, default=None,
                         help="run the EEG and these controls on the same samples and compare: "
                              "comma list of noise,prompt-free,shuffled or 'all'")
-    parser.add_argument("--retrieval_batch_size", "--retrieval-batch", type=int | None, default=None,
+    parser.add_argument("--retrieval_batch_size", type=int | None, default=None,
                         help="retrieval batch size (default: the checkpoint's training run's, bs_retrieval, "
                              "else 24)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
@@ -97,6 +102,9 @@ def check_options(cfg) -> None:
     """The options and paths, checked before torch, a model or data is loaded: one-line errors."""
     if not Path(cfg.ckpt).is_file():
         raise OptionError(f"checkpoint not found: {cfg.ckpt}")
+    reason = not_a_checkpoint(cfg.ckpt)  # its first bytes; torch reads the rest
+    if reason:
+        raise OptionError(not_a_glim_checkpoint(cfg.ckpt, reason))
     if cfg.phase not in PHASES:
         raise OptionError(f"unknown --phase {cfg.phase!r}: use one of {', '.join(PHASES)}")
     if cfg.numerics not in NUMERICS:
@@ -106,7 +114,7 @@ def check_options(cfg) -> None:
         check_text_model(cfg.text_model)
     condition = main_condition(cfg)
     if parse_controls(cfg.controls) and condition != "eeg":
-        raise OptionError(f"--controls compares controls with the EEG run; drop --{condition}")
+        raise OptionError(f"--controls compares controls with the EEG run; drop --{CONTROL_OPTIONS[condition]}")
     open_store(cfg.data_dir)  # its metadata only; --verify_store checks the EEG when the run opens it
     check_writable(cfg.out)
     existing = [f for f in RESULT_FILES if (Path(cfg.out) / f).exists()]
@@ -117,12 +125,13 @@ def check_options(cfg) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    log_filters.install()  # third-party notices a user cannot act on (each named there)
     try:
         check_config_files(sys.argv[1:] if argv is None else argv, sections=())
+        cfg = parse_options(build_parser(), argv)
     except GLIMError as e:
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return 2
-    cfg = build_parser().parse_args(argv)
+        print(error_line(e, "python test.py"), file=sys.stderr)
+        return USAGE_ERROR
     try:
         check_options(cfg)
         from evaluation.run import run, summary_lines  # torch loads here, after the checks

@@ -1,7 +1,7 @@
 """Train GLIM.
 
     python train.py --config configs/glim_zuco.yaml [--devices 8 --strategy ddp] [--lr 1e-4]
-                    [--data.data_dir data/processed/zuco] [--text-model checkpoints/flan-t5-large]
+                    [--data.data_dir data/processed/zuco] [--text_model checkpoints/flan-t5-large]
 
 Every hyper-parameter of the model (``--model.*``), every option of the data module (``--data.*``,
 batch sizes included) and the training options below (optimiser, full validation, trainer) can
@@ -36,29 +36,31 @@ epochs the test protocol runs on the whole val split (``evaluation.full_validati
 from __future__ import annotations
 
 import os
+import re
 import sys
-import warnings
-from argparse import ArgumentError
 
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
 
 from data.config import DataConfig
 from data.store import open_store
 from evaluation.protocol import RETRIEVAL_BATCH_SIZE
+from infra import log_filters
 from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
 from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
+from infra.options import USAGE_ERROR, error_line, parse_options
 from infra.writable import check_writable
 from model.config import RUN_SETTINGS, GLIMConfig
 from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False)
+    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False,
+                            allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML preset (configs/*.yaml)")
     parser.add_class_arguments(GLIMConfig, "model")
     parser.add_class_arguments(DataConfig, "data")
-    parser.add_argument("--text-model", type=str | None, default=None,
+    parser.add_argument("--text_model", type=str | None, default=None,
                         help="hub id or local directory of the text model (default: model.text_model_id)")
     parser.add_argument("--out_dir", type=str, default="checkpoints/glim", help="checkpoints and logs")
     parser.add_argument("--run_name", type=str, default="glim-zuco", help="checkpoint file prefix")
@@ -112,7 +114,7 @@ def moved_option(message: str) -> str | None:
     """For a parse error naming a run setting that moved out of ``--model.*``, the line naming its
     new option (the checkpoint still calls it by the old name); else None."""
     for old, new in RUN_SETTINGS.items():
-        if f"--model.{old} " in message + " " or f"'model' does not accept option '{old}'" in message:
+        if re.search(rf"--model\.{old}\b", message) or f"'model' does not accept option '{old}'" in message:
             section, _, key = new.rpartition(".")
             place = f"{key}: under {section}:" if section else f"{key}: at the top level"
             return f"--model.{old} is now --{new} (in a YAML file: {place}, no longer model: {old}:)"
@@ -142,15 +144,14 @@ def check_options(cfg: Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for message in (".*resuming from a checkpoint that ended before the epoch ended", "Checkpoint directory .* exists"):
-        warnings.filterwarnings("ignore", message=message)  # resuming is intended here
+    log_filters.install()  # third-party notices a user cannot act on (each named there)
     parser = build_parser()
     try:
         check_config_files(sys.argv[1:] if argv is None else argv)
-        cfg = parser.parse_args(argv)
-    except (ArgumentError, GLIMError) as e:
-        print(f"error: {moved_option(str(e)) or one_line(e)} (see `python train.py --help`)", file=sys.stderr)
-        return 2
+        cfg = parse_options(parser, argv)
+    except GLIMError as e:
+        print(error_line(moved_option(str(e)) or e, "python train.py"), file=sys.stderr)
+        return USAGE_ERROR
     try:
         check_options(cfg)
         from training.fit import run  # torch and Lightning load here, after the checks

@@ -1,6 +1,6 @@
 """Resident memory of the training data pipeline against the size of the EEG it reads.
 
-    python -m bench.bench_data_memory [--sizes-gb 1 3] [--workers 2] [--readers mmap pread] [--keep DIR]
+    python -m bench.bench_data_memory [--sizes_gb 1 3] [--workers 2] [--readers mmap pread] [--keep DIR]
 
 For each size a store of random EEG (all train, 8 target variants per record) is written, then a
 fresh process runs one full epoch of ``GLIMDataModule.train_dataloader()`` (batch 72, worker
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from data.store import open_store
+from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW_BYTES = 1280 * 128 * 4
@@ -133,8 +134,8 @@ def measure(store: Path, workers: int, batch: int, reader: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_data_memory", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes-gb", type=float, nargs="+", default=[1.0, 3.0])
+    parser = OptionParser(prog="python -m bench.bench_data_memory", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes_gb", type=float, nargs="+", default=[1.0, 3.0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=72)
     parser.add_argument("--readers", nargs="+", choices=("mmap", "pread"), default=["mmap", "pread"])

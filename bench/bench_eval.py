@@ -11,7 +11,6 @@ samples (2 + 2 subjects) with EEG of 2-10 s.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from evaluation.predict import predict
 from evaluation.run import evaluate, evaluation_loader, settings_for
 from evaluation.zero_shot import label_vectors
 from infra.numerics import evaluation_numerics
+from infra.options import OptionParser
 from model.checkpoint import glim_from_checkpoint
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
@@ -46,7 +46,7 @@ def demo_model(ckpt: Path, tmp: Path) -> tuple[GLIM, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_eval", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.bench_eval", description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ckpt", default=str(ROOT / "checkpoints/demo/last.ckpt"))

@@ -13,7 +13,6 @@ file. Exits non-zero when the values differ or a ratio is under its target (20x 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from evaluation.metrics import (
     score_teacher_forced,
     teacher_forced,
 )
+from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT.parent / "shared" / "reference" / "glim_published_samples_head120.csv"
@@ -116,7 +116,7 @@ def process_seconds(cmd: list[str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Time both scorers on the same inputs, compare values, print the ratios."""
-    p = argparse.ArgumentParser(prog="python -m bench.bench_metrics", description=__doc__.splitlines()[0])
+    p = OptionParser(prog="python -m bench.bench_metrics", description=__doc__.splitlines()[0])
     p.add_argument("--process", action="store_true", help="also time whole processes on a 2208-row CSV")
     args = p.parse_args(argv)
     if not REFERENCE_CSV.is_file():

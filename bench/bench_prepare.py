@@ -12,7 +12,6 @@ worker count).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data.synthetic.corpus import LABELS_FILE, write_corpus
+from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.05
@@ -69,7 +69,7 @@ def measure(raw: Path, out: Path, workers: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_prepare", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.bench_prepare", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["1,1,120", "4,4,120"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--keep", help="write corpora and stores here instead of a temporary folder")

@@ -24,7 +24,6 @@ original implementation, so the original implementation's step is about the path
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import tempfile
@@ -41,6 +40,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from data.prompts import INPUT_PREFIX
 from data.sampler import DistinctUidBatchSampler
 from data.synthetic.random_store import WORDS
+from infra.options import OptionParser
 from model.blocks import Attention
 from model.encoder import group_by_length
 from model.glim import GLIM
@@ -274,7 +274,7 @@ def report(runs: list[Variant], warmup: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_step", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.bench_step", description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch", type=int, default=12)

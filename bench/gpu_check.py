@@ -2,7 +2,7 @@
 the projected wall time of the paper's 200 epochs, in one table (one GPU, at most ~5 minutes).
 
     python -m bench.gpu_check               # on a CUDA GPU; refuses to run without one
-    python -m bench.gpu_check --dry-run     # CPU smoke mode at tiny sizes (seconds)
+    python -m bench.gpu_check --dry_run     # CPU smoke mode at tiny sizes (seconds)
     python -m bench.gpu_check --flops       # the projection by arithmetic, no GPU needed
 
 Needs no download: the text model is Flan-T5-large's architecture built from its configuration
@@ -18,7 +18,6 @@ data loading, validation and DDP's gradient all-reduce (19 M parameters).
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from bench.bench_step import Pool, paper_hparams
 from bench.memory_estimate import FLAN_T5_LARGE
+from infra.options import OptionParser
 from model.glim import GLIM
 from model.frozen_text import FrozenTextModel
 
@@ -234,8 +234,8 @@ def print_flops(sizes: Sizes, tflops: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__.split("\n")[0])
-    parser.add_argument("--dry-run", action="store_true", help="CPU smoke mode at tiny sizes")
+    parser = OptionParser(prog="python -m bench.gpu_check", description=__doc__.split("\n")[0])
+    parser.add_argument("--dry_run", action="store_true", help="CPU smoke mode at tiny sizes")
     parser.add_argument("--flops", action="store_true", help="only the projection by arithmetic (no GPU)")
     parser.add_argument("--tflops", type=float, default=100.0, help="sustained TFLOP/s for --flops")
     args = parser.parse_args(argv)
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print_flops(sizes, args.tflops)
         return 0
     if not args.dry_run and not torch.cuda.is_available():
-        print("bench.gpu_check needs a CUDA GPU and found none (--dry-run: CPU smoke mode; --flops: "
+        print("bench.gpu_check needs a CUDA GPU and found none (--dry_run: CPU smoke mode; --flops: "
               "the projection by arithmetic)", file=sys.stderr)
         return 2
     device = torch.device("cpu" if args.dry_run else "cuda")

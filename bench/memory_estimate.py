@@ -1,7 +1,7 @@
 """Memory per GPU of the paper's training configuration (configs/glim_zuco.yaml: batch 72, EEG
 of 1280 steps, bf16-mixed, Adam, frozen Flan-T5-large), computed from the model's shapes.
 
-    python -m bench.memory_estimate [--batch 72] [--length 1280] [--target-tokens 64]
+    python -m bench.memory_estimate [--batch 72] [--length 1280] [--target_tokens 64]
 
 - parameters, gradients, Adam states and DDP's gradient buckets of GLIM's trainable tensors: counted;
 - the frozen Flan-T5-large (its published configuration, built with random weights): counted,
@@ -17,7 +17,6 @@ Worst cases are used: every EEG 1280 steps, every target 64 tokens, every input 
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 from torch import nn
@@ -25,6 +24,7 @@ from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 
 from bench.bench_step import naive_copy, paper_hparams
 from data.prompts import INPUT_PREFIX
+from infra.options import OptionParser
 from model.glim import GLIM
 from model.frozen_text import FrozenTextModel
 
@@ -87,10 +87,10 @@ def activations(model: GLIM, length: int, target_tokens: int) -> dict[str, tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.memory_estimate", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.memory_estimate", description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=72)
     parser.add_argument("--length", type=int, default=1280)
-    parser.add_argument("--target-tokens", type=int, default=64)
+    parser.add_argument("--target_tokens", type=int, default=64)
     parser.add_argument("--texts", type=int, default=1888, help="distinct input texts in the text cache")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

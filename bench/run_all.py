@@ -8,13 +8,14 @@ report; a benchmark fails when it exits non-zero (its criterion is not met or it
 """
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from infra.options import OptionParser
 
 BENCH = Path(__file__).resolve().parent
 NEEDS_GPU = ("gpu_check",)
@@ -28,7 +29,7 @@ def benchmarks() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.run_all", description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", default=None, help="run only these benchmarks")
     parser.add_argument("--skip", nargs="+", default=[], help="benchmarks to leave out")
     args = parser.parse_args(argv)

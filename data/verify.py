@@ -5,7 +5,6 @@ intact, 1 damaged (one line per problem on stderr), 2 not a store or a store wit
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from data.store import NO_CHECKSUMS, StoreError
 from infra.errors import GLIMError
 from data.word_store import INFO_KEY as WORD_INFO_KEY
 from data.word_store import word_problems
+from infra.options import OptionParser
 
 
 def _info(path: Path) -> dict:
@@ -46,7 +46,7 @@ def problems(path: str | Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.verify", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m data.verify", description=__doc__.split("\n")[0])
     parser.add_argument("store", help="the store directory (e.g. data/processed/zuco)")
     args = parser.parse_args(argv)
     try:

@@ -11,7 +11,7 @@ from data.dataset import GLIMDataset
 from data.store import Store, open_store
 
 NO_WORD_FEATURES = ("{path} holds no word-level EEG features: rebuild it from .mat files that hold "
-                    "them with `python -m data.prepare ... --word-features GD --overwrite`")
+                    "them with `python -m data.prepare ... --word_features GD --overwrite`")
 
 
 class WordFeatureDataset(GLIMDataset):

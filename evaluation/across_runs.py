@@ -7,7 +7,7 @@ Reads each run's ``metrics.json`` (as written by test.py) and writes ``aggregate
 (``<control>/<metric>``) and paired differences (``<control> − EEG/<metric>``) are aggregated.
 
 The runs must differ in their seeds only (``SEED_KEYS``): the same data (store hash), text
-model, training configuration, test options and checkpoint epoch; ``--allow-different``
+model, training configuration, test options and checkpoint epoch; ``--allow_different``
 aggregates them anyway and lists the differences. The same directory twice, or two runs of one
 checkpoint (same hash), is refused.
 """
@@ -28,6 +28,7 @@ from evaluation.tables import fmt, markdown_table
 from infra.atomic import atomic_dir
 from infra.atomic import atomic_write_text as write_atomic
 from infra.errors import GLIMError
+from infra.options import OptionParser
 
 OUTPUT_FILES = ("aggregate.json", "aggregate.md")
 SEED_KEYS = frozenset({"seed", "data.seed", "data.sampler_seed"})
@@ -135,7 +136,7 @@ def check_runs(results: dict[str, dict[str, Any]], allow_different: bool) -> dic
         distinct = lambda runs: dict.fromkeys(json.dumps(v, default=str) for v in runs.values())  # noqa: E731
         shown = "; ".join(f"{f}: {' vs '.join(distinct(runs))}" for f, runs in list(diff.items())[:3])
         more = f" (+{len(diff) - 3} more)" if len(diff) > 3 else ""
-        raise AggregateError(f"the runs differ in more than the seed: {shown}{more}; pass --allow-different "
+        raise AggregateError(f"the runs differ in more than the seed: {shown}{more}; pass --allow_different "
                              "to aggregate them anyway")
     return diff
 
@@ -162,18 +163,18 @@ def to_markdown(summary: dict[str, dict[str, float]], runs: list[str],
     head = [f"# Aggregate of {len(runs)} runs", "", *[f"- `{r}`" for r in runs], "",
             "Mean across runs with a Student-t 95% confidence interval.", ""]
     if diff:
-        head += ["**The runs differ in more than the seed** (`--allow-different`):", "",
+        head += ["**The runs differ in more than the seed** (`--allow_different`):", "",
                  *[f"- {f}: " + ", ".join(f"`{v}`" for v in runs_.values()) for f, runs_ in diff.items()], ""]
     return "\n".join(head) + markdown_table(rows) + "\n"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="aggregate.py", description=__doc__.splitlines()[0])
+    p = OptionParser(prog="python aggregate.py", description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="result directories of test.py")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    p.add_argument("--allow-different", action="store_true",
+    p.add_argument("--allow_different", action="store_true",
                    help="aggregate runs that differ in more than the seed (data, text model, config, epoch)")
     args = p.parse_args(argv)
     if not 0 < args.level < 1:

@@ -34,6 +34,7 @@ from evaluation.grounding import compare
 from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
 from infra.errors import GLIMError
+from infra.options import OptionParser
 
 NOISE_SAMPLES = Path("controls") / "noise" / "samples.csv"
 OUTPUT_FILES = ("comparison.csv", "comparison.json", "comparison.md")
@@ -84,7 +85,7 @@ def grid(runs: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m evaluation.compare", description=__doc__.splitlines()[0])
+    p = OptionParser(prog="python -m evaluation.compare", description=__doc__.splitlines()[0])
     p.add_argument("run_a", type=Path, help="test.py result directory (e.g. the EEG-trained model)")
     p.add_argument("run_b", type=Path, help="test.py result directory (e.g. the noise-trained model)")
     p.add_argument("--out", type=Path, required=True, help="output directory")

@@ -40,12 +40,16 @@ def parse_controls(spec: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+CONTROL_OPTIONS = {"noise": "noise_input", "prompt-free": "prompt_free", "shuffled": "shuffled"}
+"""The test.py option (``--noise_input`` ...) that runs each control alone."""
+
+
 def main_condition(cfg: Any) -> str:
-    """The condition of the main run: the EEG, or one control asked for by its flag."""
-    flags = [name for name, on in (("noise", cfg.noise_input), ("prompt-free", cfg.prompt_free),
-                                   ("shuffled", cfg.shuffled)) if on]
+    """The condition of the main run: the EEG, or one control asked for by its option."""
+    flags = [name for name, option in CONTROL_OPTIONS.items() if getattr(cfg, option)]
     if len(flags) > 1:
-        raise OptionError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
+        raise OptionError(f"choose one of {', '.join('--' + o for o in CONTROL_OPTIONS.values())} "
+                          f"(got {', '.join('--' + CONTROL_OPTIONS[f] for f in flags)})")
     return flags[0] if flags else "eeg"
 
 

@@ -24,6 +24,7 @@ from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teache
 from evaluation.semantic import load_encoder, semantic_frame
 from infra.atomic import atomic_dir, atomic_write_text
 from infra.errors import GLIMError
+from infra.options import OptionParser
 from infra.writable import check_writable
 from model.config import GLIMConfig
 
@@ -39,12 +40,12 @@ class ScoreError(GLIMError):
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m evaluation.score", description=__doc__.splitlines()[0])
+    p = OptionParser(prog="python -m evaluation.score", description=__doc__.splitlines()[0])
     p.add_argument("input", type=Path, help="CSV with the raw sentence and the generated text")
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--generated-col", default="Generated Text")
-    p.add_argument("--input-col", default="Input Text", help="raw sentence (reference of @RAW and WER)")
-    p.add_argument("--targets-col", default=None,
+    p.add_argument("--generated_col", default="Generated Text")
+    p.add_argument("--input_col", default="Input Text", help="raw sentence (reference of @RAW and WER)")
+    p.add_argument("--targets_col", default=None,
                    help=f"JSON list of references per row (default: {DEFAULT_TARGETS_COL} when present)")
     p.add_argument("--tokenizer", default=None,
                    help="tokenizer id or directory; texts are round-tripped through it before scoring")
@@ -157,11 +158,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check_input(args.input)  # the paths first, before reading or loading anything
     check_out_dir(args.out, args.overwrite)
     df = read_table(args.input)
-    require_column(df, args.input_col, "--input-col")
-    require_column(df, args.generated_col, "--generated-col")
+    require_column(df, args.input_col, "--input_col")
+    require_column(df, args.generated_col, "--generated_col")
     targets_col = args.targets_col
     if targets_col is not None:
-        require_column(df, targets_col, "--targets-col")
+        require_column(df, targets_col, "--targets_col")
     elif DEFAULT_TARGETS_COL in df.columns:
         targets_col = DEFAULT_TARGETS_COL
 

@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from infra.atomic import WriteError, atomic_open, free_bytes, write_error
+from infra.checkpoint_file import not_a_checkpoint
 from infra.errors import GLIMError
 
 TRAINING_STATE_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
@@ -25,6 +26,15 @@ class CheckpointError(GLIMError, RuntimeError):
 
 class CorruptCheckpointError(CheckpointError):
     """A checkpoint file is truncated, damaged or not a checkpoint at all."""
+
+
+class NotACheckpointError(CorruptCheckpointError):
+    """A file that is no Lightning checkpoint at all (a text file, another program's archive);
+    ``reason`` says what it is instead."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path} is not a checkpoint ({reason})")
+        self.reason = reason
 
 
 def first_line(error: BaseException) -> str:
@@ -55,16 +65,18 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    reason = not_a_checkpoint(path)
+    if reason:
+        raise NotACheckpointError(path, reason)
     _check_zip_crc(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, foreign pickle, ...
         raise CorruptCheckpointError(f"checkpoint {path} cannot be read ({first_line(e)}); it is "
-                                     "truncated or not a GLIM checkpoint") from None
+                                     "truncated or not a checkpoint") from None
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict)
             and isinstance(ckpt.get("hyper_parameters"), Mapping)):
-        raise CorruptCheckpointError(f"{path} is not a Lightning checkpoint with hyper_parameters "
-                                     "and state_dict")
+        raise NotACheckpointError(path, "it is a torch file without hyper_parameters and state_dict")
     bad = next((k for k, v in ckpt["state_dict"].items()
                 if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None)
     if bad is not None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from infra.checkpoint_io import CheckpointError, first_line, read_checkpoint
+from infra.checkpoint_io import CheckpointError, NotACheckpointError, first_line, read_checkpoint
 from model.brain_translator_config import HPARAM_NAMES as BRAIN_TRANSLATOR_HPARAMS
 from model.brain_translator_module import BrainTranslator
-from model.config import HPARAM_NAMES
+from model.config import HPARAM_NAMES, not_a_glim_checkpoint
 from model.glim import GLIM
 from model.text_source import TextModelError
 
@@ -17,12 +17,20 @@ RESUME_FREE_HPARAMS = frozenset({"text_model_id"})
 """Hyper-parameters a resumed run may change (the text model may have moved)."""
 
 
+def read_model_checkpoint(path: str | Path) -> dict:
+    """``read_checkpoint``; a file that is no checkpoint at all is refused saying what one holds."""
+    try:
+        return read_checkpoint(path)
+    except NotACheckpointError as e:
+        raise CheckpointError(not_a_glim_checkpoint(path, e.reason)) from None
+
+
 def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
                          attach_text: bool = True) -> GLIM:
     """Build GLIM from a checkpoint's hyper-parameters and load its tensors strictly: every tensor
     must be used and every GLIM tensor present, else ``CheckpointError`` names the first mismatch.
     ``text_model`` (hub id or local directory) replaces the checkpoint's ``text_model_id``."""
-    ckpt = read_checkpoint(path)
+    ckpt = read_model_checkpoint(path)
     hp = dict(ckpt["hyper_parameters"])
     _check_names(path, hp, HPARAM_NAMES)
     state = ckpt["state_dict"]

@@ -109,6 +109,15 @@ takes its default batch sizes from them."""
 
 HPARAM_NAMES = frozenset(f.name for f in fields(GLIMConfig)) | frozenset(RUN_SETTINGS)
 """Every hyper-parameter name a GLIM checkpoint may hold."""
+CHECKPOINT_HOLDS = ("a GLIM checkpoint is a .ckpt file written by train.py (a torch zip archive) holding the "
+                    "model's tensors (state_dict) and its hyper-parameters (hyper_parameters: the --model.* "
+                    "options and the run settings)")
+"""What a GLIM checkpoint is, for the message that refuses a file that is none."""
+
+
+def not_a_glim_checkpoint(path: Any, reason: str) -> str:
+    """The one line refusing ``path``, which is no checkpoint for ``reason``."""
+    return f"{path} is not a GLIM checkpoint ({reason}); {CHECKPOINT_HOLDS}"
 
 
 def split_hparams(hparams: Mapping[str, Any]) -> tuple[GLIMConfig, dict[str, Any]]:

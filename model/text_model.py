@@ -35,7 +35,7 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None, weights
             model = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(source), dtype=dtype)
             model.generation_config = _generation_config(source, model.generation_config)
     except (OSError, ValueError) as e:
-        raise TextModelError(unavailable_message("text model", name_or_path, "--text-model", e)) from None
+        raise TextModelError(unavailable_message("text model", name_or_path, "--text_model", e)) from None
     if not getattr(model.config, "is_encoder_decoder", False):
         raise TextModelError(f"text model {name_or_path!r} is not an encoder-decoder (T5 family)")
     return tokenizer, model

@@ -35,7 +35,7 @@ def model_source(name_or_path: str, label: str = "text model", example: str = DE
     return str(path)
 
 
-def check_text_model(name_or_path: str, label: str = "text model", flag: str = "--text-model",
+def check_text_model(name_or_path: str, label: str = "text model", flag: str = "--text_model",
                      error: type[Exception] = TextModelError) -> None:
     """Fail fast, before anything is loaded: a local directory must hold a model, and under
     ``HF_HUB_OFFLINE=1`` a hub id must be in the local cache."""

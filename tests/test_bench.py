@@ -20,7 +20,7 @@ def test_gpu_check_refuses_without_cuda_in_one_line(monkeypatch, capsys):
 
 
 def test_gpu_check_smoke_mode_prints_one_table_of_finite_figures(capsys):
-    assert gpu_check.main(["--dry-run"]) == 0
+    assert gpu_check.main(["--dry_run"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
     names = [r.split("|")[1].strip() for r in rows]
     assert [n.startswith("train step") for n in names] == [True, True, False]

@@ -252,7 +252,7 @@ def test_train_bad_input_is_one_error_line_and_writes_nothing(tmp_path, config, 
     bad_type.write_text(config.read_text().replace("hidden_dim: 32", "hidden_dim: wide"))
     cases = [(["--data.data_dir", str(tmp_path / "empty")], 1, "no store.json"),
              (["--data.data_dir", str(old)], 1, "version 0"),
-             (["--text-model", str(tmp_path / "nowhere")], 1, "has no config.json"),
+             (["--text_model", str(tmp_path / "nowhere")], 1, "has no config.json"),
              (["--model.embed_dim", "32"], 1, "d_model 64"),
              (["--config", str(bad_type)], 2, "model.hidden_dim"),
              (["--model.hidden_dimm", "3"], 2, "hidden_dimm")]

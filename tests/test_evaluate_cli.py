@@ -189,7 +189,7 @@ def test_control_flags_are_checked_before_loading(setup, tmp_path):
     base = ("--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(tmp_path / "o"))
     r = run("test.py", *base, "--controls", "noise,bogus")
     assert r.returncode == 1 and "bogus" in r.stderr and "prompt-free" in r.stderr
-    r = run("test.py", *base, "--noise-input", "true", "--shuffled", "true")
+    r = run("test.py", *base, "--noise_input", "true", "--shuffled", "true")
     assert r.returncode == 1 and "choose one" in r.stderr
     r = run("test.py", *base, "--shuffled", "true", "--controls", "noise")
     assert r.returncode == 1 and "EEG run" in r.stderr
@@ -199,7 +199,7 @@ def test_control_flags_are_checked_before_loading(setup, tmp_path):
 def test_single_control_run(setup, tmp_path):
     tmp, store, ckpt = setup
     out = tmp_path / "pf"
-    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--prompt-free", "true",
+    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--prompt_free", "true",
             "--report", "false", *FAST)
     assert r.returncode == 0, r.stderr[-3000:]
     result = json.loads((out / "metrics.json").read_text())

@@ -112,7 +112,7 @@ def assert_same_log(reference: Path, out: Path) -> None:
 
 
 @pytest.mark.slow
-def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run(setup, reference):
+def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run(setup, reference, capsys):
     """Same seed, same data, same config: identical weights, optimizer state and log, however
     often the run is SIGKILLed and resumed, here with 2 loader workers (the reference has 0).
     The first kill comes right after epoch 0's last.ckpt, before the full validation the
@@ -123,8 +123,11 @@ def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run
     steps = ("--ckpt_every_n_steps", "2", *workers)  # the first save after step BATCHES is BATCHES + 1
     step = kill_at_new_checkpoint(start(setup, out, "--resume", *steps), last)
     assert step > BATCHES and step % BATCHES  # in the middle of epoch 1
+    capsys.readouterr()
     run(setup, out, *steps)  # --resume auto (the default) continues from last.ckpt
     assert f"resuming from {last} (epoch 0, step {BATCHES})" in (setup / "killed.log").read_text()
+    this_run = f"{round((EPOCHS * BATCHES - step) / BATCHES, 1):g}"  # the steps it trained, in epochs
+    assert f"done: trained {this_run} epochs in this run, {EPOCHS} in all, in " in capsys.readouterr().out
     assert_same_training_state(reference / "last.ckpt", last)
     assert_same_log(reference, out)
     assert not list(out.glob(".*.tmp"))

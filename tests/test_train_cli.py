@@ -93,6 +93,8 @@ def test_ddp_two_ranks_on_cpu_see_disjoint_batches(setup):
     for b in ranks[0] + ranks[1]:
         assert len(set(b["uids"])) == len(b["uids"]) == 4
     assert (out / "last.ckpt").is_file()
+    assert r.stdout.count(f"done: {out / 'last.ckpt'}") == 1 and r.stdout.count("done: trained 1 epoch ") == 1
+    assert r.stdout.count("epoch 0 (1 of 1)  train/loss") == 1  # each line once, by rank 0
     import pandas as pd  # full validation: each rank generated 2 of the 4 val batches, rank 0 wrote all
     full_val = pd.read_csv(out / "full_val" / "epoch=0" / "samples.csv")
     assert sorted(full_val["sample"]) == list(range(16)) and set(full_val["batch"]) == {0, 1, 2, 3}
@@ -115,7 +117,7 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
             "--out", str(tmp_path / "res"))
     assert r.returncode == 1 and "cannot be read" in r.stderr and "Traceback" not in r.stderr
     narrow = build_tiny_t5(tmp_path / "t5-32", d_model=32)
-    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text-model", str(narrow),
+    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text_model", str(narrow),
             "--out_dir", str(tmp_path / "o2"))
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
 
@@ -194,18 +196,18 @@ BAD_OPTIONS = [
     ("train", ["--logger", "foo"], "unknown logger"), ("train", ["--precision", "17"], "--precision"),
     ("train", ["--data.data_dir", "/no/store"], "not found"),
     ("train", ["--config", "configs/demo.yaml", "--model.num_heads", "5"], "num_heads"),
-    ("test", ["--ckpt", "/no/such.ckpt"], "not found"), ("test", ["--ckpt", "configs/demo.yaml", "--numerics", "fp8"], "fp8"),
-    ("test", ["--ckpt", "configs/demo.yaml", "--data_dir", "/no/store"], "not found"),
-    ("test", ["--ckpt", "configs/demo.yaml", "--controls", "noise,typo"], "unknown control(s) ['typo']"),
+    ("test", ["--ckpt", "/no/such.ckpt"], "not found"), ("test", ["--ckpt", "{tmp}/zip.ckpt", "--numerics", "fp8"], "fp8"),
+    ("test", ["--ckpt", "{tmp}/zip.ckpt", "--data_dir", "/no/store"], "not found"),
+    ("test", ["--ckpt", "{tmp}/zip.ckpt", "--controls", "noise,typo"], "unknown control(s) ['typo']"),
     ("aggregate", ["{tmp}/run", "{tmp}/run", "--out", "{tmp}/agg"], "given twice"),
     ("aggregate", ["{tmp}/run", "/no/run", "--out", "{tmp}/agg"], "holds no metrics.json"),
     ("evaluation.score", ["/no/samples.csv", "--out", "{tmp}/s"], "not found"),
-    ("evaluation.score", ["{tmp}/samples.csv", "--out", "{tmp}/s", "--generated-col", "nope"], "nope"),
+    ("evaluation.score", ["{tmp}/samples.csv", "--out", "{tmp}/s", "--generated_col", "nope"], "nope"),
     ("evaluation.compare", ["{tmp}/run", "/no/run", "--out", "{tmp}/c"], "samples.csv not found"),
     ("data.prepare", ["--raw", "/no/raw", "--out", "{tmp}/store"], "/no/raw"),
     ("data.preprocess.variants", ["--labels", "/no/l.jsonl", "--out", "{tmp}/v.jsonl", "--llm", "x", "--t5", "y"],
      "label table not found"),
-    ("data.synthetic.tiny_t5", ["--out", "{tmp}/t5", "--pretrain-on", "/no/store"], "not found"),
+    ("data.synthetic.tiny_t5", ["--out", "{tmp}/t5", "--pretrain_on", "/no/store"], "not found"),
     ("data.synthetic.corpus", ["--out", "{tmp}/raw", "--subjects", "two"], "--subjects 'two'"),
 ]  # one interpreter: a heavy import shows in the first case that makes it, so data.synthetic.corpus (scipy) is last
 PROBE = """
@@ -231,6 +233,7 @@ def bad_option_runs(tmp_path_factory) -> list[dict]:
     tmp = tmp_path_factory.mktemp("bad")
     (tmp / "run").mkdir()
     (tmp / "run" / "metrics.json").write_text("{}")
+    (tmp / "zip.ckpt").write_bytes(b"PK\x03\x04")  # a zip archive's first bytes: read only after the checks
     (tmp / "samples.csv").write_text("Input Text,generated\nthe film,a film\n")
     cases = [(script, [a.format(tmp=tmp) for a in argv], [m for m in HEAVY if m not in NEEDS.get(script, ())])
              for script, argv, _ in BAD_OPTIONS]

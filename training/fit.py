@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressB
 from data.datamodule import GLIMDataModule
 from data.store_identity import store_identity
 from evaluation.full_validation import FullValidation
+from infra import log_filters
 from infra.atomic import atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
 from infra.checkpoint_io import AtomicCheckpointIO
 from infra.cli import CPU_HINT, one_line
@@ -130,7 +131,9 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics,
                  RunInfo({"seed": info["seed"], "cpu_threads": info["cpu_threads"], "config": info["config"],
                           "log_version": version if isinstance(version, int) else None})]
     rich = cfg.progress and is_terminal()
-    callbacks.append(RichProgressBar() if rich else EpochLog(out_dir, monitor="val/loss", mode="min"))
+    callbacks.append(RichProgressBar() if rich else
+                     EpochLog(out_dir, monitor="val/loss", mode="min", step_fields=("train/loss",)))
+    callbacks.append(log_filters.model_summary())
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))
     if cfg.full_val:
@@ -173,20 +176,18 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
     threads = pin_cpu_threads()  # a resumed run multiplies as the uninterrupted one did
     state = None
+    notes = []  # printed once, by global rank 0, when the trainer knows the ranks
     if ckpt is not None:
         state = check_resume(ckpt, checkpoint_hparams(cfg), RESUME_FREE_HPARAMS)
-        print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
-              file=sys.stderr)
+        notes.append(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})")
         saved = (state.get(RUN_KEY) or {}).get("cpu_threads")
         if saved and saved != threads:
-            print(f"note: the run used {saved} CPU threads and continues with {threads}: on the CPU "
-                  f"it will not end bit for bit where it would have (set OMP_NUM_THREADS={saved})",
-                  file=sys.stderr)
+            notes.append(f"note: the run used {saved} CPU threads and continues with {threads}: on the CPU "
+                         f"it will not end bit for bit where it would have (set OMP_NUM_THREADS={saved})")
     model = seeded_model(cfg)
     gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
     if str(cfg.precision).startswith("bf16") and not gpu:
-        print("note: bf16-mixed on the CPU is often slower than 32-true "
-              "(see docs/performance.md)", file=sys.stderr)
+        notes.append("note: bf16-mixed on the CPU is often slower than 32-true (see docs/performance.md)")
     numerics = training_numerics(cfg.precision, gpu)
     model.attach_text_model(cfg.text_model, dtype=numerics.apply())
     model.use_text_cache(directory=cfg.text_cache_dir)
@@ -196,6 +197,9 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     data.setup("fit")
     info, config_yaml = run_info(cfg, parser, ckpt)
     trainer = build_trainer(cfg, out_dir, info, numerics, state)
+    if trainer.is_global_zero:
+        for note in notes:
+            print(note, file=sys.stderr)
     write_run_files(out_dir, info, config_yaml, cfg.overwrite)
     watch = next(c for c in trainer.callbacks if isinstance(c, RankWatch))
     try:
@@ -223,7 +227,7 @@ def run(cfg: Namespace, parser: ArgumentParser) -> int:
     try:
         last = fit(cfg, parser)
     except RunInterrupted as e:
-        print(f"interrupted: {e}", file=sys.stderr)
+        print(f"interrupted: {e}", file=sys.stderr)  # each rank: why its process ends with this status
         return EXIT_STATUS
     except GLIMError:
         raise  # train.py prints it in one line
@@ -233,5 +237,6 @@ def run(cfg: Namespace, parser: ArgumentParser) -> int:
         return failed_rank(e)
     except Exception as e:
         return failed_rank(e)
-    print(f"done: {last}")
+    if rank_zero_only.rank == 0:
+        print(f"done: {last}")
     return 0

@@ -11,7 +11,6 @@ on one line each and left out; the store appears only when the import completes.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ from rich.progress import track
 from data.preprocess.steps import PICKLE_WARNING
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.errors import GLIMError
+from infra.options import OptionParser
 from infra.unpickle import load_table_pickle
 
 EEG_TABLE_COLUMNS = ("eeg", "mask", "subject", "phase", *LABEL_COLUMNS)
@@ -79,7 +79,7 @@ def import_eeg_table(table: pd.DataFrame, out: str | Path,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.preprocess.import_table",
+    parser = OptionParser(prog="python -m data.preprocess.import_table",
                                      description="Convert the original pickled EEG table into a GLIM store.")
     parser.add_argument("table", help="the pickled EEG table, e.g. zuco_eeg_label_8variants.df")
     parser.add_argument("--out", default="data/processed/zuco", help="store to write (default %(default)s)")

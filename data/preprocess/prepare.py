@@ -2,7 +2,7 @@
 
     python -m data.prepare --raw data/raw_data --out data/processed/zuco \\
         [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N] [--split PROTOCOL]
-        [--word-features auto|none|GD|FFD|TRT] [--overwrite] [--strict]
+        [--word_features auto|none|GD|FFD|TRT] [--overwrite] [--strict]
 
 Raw-data layout (docs/protocol.md §inputs; the task materials sit in each release's own ``task_materials``
 folder, as ZuCo ships them; ``--materials DIR`` points elsewhere, to a folder holding the CSVs
@@ -29,7 +29,7 @@ final summary; the store appears only when the run completes.
 The word-level EEG features of every stored record (``data.preprocess.word_features``: the band
 values of one eye-tracking measure per fixated word; the input of the BrainTranslator baseline,
 not of GLIM) are read in the same pass and stored beside the EEG (``data.word_store``):
-``--word-features auto`` (default) stores the ``GD`` values when the files hold them and nothing
+``--word_features auto`` (default) stores the ``GD`` values when the files hold them and nothing
 otherwise, ``GD``/``FFD``/``TRT`` require them (an error when no file holds any), ``none`` skips
 them. Records without word vectors are kept (GLIM reads their EEG) and listed by file and reason.
 
@@ -50,7 +50,6 @@ the next run.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import signal
@@ -123,6 +122,7 @@ from data.preprocess.word_features import (
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.errors import GLIMError
+from infra.options import OptionParser
 from infra.progress import progress
 
 MATERIALS_DIR = "task_materials"
@@ -424,7 +424,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     if held and not overwrite:
         raise PrepareError(f"{out_dir} already holds {held}; pass --overwrite to replace it")
     if word_features not in WORD_FEATURE_CHOICES:
-        raise PrepareError(f"--word-features {word_features}: expected one of {', '.join(WORD_FEATURE_CHOICES)}")
+        raise PrepareError(f"--word_features {word_features}: expected one of {', '.join(WORD_FEATURE_CHOICES)}")
     summary = Summary(Tally(echo=echo))
     measure = None if word_features == NONE else DEFAULT_MEASURE if word_features == AUTO else word_features
     summary.words = WordTally(measure) if measure else None
@@ -511,7 +511,7 @@ def _no_word_features(writer: StoreWriter, summary: Summary, optional: bool,
         reasons.update(counts)
     why = ", ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
     if not optional:
-        raise PrepareError(f"--word-features {measure}: no stored record has word-level {measure} band "
+        raise PrepareError(f"--word_features {measure}: no stored record has word-level {measure} band "
                            f"values ({why}); nothing written")
     echo(f"note: the .mat files hold no word-level {measure} band values ({why}): the store holds no "
          "word features (only the BrainTranslator baseline needs them)")
@@ -557,7 +557,7 @@ def problem_lines(summary: Summary) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n")[0],
+    parser = OptionParser(prog="python -m data.prepare", description=__doc__.split("\n")[0],
                                      epilog="exit codes: 0 written, 1 written with unmatched or unreadable "
                                             "records, 2 error, 3 --strict refused, 130 interrupted")
     parser.add_argument("--raw", default="data/raw_data", help="raw ZuCo tree (default %(default)s)")
@@ -570,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default=SENTENCES,
                         help="split protocol: sentences (the original's, default), subjects:S1,S2,... "
                              "(held-out readers) or subjects+sentences:S1,S2,... (both held out)")
-    parser.add_argument("--word-features", default=AUTO, choices=WORD_FEATURE_CHOICES,
+    parser.add_argument("--word_features", default=AUTO, choices=WORD_FEATURE_CHOICES,
                         help="word-level EEG features for the BrainTranslator baseline: auto (GD when the "
                              "files hold them, default), none, or the measure GD/FFD/TRT (required)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")

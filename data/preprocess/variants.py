@@ -28,6 +28,7 @@ from data.prompts import INPUT_PREFIX
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from infra.cli import gpu_visible
 from infra.errors import GLIMError
+from infra.options import OptionParser
 from model.text_model import load_text_model
 from model.text_source import TextModelError, model_source, unavailable_message
 
@@ -171,7 +172,7 @@ def load_t5(name_or_path: str, device: str = "cpu") -> Generator:
     try:
         tokenizer, model = load_text_model(name_or_path, dtype=_dtype_for(device))
     except TextModelError as e:
-        raise TextModelError(str(e).replace("--text-model", "--t5")) from None
+        raise TextModelError(str(e).replace("--text_model", "--t5")) from None
     return Generator(name_or_path, tokenizer, model.to(device).eval(), causal=False, chat=False)
 
 
@@ -387,15 +388,15 @@ def generate_variants(table: pd.DataFrame, *, llm: str, t5: str, cache_path: str
 
 # ---- command line ------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m data.preprocess.variants", description=__doc__.split("\n\n")[0])
+    p = OptionParser(prog="python -m data.preprocess.variants", description=__doc__.split("\n\n")[0])
     p.add_argument("--labels", required=True, help="label table (.jsonl or .csv)")
     p.add_argument("--out", required=True, help="output label table (.jsonl)")
     p.add_argument("--llm", required=True, help="instruction model: hub id or local directory")
     p.add_argument("--t5", required=True, help="T5 model of the naive variants (Flan-T5-large in the paper)")
     p.add_argument("--cache", help="answers cache, reused by a rerun (default: OUT.cache.jsonl)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when a GPU is visible")
-    p.add_argument("--max-new-tokens", type=int, default=64, help="answer length of the instruction model")
+    p.add_argument("--max_new_tokens", type=int, default=64, help="answer length of the instruction model")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the instruction model")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--limit", type=int, help="only the first N rows")

@@ -37,6 +37,7 @@ from data.synthetic.plan import (
     label_rows,
 )
 from data.synthetic.records import missing_sentence, recorded_sentence, sentence_fields
+from infra.options import OptionParser
 from infra.progress import progress_bar
 
 DEFAULT_SIGNAL_TO_NOISE = 1.0
@@ -208,26 +209,26 @@ def _sizes(text: str) -> int | tuple[int, ...]:
 
 
 def _word_measures(ap: argparse.ArgumentParser, value: str | None) -> bool | tuple[str, ...]:
-    """``--word-features``: False (absent), True (all measures) or the named measures."""
+    """``--word_features``: False (absent), True (all measures) or the named measures."""
     if value is None or value == "all":
         return value is not None
     measures = tuple(m.strip() for m in value.split(",") if m.strip())
     unknown = [m for m in measures if m not in WORD_MEASURES]
     if unknown or not measures:
-        ap.error(f"--word-features {value!r}: expected 'all' or measures among {', '.join(WORD_MEASURES)}")
+        ap.error(f"--word_features {value!r}: expected 'all' or measures among {', '.join(WORD_MEASURES)}")
     return measures
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(prog="python -m data.synthetic", description=__doc__.split("\n")[0])
+    ap = OptionParser(prog="python -m data.synthetic", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="output directory (the raw_data root)")
     ap.add_argument("--subjects", default="2", help="subjects per dataset: N or N1,N2 (max 12,18)")
     ap.add_argument("--sentences", default="40",
                     help="sentences per file: N, or SR,NR1,TSR1,NR2,TSR2, or 'full'")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--signal-to-noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE)
+    ap.add_argument("--signal_to_noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE)
     ap.add_argument("--faults", action="store_true", help="plant faults for error-handling tests")
-    ap.add_argument("--word-features", nargs="?", const="all", default=None, metavar="MEASURES",
+    ap.add_argument("--word_features", nargs="?", const="all", default=None, metavar="MEASURES",
                     help="add the per-band word values (FFD_t1 ...): of every measure ZuCo holds (no "
                          "value or 'all': slow and large) or of the named ones (e.g. GD, or FFD,GD,TRT)")
     ap.add_argument("--compress", action="store_true", help="compress the .mat files")

@@ -55,7 +55,7 @@ def labels(tmp_path: Path) -> Path:
 def _run(labels: Path, out: Path, models: tuple[str, str], *extra: str) -> int:
     llm, t5 = models
     return variants.main(["--labels", str(labels), "--out", str(out), "--llm", llm, "--t5", t5,
-                          "--batch-size", "4", "--max-new-tokens", "12", *extra])
+                          "--batch_size", "4", "--max_new_tokens", "12", *extra])
 
 
 def _fake_generate(calls: list[list[str]], error_texts: tuple[str, ...] = ()):

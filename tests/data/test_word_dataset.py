@@ -73,7 +73,7 @@ def test_a_record_without_words_reads_one_zero_vector(tmp_path):
 
 def test_a_store_without_word_features_is_refused(tmp_path):
     path = write_random_store(tmp_path / "plain", n_sentences=3, n_subjects=1)
-    with pytest.raises(ValueError, match="holds no word-level EEG features: rebuild it .* --word-features GD"):
+    with pytest.raises(ValueError, match="holds no word-level EEG features: rebuild it .* --word_features GD"):
         WordFeatureDataset(path, "train")
 
 

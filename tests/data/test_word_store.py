@@ -148,17 +148,17 @@ def test_prepare_without_word_fields(tmp_path, capsys):
     code, out = _prepare(raw, tmp_path / "auto", capsys)
     assert code == 0 and "hold no word-level GD band values" in out
     assert open_store(tmp_path / "auto").words is None
-    code, out = _prepare(raw, tmp_path / "none", capsys, "--word-features", "none")
+    code, out = _prepare(raw, tmp_path / "none", capsys, "--word_features", "none")
     assert code == 0 and "word-level" not in out and open_store(tmp_path / "none").words is None
     assert (tmp_path / "auto" / "eeg.npy").read_bytes() == (tmp_path / "none" / "eeg.npy").read_bytes()
-    code, out = _prepare(raw, tmp_path / "gd", capsys, "--word-features", "GD")
-    assert code == 2 and f"error: --word-features GD: no stored record has word-level GD band values ({NO_BAND_FIELDS}" in out
+    code, out = _prepare(raw, tmp_path / "gd", capsys, "--word_features", "GD")
+    assert code == 2 and f"error: --word_features GD: no stored record has word-level GD band values ({NO_BAND_FIELDS}" in out
     assert not (tmp_path / "gd").exists()
 
 
 def test_prepare_rejects_an_unknown_measure(raw_with_words, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        prepare.main(["--raw", str(raw_with_words), "--out", str(tmp_path / "x"), "--word-features", "GPT"])
+        prepare.main(["--raw", str(raw_with_words), "--out", str(tmp_path / "x"), "--word_features", "GPT"])
     assert exit_.value.code == 2 and "invalid choice: 'GPT'" in capsys.readouterr().err
 
 
@@ -171,7 +171,7 @@ def test_synthetic_corpus_writes_only_the_named_measures(raw_with_words, capsys)
         group = f[f["sentenceData"]["word"][0][0]]
         assert "GD_t1" in group and "FFD_t1" not in group and "GD_t1_diff" not in group
     with pytest.raises(SystemExit):
-        synthetic_main(["--out", str(raw_with_words.parent / "x"), "--word-features", "GD,XYZ"])
+        synthetic_main(["--out", str(raw_with_words.parent / "x"), "--word_features", "GD,XYZ"])
     assert "expected 'all' or measures among FFD, TRT, GD, GPT" in capsys.readouterr().err
 
 

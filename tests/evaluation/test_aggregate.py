@@ -39,10 +39,10 @@ def test_runs_differing_in_config_data_or_epoch_are_refused(tmp_path, capsys):
         b = write_run(tmp_path, name, 0.3, seed=2, **kwargs)
         assert main([a, b, "--out", str(tmp_path / f"agg-{name}")]) == 1
         err = capsys.readouterr().err
-        assert err.startswith("error: the runs differ in more than the seed") and "--allow-different" in err
+        assert err.startswith("error: the runs differ in more than the seed") and "--allow_different" in err
         assert {"lr": "training.lr", "data": "data", "epoch": "checkpoint epoch"}[name] in err
         assert not (tmp_path / f"agg-{name}").exists()
-    assert main([a, str(tmp_path / "lr"), "--out", str(tmp_path / "agg"), "--allow-different"]) == 0
+    assert main([a, str(tmp_path / "lr"), "--out", str(tmp_path / "agg"), "--allow_different"]) == 0
     agg = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
     assert list(agg["differences"]) == ["training.lr"]
     assert "differ in more than the seed" in (tmp_path / "agg" / "aggregate.md").read_text()

@@ -271,9 +271,9 @@ def test_cli_without_targets_and_with_tokenizer(small_csv: Path, tmp_path: Path)
 def test_cli_errors(small_csv: Path, tmp_path: Path) -> None:
     missing = run_cli(tmp_path / "nope.csv", "--out", tmp_path / "o")
     assert missing.returncode != 0 and missing.stderr.strip() == f"error: input file not found: {tmp_path / 'nope.csv'}"
-    no_col = run_cli(small_csv, "--out", tmp_path / "o", "--generated-col", "Prediction")
+    no_col = run_cli(small_csv, "--out", tmp_path / "o", "--generated_col", "Prediction")
     assert no_col.returncode != 0 and len(no_col.stderr.strip().splitlines()) == 1
     assert "'Prediction'" in no_col.stderr and "'Generated Text'" in no_col.stderr and "'Subject'" in no_col.stderr
-    no_targets = run_cli(small_csv, "--out", tmp_path / "o", "--targets-col", "refs")
+    no_targets = run_cli(small_csv, "--out", tmp_path / "o", "--targets_col", "refs")
     assert no_targets.returncode != 0 and "'refs'" in no_targets.stderr
     assert not (tmp_path / "o").exists()

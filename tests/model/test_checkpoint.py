@@ -100,3 +100,27 @@ def test_saved_checkpoint_has_manifest_names_and_no_text_weights(shared_dir, tmp
     ckpt = torch.load(tmp_path / "saved.ckpt", weights_only=True)
     assert {k: list(v.shape) for k, v in ckpt["state_dict"].items()} == manifest["state_dict"]
     assert set(ckpt["hyper_parameters"]) == set(manifest["hyper_parameters"])
+
+
+GLIM_CHECKPOINT_IS = "a GLIM checkpoint is a .ckpt file written by train.py (a torch zip archive) holding"
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"notes on the run\n", "it is a text file"), (b"", "it is empty"),
+    (b"\x00\xffGIF89a", "it is neither a zip archive nor a pickle"),
+    ({"epoch": 3}, "it is a torch file without hyper_parameters and state_dict"),
+])
+def test_a_file_that_is_no_checkpoint_says_what_one_holds(tmp_path, capsys, content, reason):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content) if isinstance(content, bytes) else torch.save(content, path)
+    with pytest.raises(CheckpointError) as e:
+        glim_from_checkpoint(path, attach_text=False)
+    assert str(e.value).startswith(f"{path} is not a GLIM checkpoint ({reason}")
+    assert GLIM_CHECKPOINT_IS in str(e.value) and "state_dict" in str(e.value)
+    if isinstance(content, bytes):  # test.py refuses it before torch loads, in one line
+        import test
+
+        assert test.main(["--ckpt", str(path), "--out", str(tmp_path / "res")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path} is not a GLIM checkpoint ({reason}") and len(err.splitlines()) == 1
+        assert GLIM_CHECKPOINT_IS in err
