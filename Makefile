@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 
 LOCK   := requirements.lock
 
-.PHONY: env lock demo test test-fast bench clean
+.PHONY: env lock demo demo-stages test test-fast bench clean
 
 env: $(VENV)/.installed
 
@@ -32,16 +32,37 @@ lock:
 	  $(VENV).lock/bin/python -m pip freeze --exclude-editable | sed 's/+[a-z0-9.]*$$//' ) > $(LOCK)
 	rm -rf $(VENV).lock
 
-DEMO_RAW   := data/demo/raw_data
-DEMO_STORE := data/demo/processed
+# The demo: a synthetic corpus, a tiny text model, GLIM trained on the EEG and, on the same budget,
+# on noise (the train-on-noise control), both tested with the controls, then compared.
+# `make demo-stages PY=python` runs the stages in an existing environment; DEMO_SEED seeds the
+# corpus, the text model and both trainings; DEMO_DATA/DEMO_CKPT/DEMO_OUT place what they write
+# (bench/demo_seeds.py runs them for several seeds); DEMO_TIME prefixes every stage (a timer).
+DEMO_SEED ?= 0
+DEMO_DATA ?= data/demo
+DEMO_CKPT ?= checkpoints/demo
+DEMO_OUT  ?= results/demo
+DEMO_TIME ?=
+DEMO_RAW   = $(DEMO_DATA)/raw_data
+DEMO_STORE = $(DEMO_DATA)/processed
+DEMO_TRAIN = $(DEMO_TIME) $(PY) train.py --config configs/demo.yaml --overwrite --seed $(DEMO_SEED) \
+             --data.data_dir $(DEMO_STORE) --model.text_model_id $(DEMO_CKPT)/tiny-t5
+DEMO_TEST  = $(DEMO_TIME) $(PY) test.py --data_dir $(DEMO_STORE) --max_length 40 --overwrite
 
 demo: env
-	$(PY) -m data.synthetic --out $(DEMO_RAW) --subjects 2 --sentences 36 --seed 0
-	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl
-	$(PY) -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300
-	$(PY) train.py --config configs/demo.yaml --overwrite
-	$(PY) test.py --ckpt checkpoints/demo/last.ckpt --data_dir $(DEMO_STORE) --out results/demo --max_length 192 --controls all --overwrite
-	@echo "demo report: results/demo/report.md"
+	@$(MAKE) --no-print-directory demo-stages
+	@echo "demo report: $(DEMO_OUT)/report.md; the noise-trained model: $(DEMO_OUT)/noise-trained/report.md; both compared: $(DEMO_OUT)/comparison/comparison.md"
+
+demo-stages:
+	rm -rf $(DEMO_RAW)
+	$(DEMO_TIME) $(PY) -m data.synthetic --out $(DEMO_RAW) --style short --subjects 3 --sentences 100,20,40,20,20 \
+		--signal-to-noise 1.5 --seed $(DEMO_SEED)
+	$(DEMO_TIME) $(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --overwrite
+	$(DEMO_TIME) $(PY) -m data.synthetic.tiny_t5 --out $(DEMO_CKPT)/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)
+	$(DEMO_TRAIN) --out_dir $(DEMO_CKPT)
+	$(DEMO_TRAIN) --out_dir $(DEMO_CKPT)/noise-trained --run_name glim-demo-noise --data.noise_input true
+	$(DEMO_TEST) --ckpt $(DEMO_CKPT)/last.ckpt --out $(DEMO_OUT) --controls all
+	$(DEMO_TEST) --ckpt $(DEMO_CKPT)/noise-trained/last.ckpt --out $(DEMO_OUT)/noise-trained --controls noise,shuffled
+	$(DEMO_TIME) $(PY) -m evaluation.compare $(DEMO_OUT) $(DEMO_OUT)/noise-trained --out $(DEMO_OUT)/comparison --overwrite
 
 test: env
 	$(PY) -m pytest -q -ra --durations=15 tests

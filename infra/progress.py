@@ -55,12 +55,14 @@ Advance = Callable[..., None]
 
 @contextmanager
 def progress(description: str, total: int, enabled: bool = True, every: int | None = None,
-             stream: TextIO | None = None) -> Iterator[Advance]:
+             stream: TextIO | None = None, seconds: float | None = 10.0) -> Iterator[Advance]:
     """Progress of ``total`` steps. On a terminal a rich bar; otherwise (a log file, a pipe) one
-    plain line every ``every`` steps (default: a tenth of ``total``) and at the end, e.g.
+    plain line every ``every`` steps (default: a tenth of ``total``), after a step that ends
+    ``seconds`` or more after the last line (None: never), and at the end, e.g.
     ``pretraining: 120/400 (30%)  loss 1.234  elapsed 12s  ETA 28s``. Nothing when not ``enabled``."""
     stream = sys.stdout if stream is None else stream
     start, done, shown = time.monotonic(), 0, {}
+    last = start
     if not enabled:
         yield lambda n=1, **fields: None
         return
@@ -77,7 +79,9 @@ def progress(description: str, total: int, enabled: bool = True, every: int | No
     every = every or max(total // 10, 1)
 
     def line(fields: dict) -> None:
-        elapsed = time.monotonic() - start
+        nonlocal last
+        last = time.monotonic()
+        elapsed = last - start
         eta = elapsed / done * (total - done) if done else float("nan")
         parts = [f"{description}: {done}/{total} ({100 * done / max(total, 1):.0f}%)", fields_text(fields),
                  f"elapsed {duration(elapsed)}", f"ETA {duration(eta)}"]
@@ -88,7 +92,8 @@ def progress(description: str, total: int, enabled: bool = True, every: int | No
         before, done = done, done + n
         shown.clear()
         shown.update(fields)
-        if done // every > before // every and done < total:
+        late = seconds is not None and time.monotonic() - last >= seconds
+        if (done // every > before // every or late) and done < total:
             line(fields)
 
     yield advance_lines

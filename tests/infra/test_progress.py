@@ -58,3 +58,14 @@ def test_epoch_line_means_step_metrics_and_keeps_validation_values(tmp_path):
     assert lines[3].startswith("last (epoch 2): train/loss 1  val/loss 5")
     assert lines[4].startswith("best val/loss (epoch 1): train/loss 3  val/loss 3")
     assert lines[5] == f"checkpoints: {tmp_path / 'last.ckpt'}"
+
+
+def test_a_plain_line_also_after_a_step_that_ends_seconds_after_the_last(monkeypatch):
+    clock = iter([0.0, 3.0, 11.0, 12.0, 25.0, 26.0, 27.0, 28.0])  # start, then after each step and line
+    monkeypatch.setattr("infra.progress.time.monotonic", lambda: next(clock))
+    log = io.StringIO()
+    with progress("writing", 100, stream=log, seconds=10) as advance:
+        for _ in range(3):  # steps end at 3 s, 11 s (a line, 12 s), 25 s (a line, 26 s)
+            advance(1)
+    lines = log.getvalue().splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["writing: 2/100 (2%)", "writing: 3/100 (3%)", "writing: 3/100 (3%)"]

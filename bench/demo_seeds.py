@@ -1,0 +1,146 @@
+"""The demo's verdicts for several seeds: a property of the pipeline, not of one lucky seed.
+
+    python -m bench.demo_seeds [--seeds 0 1 2] [--out results/demo_seeds] [--keep]
+
+Runs the demo's stages (``make demo-stages``, in this environment) once per seed, each seed in its
+own directory under ``--out`` (the seed drives the synthetic corpus, the tiny text model and both
+trainings), and writes ``--out/demo_seeds.md``: per seed the test samples, the grounding verdict of
+every metric of the EEG-trained and of the noise-trained model, the four generation metrics
+(BLEU-1 and ROUGE-1 F at @MTV and @RAW) tested as the verdicts test theirs, and the CPU seconds
+(user + system) of every stage. A seed passes when every metric of the EEG-trained model is
+grounded, each zero-shot task's test labels hold two classes or more, and no metric of the
+noise-trained model is; the exit status is 0 when every seed passes. The raw corpus of a seed
+(hundreds of MB) is removed once its store is written unless ``--keep``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation import columns as C
+from evaluation.grounding import ALPHA, EEG_ABLATIONS
+from evaluation.stats import holm
+from evaluation.zero_shot import TASKS
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATION = (C.bleu(1), C.rouge("fmeasure"), C.gm_bleu(1, C.RAW_TAG), C.rouge_at("fmeasure", C.RAW_TAG))
+"""BLEU-1 and ROUGE-1 F against the 8 variants (@MTV) and against the sentence read (@RAW)."""
+STAGES = ("corpus", "prepare", "text model", "train on EEG", "train on noise", "test EEG-trained",
+          "test noise-trained", "compare")
+"""The stages of ``make demo-stages``, in order (each timed once)."""
+TIME_FORMAT = "%U %S %e"
+
+
+def generation_p(metrics: dict[str, Any]) -> dict[str, float]:
+    """Per generation metric, its Holm-adjusted p (over the four) of the EEG run beating both EEG
+    ablations: the largest one-sided p over noise and shuffled, as the verdicts compute it."""
+    worst = {m: max(next(r["p_eeg_better"] for r in metrics["controls"][c]["comparison"] if r["metric"] == m)
+                    for c in EEG_ABLATIONS) for m in GENERATION}
+    return dict(zip(worst, holm(np.array(list(worst.values()))).tolist()))
+
+
+def verdict_table(metrics: dict[str, Any]) -> dict[str, bool]:
+    """Every metric of the grounding verdicts: grounded or not."""
+    return {m: v["grounded"] for family in metrics["grounding"].values() for m, v in family["metrics"].items()}
+
+
+def seed_result(out: Path) -> dict[str, Any]:
+    """What one seed's demo shows: the verdicts of both models (per family and per metric), the
+    generation p-values, the test samples and each zero-shot task's samples and classes."""
+    import pandas as pd
+
+    eeg = json.loads((out / "metrics.json").read_text())
+    noise = json.loads((out / "noise-trained" / "metrics.json").read_text())
+    samples = pd.read_csv(out / "samples.csv")
+    return {"samples": len(samples),
+            "zero_shot": {name: (int(task.target(samples).notna().sum()), int(task.target(samples).nunique()))
+                          for name, task in TASKS.items()},
+            "families": {f: (eeg["grounding"][f]["grounded"], noise["grounding"][f]["grounded"])
+                         for f in eeg["grounding"]},
+            "eeg": verdict_table(eeg), "noise": verdict_table(noise),
+            "generation_p": generation_p(eeg), "noise_generation_p": generation_p(noise)}
+
+
+def passes(r: dict[str, Any]) -> bool:
+    """The demo's claims: every verdict of the EEG-trained model grounded, and its four generation
+    metrics each; two classes or more in each zero-shot task's test labels; no verdict and no
+    generation metric of the noise-trained model grounded."""
+    return (all(eeg for eeg, _ in r["families"].values()) and not any(noise for _, noise in r["families"].values())
+            and all(p < ALPHA for p in r["generation_p"].values())
+            and not any(p < ALPHA for p in r["noise_generation_p"].values())
+            and min(classes for _, classes in r["zero_shot"].values()) >= 2)
+
+
+def cpu_seconds(timing: Path) -> list[float]:
+    """User + system seconds of each timed stage, in order."""
+    return [float(u) + float(s) for u, s, _ in (line.split()[:3] for line in timing.read_text().splitlines()
+                                               if line.strip() and not line.startswith("Command"))]
+
+
+def run_seed(seed: int, out: Path, keep: bool) -> dict[str, Any]:
+    """The demo's stages for one seed under ``out``; returns its result with the stage timings."""
+    out.mkdir(parents=True, exist_ok=True)
+    timing, log = out / "stage_times.txt", out / "demo.log"
+    timing.unlink(missing_ok=True)
+    dirs = {"DEMO_DATA": out / "data", "DEMO_CKPT": out / "checkpoints", "DEMO_OUT": out / "results"}
+    cmd = ["make", "--no-print-directory", "demo-stages", f"PY={sys.executable}", f"DEMO_SEED={seed}",
+           *(f"{k}={v}" for k, v in dirs.items()),
+           f"DEMO_TIME=/usr/bin/time -a -o {timing} -f '{TIME_FORMAT}'"]
+    with open(log, "w") as f:
+        code = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+    if not keep:
+        shutil.rmtree(dirs["DEMO_DATA"] / "raw_data", ignore_errors=True)
+    if code:
+        return {"seed": seed, "error": f"make demo-stages exited {code} (see {log})"}
+    return {"seed": seed, **seed_result(dirs["DEMO_OUT"]), "cpu": dict(zip(STAGES, cpu_seconds(timing)))}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The table of every seed's verdicts and timings."""
+    lines = ["# The demo for several seeds", "",
+             "Per seed: the verdicts of test.py for the EEG-trained and the noise-trained model (grounded ✓ or "
+             "not ✗), then every metric of the verdicts, and the four generation metrics at @MTV and @RAW with "
+             "their Holm-adjusted p (over the four) of beating noise and shuffled.", ""]
+    mark = lambda ok: "✓" if ok else "✗"  # noqa: E731
+    for r in results:
+        lines += [f"## seed {r['seed']}", ""]
+        if "error" in r:
+            lines += [f"error: {r['error']}", ""]
+            continue
+        lines += [f"- passes: {'yes' if passes(r) else 'NO'}",
+                  f"- test samples: {r['samples']}; zero-shot samples (classes): "
+                  + ", ".join(f"{k} {n} ({c})" for k, (n, c) in r["zero_shot"].items()), "",
+                  "| verdict / metric | EEG-trained | noise-trained |", "| --- | --- | --- |"]
+        lines += [f"| **{f}** | {mark(a)} | {mark(b)} |" for f, (a, b) in r["families"].items()]
+        lines += [f"| {m} | {mark(g)} | {mark(r['noise'].get(m))} |" for m, g in r["eeg"].items()]
+        lines += [f"| {m} (p) | {p:.2g} | {r['noise_generation_p'][m]:.2g} |" for m, p in r["generation_p"].items()]
+        lines += ["", "CPU seconds (user + system) per stage: "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in r["cpu"].items()) + f"; total {sum(r['cpu'].values()):.0f}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.demo_seeds", description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "demo_seeds")
+    parser.add_argument("--keep", action="store_true", help="keep each seed's raw corpus")
+    args = parser.parse_args(argv)
+    results = []
+    for seed in args.seeds:
+        print(f"seed {seed}: running the demo's stages (log: {args.out / f'seed{seed}' / 'demo.log'})", flush=True)
+        results.append(run_seed(seed, args.out / f"seed{seed}", args.keep))
+        text = markdown(results)
+        (args.out / "demo_seeds.md").write_text(text)
+    print(text)
+    return 0 if all("error" not in r and passes(r) for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
