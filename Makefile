@@ -48,13 +48,19 @@ DEMO_TRAIN = $(DEMO_TIME) $(PY) train.py --config configs/demo.yaml --overwrite 
              --data.data_dir $(DEMO_STORE) --model.text_model_id $(DEMO_CKPT)/tiny-t5
 DEMO_TEST  = $(DEMO_TIME) $(PY) test.py --data_dir $(DEMO_STORE) --max_length 40 --overwrite
 
+DEMO_VERDICTS = grep -E '^- (generation|retrieval|classification):' $(1) | sed 's/ \[EEG vs each.*//; s/^- /  /'
+
 demo: env
 	@$(MAKE) --no-print-directory demo-stages
-	@echo "demo report: $(DEMO_OUT)/report.md; the noise-trained model: $(DEMO_OUT)/noise-trained/report.md; both compared: $(DEMO_OUT)/comparison/comparison.md"
+	@echo "== trained on the EEG ($(DEMO_OUT)/report.md):"
+	@$(call DEMO_VERDICTS,$(DEMO_OUT)/report.md)
+	@echo "== trained on noise ($(DEMO_OUT)/noise-trained/report.md):"
+	@$(call DEMO_VERDICTS,$(DEMO_OUT)/noise-trained/report.md)
+	@echo "== both compared: $(DEMO_OUT)/comparison/comparison.md"
 
 demo-stages:
 	rm -rf $(DEMO_RAW)
-	$(DEMO_TIME) $(PY) -m data.synthetic --out $(DEMO_RAW) --style short --subjects 3 --sentences 100,20,40,20,20 \
+	$(DEMO_TIME) $(PY) -m data.synthetic --out $(DEMO_RAW) --style short --subjects 3 --sentences 100,25,50,25,25 \
 		--signal-to-noise 1.5 --seed $(DEMO_SEED)
 	$(DEMO_TIME) $(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --overwrite
 	$(DEMO_TIME) $(PY) -m data.synthetic.tiny_t5 --out $(DEMO_CKPT)/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)

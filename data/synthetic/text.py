@@ -101,9 +101,8 @@ class TextGenerator:
         p = self.pick
         main = p(W.SHORT_MOVIE_MAINS).format(adv=p(W.ADVERBS), adj=p(W.ADJECTIVES[s]),
                                              aspect=p(W.MOVIE_ASPECTS), topic=p(W.MOVIE_TOPICS))
-        label = W.SENTIMENT_WORDS[s]
-        text = p(W.SHORT_MOVIE_VERDICTS).format(Main=_cap(main), main=main, label=label)
-        gist = W.GIST[s]
+        label, gist = W.SENTIMENT_WORDS[s], W.GIST[s]
+        text = p(W.SHORT_MOVIE_VERDICTS).format(Main=_cap(main), main=main, label=label, gist=W.SHORT_MOVIE_GISTS[s])
         semantic = (f"{_cap(main)}, so the movie is {gist}.", f"The movie is {gist}: {main}.")
         parts = [main, f"My review is {label}"]
         return Sentence(text=text, kind="movie", sentiment=s, relations=(),

@@ -207,10 +207,11 @@ SHORT_MOVIE_MAINS = (
     "the movie feels {adj}",
     "this movie about {topic} is {adj}",
 )
-SHORT_MOVIE_VERDICTS = ("{Main}; my review is {label}.", "My review is {label}: {main}.",
-                        "{Main}, so my review is {label}.")
+SHORT_MOVIE_VERDICTS = ("{Main}; my review is {label}: {gist}.", "My review is {label}, {gist}: {main}.")
+SHORT_MOVIE_GISTS = {1: "a good movie", 0: "a movie neither good nor bad", -1: "a bad movie"}
 """A review: its main clause and its verdict, which names the sentiment ("... is positive", as the
-label sentence "It is positive." has it)."""
+label sentence "It is positive." has it) and calls it a good or bad movie (the "movie, good or
+bad" of the movie label sentence)."""
 LIFE_PREFIXES = ("Early in life,", "Later in life,", "All {pos} life,")
 """Every short biography opens with one: the "life" of the biography label sentence."""
 SHORT_BIO_CLAUSES = {
