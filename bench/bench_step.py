@@ -9,12 +9,12 @@ not length-grouped), of ZuCo-like EEG lengths; steps are interleaved variant by 
 the machine's load drift falls on all of them alike. Variants (bf16 autocast unless ``fp32``):
 
 - ``original's path (in-repo)``: what the original implementation computes: every EEG padded to
-  1280 steps and encoded over all of them (``length_groups = 0``), ``nn.MultiheadAttention`` with
+  1280 steps and encoded over all of them (``max_length_groups = 0``), ``nn.MultiheadAttention`` with
   float masks, the frozen T5 encoder run every step (no text cache), the EEG encoder in bf16;
 - ``ours (defaults)``: GLIM as shipped: batches cut to their longest EEG (collate), the encoder
-  per group of similar length (``GLIM.length_groups``), cached text states, the EEG encoder's
+  per group of similar length (``GLIM.max_length_groups``), cached text states, the EEG encoder's
   dtype under CPU autocast as ``GLIM.cpu_bf16_encoder`` says;
-- ``length_groups=G`` for the other G of 1, 2, 4, 8, and ``cpu_bf16_encoder=<not default>``:
+- ``max_length_groups=G`` for the other G of 1, 2, 4, 8, and ``cpu_bf16_encoder=<not default>``:
   the defaults with one option changed.
 
 Calibration (issue 14, measured side by side with the original implementation on this machine
@@ -38,13 +38,14 @@ import yaml
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
+from data.prompts import INPUT_PREFIX
 from data.sampler import DistinctUidBatchSampler
+from data.synthetic.random_store import WORDS
 from model.blocks import Attention
-from model.encoder import length_groups
+from model.encoder import group_by_length
 from model.glim import GLIM
 from model.loss import clip_loss
 from model.text_model import build_tiny_t5
-from tests.factories import WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLING_RATE = 128
@@ -110,7 +111,7 @@ def naive_copy(model: GLIM) -> GLIM:
                 setattr(parent, name, NaiveAttention(child))
     naive.use_text_cache(False)
     naive.cpu_bf16_encoder = True
-    naive.length_groups = 0
+    naive.max_length_groups = 0
     return naive
 
 
@@ -138,7 +139,7 @@ class Pool:
         return {"eeg": torch.randn(len(idx), width, 128, generator=g) * mask[..., None], "mask": mask,
                 "eeg_len": [int(x) for x in lengths],
                 "prompt_ids": torch.tensor([[1, 0, 0]] * len(idx)),
-                "input_text": ["To English: " + self.texts[self.uids[i]] for i in idx],
+                "model_input_text": [INPUT_PREFIX + self.texts[self.uids[i]] for i in idx],
                 "target_text": [self.targets[self.uids[i]][i % 8] for i in idx]}
 
     def collated(self, batches: list[list[int]], full_length: bool) -> list[dict]:
@@ -150,7 +151,7 @@ def encoded_steps(batch: dict, groups: int) -> float:
     lengths, width = batch["eeg_len"], batch["eeg"].shape[1]
     if not groups:
         return float(width)
-    return sum(len(g) * max(lengths[i] for i in g) for g in length_groups(lengths, groups)) / len(lengths)
+    return sum(len(g) * max(lengths[i] for i in g) for g in group_by_length(lengths, groups)) / len(lengths)
 
 
 def autocast(precision: str) -> torch.autocast:
@@ -180,7 +181,7 @@ class Variant:
 
     def steps(self, warmup: int) -> float:
         """Mean encoded time steps per sample over the timed batches."""
-        return float(np.mean([encoded_steps(b, self.model.length_groups) for b in self.batches[warmup:]]))
+        return float(np.mean([encoded_steps(b, self.model.max_length_groups) for b in self.batches[warmup:]]))
 
 
 def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) -> list[Variant]:
@@ -189,10 +190,10 @@ def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) 
     out = [Variant(PATH, naive_copy(model), pool.collated(batches, True), precision),
            Variant(OURS, model, trimmed, precision)]
     for g in GROUPS:
-        if g != GLIM.length_groups:
+        if g != GLIM.max_length_groups:
             m = shared_copy(model)
-            m.length_groups = g
-            out.append(Variant(f"length_groups={g}", m, trimmed, precision))
+            m.max_length_groups = g
+            out.append(Variant(f"max_length_groups={g}", m, trimmed, precision))
     m = shared_copy(model)
     m.cpu_bf16_encoder = not GLIM.cpu_bf16_encoder
     out.append(Variant(f"cpu_bf16_encoder={m.cpu_bf16_encoder}", m, trimmed, precision))
@@ -216,7 +217,7 @@ def split(model: GLIM, batch: dict, precision: str, warmup: int, steps: int) -> 
     cache = model.text_cache is not None
     with autocast(precision), torch.no_grad():
         emb = model.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], lengths=batch["eeg_len"])
-        states, mask = model.text_states(batch["input_text"])
+        states, mask = model.text_states(batch["model_input_text"])
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def encoder() -> None:
@@ -226,7 +227,7 @@ def split(model: GLIM, batch: dict, precision: str, warmup: int, steps: int) -> 
 
     def text_states() -> None:
         with autocast(precision):
-            model.text_states(batch["input_text"])
+            model.text_states(batch["model_input_text"])
 
     def aligner() -> None:
         x = emb.clone().requires_grad_()
@@ -237,7 +238,7 @@ def split(model: GLIM, batch: dict, precision: str, warmup: int, steps: int) -> 
     def text_model() -> None:
         x = emb.clone().requires_grad_()
         with autocast(precision):
-            target = tm.tokenize(batch["target_text"], model.hparams.tgt_text_len)
+            target = tm.tokenize(batch["target_text"], model.config.tgt_text_len)
             labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
             loss = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=x), labels=labels).loss
         loss.backward()
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GLIM {sum(p.numel() for p in ours.parameters()):,} trainable parameters; tiny T5 "
               f"{sum(p.numel() for p in ours.text_model.model.parameters()):,} frozen (d_model 1024, "
               f"2+2 layers); batch {args.batch}, {args.threads} threads, {args.precision}; defaults: "
-              f"length_groups={GLIM.length_groups}, cpu_bf16_encoder={GLIM.cpu_bf16_encoder}")
+              f"max_length_groups={GLIM.max_length_groups}, cpu_bf16_encoder={GLIM.cpu_bf16_encoder}")
         with autocast(args.precision), torch.no_grad():  # a later epoch: every input text seen once
             texts = ["To English: " + t for t in pool.texts]
             for s in range(0, len(texts), 64):

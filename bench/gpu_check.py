@@ -149,7 +149,7 @@ def generation(model: GLIM, batch: dict, sizes: Sizes, device: torch.device) -> 
                               max_new_tokens=sizes.gen_tokens, min_new_tokens=sizes.gen_tokens, do_sample=False)
         sync(device)
         times.append(time.perf_counter() - start)
-    return len(batch["input_text"]) / min(times), peak_gib(device)
+    return len(batch["model_input_text"]) / min(times), peak_gib(device)
 
 
 def hours(step_s: float, gpus: int) -> float:
@@ -166,7 +166,7 @@ def measure(sizes: Sizes, device: torch.device) -> list[tuple[str, float, float,
                for k, idx in enumerate(pool.batches(sizes.batch)[: sizes.warmup + sizes.steps])]
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):  # warm cache: a later epoch
         for b in batches:
-            model.text_states(b["input_text"])
+            model.text_states(b["model_input_text"])
     rows = []
     for compiled in (False, True):
         if compiled:

@@ -2,15 +2,16 @@
 model, computes the losses and logs. Hyper-parameter names are those of the published checkpoint."""
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import lightning as L
 import torch
+from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
+from infra.numerics import encoder_autocast
 from model.aligner import Aligner
-from model.config import GLIMConfig
+from model.config import GLIMConfig, split_hparams
 from model.encoder import EEGEncoder, encode_by_length, real_lengths
 from model.frozen_text import FrozenTextModel
 from model.loss import clip_loss, commitment_loss, similarity
@@ -21,14 +22,17 @@ from model.text_source import TextModelError
 
 
 class GLIM(L.LightningModule):
-    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3).
+    """EEG → text decoder with contrastive EEG-text alignment (docs/protocol.md §model).
 
     ``GLIM(**hparams)``: the hyper-parameters are the fields of ``model.config.GLIMConfig``
     (typed, documented and defaulted to the paper's there, named as in the published checkpoint);
-    an unknown name is a ``TypeError``, inconsistent values a one-line ``ValueError``.
+    an unknown name is a ``TypeError``, inconsistent values a one-line ``OptionError``. GLIM reads
+    its typed ``config``; the run settings a checkpoint keeps beside it (``RUN_SETTINGS``: batch
+    sizes, optimiser, full validation) may come along and are saved with the checkpoint, unread.
+    The optimiser is the training run's (``make_optimizer``, set before fitting).
     """
 
-    length_groups = 4
+    max_length_groups = 4
     """The EEG encoder runs each group of samples of similar length (at most this many groups per
     batch) over the group's longest real length instead of the batch's padded length: exact (a
     sample's output depends on its real steps only), and less work. 0 runs every sample over the
@@ -41,8 +45,11 @@ class GLIM(L.LightningModule):
 
     def __init__(self, **hparams: Any):
         super().__init__()
-        cfg = GLIMConfig(**hparams)
-        self.save_hyperparameters(cfg.as_hparams())
+        cfg, settings = split_hparams(hparams)
+        self.config: GLIMConfig = cfg
+        self.save_hyperparameters({**cfg.as_hparams(), **settings})  # what the checkpoint keeps
+        self.run_settings: dict[str, Any] = settings  # by RUN_SETTINGS name, e.g. bsz_val
+        self.make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None
         self.p_embedder = PromptEmbedder(cfg.prompt_nums, cfg.input_dim, cfg.prompt_dropout_probs)
         self.eeg_encoder = EEGEncoder(cfg.input_eeg_len, cfg.input_dim, cfg.hidden_eeg_len, cfg.hidden_dim,
                                       cfg.n_in_blocks, cfg.n_out_blocks, cfg.num_heads, cfg.mlp_ratio,
@@ -56,13 +63,13 @@ class GLIM(L.LightningModule):
     # ----------------------------------------------------------------- text model
     def attach_text_model(self, name_or_path: str | None = None, dtype: torch.dtype | None = None) -> None:
         """Load the frozen text model (default: ``text_model_id``) and check its width."""
-        name = name_or_path or self.hparams.text_model_id
+        name = name_or_path or self.config.text_model_id
         tokenizer, model = load_text_model(name, dtype)
-        d_model = int(model.config.d_model)
-        if d_model != self.hparams.embed_dim:
+        d_model, width = int(model.config.d_model), self.config.embed_dim
+        if d_model != width:
             raise TextModelError(f"text model {name!r} has d_model {d_model} but GLIM's aligner "
-                                 f"width (embed_dim) is {self.hparams.embed_dim}: use a text model of width "
-                                 f"{self.hparams.embed_dim} or set embed_dim to {d_model}")
+                                 f"width (embed_dim) is {width}: use a text model of width "
+                                 f"{width} or set embed_dim to {d_model}")
         self.text_model = FrozenTextModel(tokenizer, model).to(self.device)
         self.text_model_name = name
 
@@ -100,7 +107,7 @@ class GLIM(L.LightningModule):
         ``texts``, padded to ``max_len`` tokens (default ``input_text_len``) as the original pads
         them, computed once per distinct text while the text cache is on (zero-shot label
         sentences included)."""
-        max_len = max_len or self.hparams.input_text_len
+        max_len = max_len or self.config.input_text_len
         if self.text_cache is None:
             return self._encode_texts(list(texts), max_len)[:2]
 
@@ -108,7 +115,7 @@ class GLIM(L.LightningModule):
             states, _, lengths = self._encode_texts(new, max_len)
             return states, lengths
 
-        space = TextSpace(self.text_model_name, max_len, True, self._precision())
+        space = TextSpace(self.text_model_name, max_len, self._precision())
         return self.text_cache.states(space, list(texts), encode, self.device)
 
     def compile_encoder(self, **options: Any) -> None:
@@ -122,19 +129,18 @@ class GLIM(L.LightningModule):
         """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d).
 
         ``lengths`` (host ints: real time steps per sample, as ``data.dataset.collate`` gives
-        them) let the encoder skip padding (``length_groups``); without them they are read from
+        them) let the encoder skip padding (``max_length_groups``); without them they are read from
         the mask when it is on the host (on an accelerator that would be a sync: no skipping)."""
         mask = mask.bool()
         if lengths is None and mask.device.type == "cpu":
             lengths = real_lengths(mask)
         p = self.p_embedder(prompt_ids, prompt_mode or self.prompt_mode)  # (n, c)
-        fp32 = eeg.device.type == "cpu" and not self.cpu_bf16_encoder and torch.is_autocast_enabled("cpu")
-        with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
-            if lengths is None or not self.length_groups:
+        with encoder_autocast(eeg.device.type, self.cpu_bf16_encoder):
+            if lengths is None or not self.max_length_groups:
                 h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
             else:
                 h = encode_by_length(self.eeg_encoder, eeg.float(), mask, p.float(), lengths,
-                                     self.length_groups)
+                                     self.max_length_groups)
         return self.aligner.embed(h)  # (n, m, d)
 
     def forward(self, batch: dict[str, Any], prompt_mode: str | None = None) -> dict[str, torch.Tensor]:
@@ -146,20 +152,20 @@ class GLIM(L.LightningModule):
         unmasked positions."""
         emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode,
                               batch.get("eeg_len"))
-        states, text_mask = self.text_states(batch["input_text"])  # (n, s, d), (n, s)
-        y_mask = text_mask if self.hparams.use_y_mask and self.training else None  # (n, s = m)
+        states, text_mask = self.text_states(batch["model_input_text"])  # (n, s, d), (n, s)
+        y_mask = text_mask if self.config.use_y_mask and self.training else None  # (n, s = m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True)
+        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True)
         labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
         out = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=emb), labels=labels,
                        attention_mask=y_mask)
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": out.loss.float()}
-        w_clip, w_commit = self.hparams.clip_loss_weight, self.hparams.commitment_loss_weight
+        w_clip, w_commit = self.config.clip_loss_weight, self.config.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
         if w_commit > 0:
-            losses["loss_commit"] = commitment_loss(emb, states, self.hparams.commitment_loss_key, y_mask)
+            losses["loss_commit"] = commitment_loss(emb, states, self.config.commitment_loss_key, y_mask)
             loss = loss + w_commit * losses["loss_commit"]
         return {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec,
                 "eeg_emb": emb, "logits": out.logits}
@@ -178,14 +184,14 @@ class GLIM(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self(batch)  # lengths come from collate: no host sync in the step
-        n = len(batch["input_text"])
+        n = len(batch["model_input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         out = self(batch)
-        n = len(batch["input_text"])
+        n = len(batch["model_input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first
         logs = {f"val/{k}": out[k] for k in ("loss", "loss_clip", "loss_lm")}
@@ -198,5 +204,6 @@ class GLIM(L.LightningModule):
             self.text_cache.save()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
-                                weight_decay=self.hparams.weight_decay)
+        if self.make_optimizer is None:
+            raise RuntimeError("GLIM.make_optimizer is not set: the training run sets it (training.fit)")
+        return self.make_optimizer(self.parameters())

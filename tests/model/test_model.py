@@ -1,6 +1,8 @@
-"""Model behaviour of SPEC §3: identity init, padding invariance, prompt modes, losses, frozen text model."""
+"""Model behaviour (docs/protocol.md §model): identity init, padding invariance, prompt modes, losses,
+frozen text model."""
 from __future__ import annotations
 
+from functools import partial
 import json
 
 import pytest
@@ -152,6 +154,7 @@ def test_text_model_frozen_in_eval_and_not_saved(glim):
     before = {k: v.clone() for k, v in tm.state_dict().items()}
     glim.train()
     assert not tm.training and all(not p.requires_grad for p in tm.parameters())
+    glim.make_optimizer = partial(torch.optim.Adam, lr=1e-4)  # the training run's (training.fit)
     opt = glim.configure_optimizers()
     opt_params = {id(p) for g in opt.param_groups for p in g["params"]}
     assert not opt_params & {id(p) for p in tm.parameters()}
@@ -207,7 +210,7 @@ def _batch(n: int = 4, length: int = 300, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     texts = [f"To English: {i} ok." for i in range(n)]  # shorter than input_text_len: padding to mask
     return {"eeg": torch.randn(n, length, 128, generator=g), "mask": torch.ones(n, length, dtype=torch.bool),
-            "prompt_ids": torch.tensor([[1, 1, 2]] * n), "input_text": texts,
+            "prompt_ids": torch.tensor([[1, 1, 2]] * n), "model_input_text": texts,
             "target_text": [t.removeprefix("To English: ") for t in texts]}
 
 
