@@ -37,10 +37,13 @@ lock:
 # `make demo-stages PY=python` runs the stages in an existing environment; DEMO_SEED seeds the
 # corpus, the text model and both trainings; DEMO_DATA/DEMO_CKPT/DEMO_OUT place what they write
 # (bench/demo_seeds.py runs them for several seeds); DEMO_TIME prefixes every stage (a timer).
+# `make demo` also writes everything the stages print to DEMO_LOG (plain progress lines, no bars).
+# What a successful demo shows: docs/demo.md.
 DEMO_SEED ?= 0
 DEMO_DATA ?= data/demo
 DEMO_CKPT ?= checkpoints/demo
 DEMO_OUT  ?= results/demo
+DEMO_LOG  ?= $(DEMO_OUT).log
 DEMO_TIME ?=
 DEMO_RAW   = $(DEMO_DATA)/raw_data
 DEMO_STORE = $(DEMO_DATA)/processed
@@ -51,12 +54,14 @@ DEMO_TEST  = $(DEMO_TIME) $(PY) test.py --data_dir $(DEMO_STORE) --max_length 40
 DEMO_VERDICTS = grep -E '^- (generation|retrieval|classification):' $(1) | sed 's/ \[EEG vs each.*//; s/^- /  /'
 
 demo: env
-	@$(MAKE) --no-print-directory demo-stages
+	@mkdir -p $(dir $(DEMO_LOG))
+	@echo "== the demo's stages (their output also in $(DEMO_LOG)); what a successful demo shows: docs/demo.md"
+	@bash -o pipefail -c '$(MAKE) --no-print-directory demo-stages 2>&1 | tee $(DEMO_LOG)'
 	@echo "== trained on the EEG ($(DEMO_OUT)/report.md):"
 	@$(call DEMO_VERDICTS,$(DEMO_OUT)/report.md)
 	@echo "== trained on noise ($(DEMO_OUT)/noise-trained/report.md):"
 	@$(call DEMO_VERDICTS,$(DEMO_OUT)/noise-trained/report.md)
-	@echo "== both compared: $(DEMO_OUT)/comparison/comparison.md"
+	@echo "== both compared: $(DEMO_OUT)/comparison/comparison.md; what these lines mean: docs/demo.md"
 
 demo-stages:
 	rm -rf $(DEMO_RAW)

@@ -1,13 +1,16 @@
 """The demo's verdicts for several seeds: a property of the pipeline, not of one lucky seed.
 
-    python -m bench.demo_seeds [--seeds 0 1 2] [--out results/demo_seeds] [--keep]
+    python -m bench.demo_seeds [--seeds 0 1 2] [--jobs 1] [--out results/demo_seeds] [--keep]
 
 Runs the demo's stages (``make demo-stages``, in this environment) once per seed, each seed in its
 own directory under ``--out`` (the seed drives the synthetic corpus, the tiny text model and both
 trainings), and writes ``--out/demo_seeds.md``: per seed the test samples, the grounding verdict of
 every metric of the EEG-trained and of the noise-trained model, the four generation metrics
 (BLEU-1 and ROUGE-1 F at @MTV and @RAW) tested as the verdicts test theirs, and the CPU seconds
-(user + system) of every stage. A seed passes when every metric of the EEG-trained model is
+(user + system) of every stage, and the longest silence of its log (the most seconds between two
+output lines, per stage: every stage prints a progress line at least every 15 s on 2 idle cores;
+a busy machine stretches them). Each seed's log, every line stamped with its seconds since the
+start, is ``--out/seed<N>/demo.log``. ``--jobs``: seeds run at once. A seed passes when every metric of the EEG-trained model is
 grounded, each zero-shot task's test labels hold two classes or more, and no metric of the
 noise-trained model is; the exit status is 0 when every seed passes. The raw corpus of a seed
 (hundreds of MB) is removed once its store is written unless ``--keep``.
@@ -19,6 +22,8 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +89,26 @@ def cpu_seconds(timing: Path) -> list[float]:
                                                if line.strip() and not line.startswith("Command"))]
 
 
+def run_logged(cmd: list[str], log: Path) -> tuple[int, dict[str, float]]:
+    """Run ``cmd``, writing each output line to ``log`` stamped with its seconds since the start;
+    returns the exit status and, per stage (a line make echoes for a timed command opens one),
+    the most seconds between two output lines."""
+    start = last = time.monotonic()
+    stage, gaps, timed = "start", {}, iter(STAGES)
+    with open(log, "w") as f, subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                               text=True, errors="replace") as proc:
+        for line in proc.stdout:
+            now = time.monotonic()
+            gaps[stage] = max(gaps.get(stage, 0.0), now - last)
+            last = now
+            if line.startswith("/usr/bin/time"):
+                stage = next(timed, stage)
+                gaps.setdefault(stage, 0.0)
+            f.write(f"{now - start:8.1f}  {line}")
+            f.flush()
+    return proc.returncode, gaps
+
+
 def run_seed(seed: int, out: Path, keep: bool) -> dict[str, Any]:
     """The demo's stages for one seed under ``out``; returns its result with the stage timings."""
     out.mkdir(parents=True, exist_ok=True)
@@ -93,13 +118,13 @@ def run_seed(seed: int, out: Path, keep: bool) -> dict[str, Any]:
     cmd = ["make", "--no-print-directory", "demo-stages", f"PY={sys.executable}", f"DEMO_SEED={seed}",
            *(f"{k}={v}" for k, v in dirs.items()),
            f"DEMO_TIME=/usr/bin/time -a -o {timing} -f '{TIME_FORMAT}'"]
-    with open(log, "w") as f:
-        code = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+    code, gaps = run_logged(cmd, log)
     if not keep:
         shutil.rmtree(dirs["DEMO_DATA"] / "raw_data", ignore_errors=True)
     if code:
         return {"seed": seed, "error": f"make demo-stages exited {code} (see {log})"}
-    return {"seed": seed, **seed_result(dirs["DEMO_OUT"]), "cpu": dict(zip(STAGES, cpu_seconds(timing)))}
+    return {"seed": seed, **seed_result(dirs["DEMO_OUT"]), "cpu": dict(zip(STAGES, cpu_seconds(timing))),
+            "silence": {k: v for k, v in gaps.items() if k != "start"}}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -122,7 +147,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
         lines += [f"| {m} | {mark(g)} | {mark(r['noise'].get(m))} |" for m, g in r["eeg"].items()]
         lines += [f"| {m} (p) | {p:.2g} | {r['noise_generation_p'][m]:.2g} |" for m, p in r["generation_p"].items()]
         lines += ["", "CPU seconds (user + system) per stage: "
-                  + ", ".join(f"{k} {v:.0f}" for k, v in r["cpu"].items()) + f"; total {sum(r['cpu'].values()):.0f}", ""]
+                  + ", ".join(f"{k} {v:.0f}" for k, v in r["cpu"].items()) + f"; total {sum(r['cpu'].values()):.0f}",
+                  "", "Longest silence of the log per stage (s): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in r["silence"].items()), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -130,14 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.demo_seeds", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "demo_seeds")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at once")
     parser.add_argument("--keep", action="store_true", help="keep each seed's raw corpus")
     args = parser.parse_args(argv)
-    results = []
-    for seed in args.seeds:
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+
+    def one(seed: int) -> dict[str, Any]:
         print(f"seed {seed}: running the demo's stages (log: {args.out / f'seed{seed}' / 'demo.log'})", flush=True)
-        results.append(run_seed(seed, args.out / f"seed{seed}", args.keep))
-        text = markdown(results)
-        (args.out / "demo_seeds.md").write_text(text)
+        result = run_seed(seed, args.out / f"seed{seed}", args.keep)
+        print(f"seed {seed}: {'error' if 'error' in result else 'passes' if passes(result) else 'FAILS'}", flush=True)
+        return result
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(one, args.seeds))
+    text = markdown(results)
+    (args.out / "demo_seeds.md").write_text(text)
     print(text)
     return 0 if all("error" not in r and passes(r) for r in results) else 1
 
