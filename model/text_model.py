@@ -66,7 +66,9 @@ def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0, 
     are 0, 1, as T5's), the vocabulary sized to it; deterministic for a seed. Returns the directory."""
     import torch
     from transformers import ByT5Tokenizer, T5ForConditionalGeneration
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar in a log
     out = Path(out_dir)
     torch.manual_seed(seed)
     if tokenizer is None:
