@@ -35,7 +35,8 @@ lock:
 # The demo: a synthetic corpus, a tiny text model, GLIM trained on the EEG and, on the same budget,
 # on noise (the train-on-noise control), both tested with the controls, then compared.
 # `make demo-stages PY=python` runs the stages in an existing environment; DEMO_SEED seeds the
-# corpus, the text model and both trainings; DEMO_DATA/DEMO_CKPT/DEMO_OUT place what they write
+# corpus, the text model and both trainings, DEMO_SNR is the corpus' signal-to-noise ratio;
+# DEMO_DATA/DEMO_CKPT/DEMO_OUT place what they write
 # (bench/demo_seeds.py runs them for several seeds); DEMO_TIME prefixes every stage (a timer).
 # `make demo` also writes everything the stages print to DEMO_LOG (plain progress lines, no bars).
 # What a successful demo shows: docs/demo.md.
@@ -44,6 +45,7 @@ DEMO_DATA ?= data/demo
 DEMO_CKPT ?= checkpoints/demo
 DEMO_OUT  ?= results/demo
 DEMO_LOG  ?= $(DEMO_OUT).log
+DEMO_SNR  ?= 1.5
 DEMO_TIME ?=
 DEMO_RAW   = $(DEMO_DATA)/raw_data
 DEMO_STORE = $(DEMO_DATA)/processed
@@ -66,7 +68,7 @@ demo: env
 demo-stages:
 	rm -rf $(DEMO_RAW)
 	$(DEMO_TIME) $(PY) -m data.synthetic --out $(DEMO_RAW) --style short --subjects 3 --sentences 100,25,50,25,25 \
-		--signal-to-noise 1.5 --seed $(DEMO_SEED)
+		--signal-to-noise $(DEMO_SNR) --seed $(DEMO_SEED)
 	$(DEMO_TIME) $(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --overwrite
 	$(DEMO_TIME) $(PY) -m data.synthetic.tiny_t5 --out $(DEMO_CKPT)/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)
 	$(DEMO_TRAIN) --out_dir $(DEMO_CKPT)

@@ -10,8 +10,8 @@ PASSING = {
     "samples": 64,
     "zero_shot": {"sentiment": (20, 3), "relation": (30, 8), "corpus": (64, 2)},
     "families": {"generation": (True, False), "retrieval": (True, False), "classification": (True, False)},
-    "generation_p": dict.fromkeys(demo_seeds.GENERATION, 0.001),
-    "noise_generation_p": dict.fromkeys(demo_seeds.GENERATION, 0.9),
+    "eeg": {**{m: (True, 0.001) for m in demo_seeds.GENERATION}, "zero_shot/relation@EEG/top1": (False, 0.6)},
+    "noise": {m: (False, 0.9) for m in demo_seeds.GENERATION},
 }
 
 
@@ -29,8 +29,8 @@ def test_a_seed_passes_only_when_every_claim_holds():
     assert demo_seeds.passes(PASSING)
     assert not demo_seeds.passes(changed(("families", "retrieval"), (False, False)))  # EEG model not grounded
     assert not demo_seeds.passes(changed(("families", "generation"), (True, True)))  # noise model grounded
-    assert not demo_seeds.passes(changed(("generation_p", demo_seeds.GENERATION[3]), 0.2))  # one @RAW metric
-    assert not demo_seeds.passes(changed(("noise_generation_p", demo_seeds.GENERATION[0]), 0.01))
+    assert not demo_seeds.passes(changed(("eeg", demo_seeds.GENERATION[3]), (False, 0.2)))  # one @RAW metric
+    assert not demo_seeds.passes(changed(("noise", demo_seeds.GENERATION[0]), (True, 0.01)))
     assert not demo_seeds.passes(changed(("zero_shot", "sentiment"), (20, 1)))  # one class only
 
 
