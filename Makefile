@@ -53,7 +53,7 @@ DEMO_TRAIN = $(DEMO_TIME) $(PY) train.py --config configs/demo.yaml --overwrite 
              --data.data_dir $(DEMO_STORE) --model.text_model_id $(DEMO_CKPT)/tiny-t5
 DEMO_TEST  = $(DEMO_TIME) $(PY) test.py --data_dir $(DEMO_STORE) --max_length 40 --overwrite
 
-DEMO_VERDICTS = grep -E '^- (generation|retrieval|classification):' $(1) | sed 's/ \[EEG vs each.*//; s/^- /  /'
+DEMO_VERDICTS = grep -E '^- (generation|retrieval|classification):|^- tested on' $(1) | sed 's/ \[EEG vs each.*//; s/^- /  /'
 
 demo: env
 	@mkdir -p $(dir $(DEMO_LOG))
