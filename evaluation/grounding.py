@@ -22,7 +22,8 @@ EEG_ABLATIONS = ("noise", "shuffled")  # the controls that take the EEG away: gr
 PROMPT_ABLATIONS = ("prompt-free",)  # keeps the EEG, ablates the prompt: reported, not a grounding condition
 ALPHA = 0.05
 GROUNDING = {  # the metrics of each verdict; a metric is grounded when the EEG run beats every EEG ablation
-    "generation": (C.bleu(1), C.rouge("fmeasure")),
+    "generation": (C.bleu(1), C.rouge("fmeasure"),  # against the 8 variants (@MTV) and the sentence read
+                   C.gm_bleu(1, C.RAW_TAG), C.rouge_at("fmeasure", C.RAW_TAG)),
     "retrieval": (C.POOL_MRR,),
     "classification": ("zero_shot/sentiment@EEG/top1", "zero_shot/relation@EEG/top1", "zero_shot/corpus@EEG/top1"),
 }

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from rich.progress import Progress
 
 from data.prompts import task_prompt
 from evaluation.columns import (
@@ -23,6 +22,7 @@ from evaluation.columns import (
     TF_TARGET,
 )
 from infra.numerics import Numerics
+from infra.progress import progress as progress_of
 from model.glim import GLIM
 
 
@@ -47,8 +47,8 @@ def predict(model: GLIM, loader: Iterable[dict], numerics: Numerics, prompt_mode
     rank, world = rank_and_world()
     autocast = numerics.autocast(device.type)
     tokenizer = model.text_model.tokenizer
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("testing", total=len(loader) if hasattr(loader, "__len__") else None)
+    total = len(loader) if hasattr(loader, "__len__") else 0
+    with progress_of("testing", total, enabled=progress and not rank) as advance:  # one rank's lines
         for b, batch in enumerate(loader):
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             with autocast:
@@ -65,7 +65,7 @@ def predict(model: GLIM, loader: Iterable[dict], numerics: Numerics, prompt_mode
                     EEG_RECORD: int(batch.get("eeg_record", batch["record"])[i]),
                     SAMPLE: int(batch["sample"][i]), BATCH: rank + b * world,
                 })
-            bar.advance(task)
+            advance(1)
     samples = pd.DataFrame(rows)
     order = np.argsort(samples[SAMPLE].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
     idx = torch.as_tensor(order)

@@ -116,6 +116,16 @@ def comparison_table(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
                          "p (EEG better, one-sided)": [f"{p:.3g}" if np.isfinite(p) else "–" for p in p1], "n": t["n"]})
 
 
+def samples_line(samples: pd.DataFrame) -> str:
+    """How many paired samples the verdicts rest on: all of them, and per zero-shot task its samples
+    and distinct labels (a task whose labels are all one class cannot beat the majority class)."""
+    tasks = []
+    for task in TASKS.values():
+        labels = task.target(samples).dropna()
+        tasks.append(f"{task.name} {len(labels)} samples, {labels.nunique()} label{'' if labels.nunique() == 1 else 's'}")
+    return f"tested on {len(samples)} paired test samples (zero-shot: {'; '.join(tasks)})"
+
+
 def split_text(split: dict[str, Any]) -> str:
     """``sentences (the original's: held-out sentences, shared subjects)`` or the held-out subjects."""
     name = split.get("protocol", "sentences")
@@ -193,7 +203,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
                 for run, d in result.get("diversity", {}).items() if d.get(WARNING)]
     if verdicts or collapse:
         lines += ["## Is it grounded in the EEG?", "", *[f"- {s}" for s in grounding_lines(verdicts or {})],
-                  *[f"- {s}" for s in collapse], ""]
+                  *[f"- {s}" for s in collapse], f"- {samples_line(samples)}", ""]
     figures.metric_bars(cis, fig_dir / "metrics.png")
     lines += ["## Headline metrics", "", RAW_SENTENCE, "", "![metrics](figures/metrics.png)", ""]
     head = pd.DataFrame({"metric": keys, "EEG (95% bootstrap CI)": with_ci(cis["EEG"], keys)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TextIO
@@ -55,12 +56,13 @@ Advance = Callable[..., None]
 
 @contextmanager
 def progress(description: str, total: int, enabled: bool = True, every: int | None = None,
-             stream: TextIO | None = None) -> Iterator[Advance]:
+             stream: TextIO | None = None, seconds: float | None = 10.0) -> Iterator[Advance]:
     """Progress of ``total`` steps. On a terminal a rich bar; otherwise (a log file, a pipe) one
-    plain line every ``every`` steps (default: a tenth of ``total``) and at the end, e.g.
+    plain line every ``every`` steps (default: a tenth of ``total``), whenever ``seconds`` have
+    passed since the last line (None: never; a slow step too gets its line, from a background
+    thread) and at the end, e.g.
     ``pretraining: 120/400 (30%)  loss 1.234  elapsed 12s  ETA 28s``. Nothing when not ``enabled``."""
     stream = sys.stdout if stream is None else stream
-    start, done, shown = time.monotonic(), 0, {}
     if not enabled:
         yield lambda n=1, **fields: None
         return
@@ -74,22 +76,49 @@ def progress(description: str, total: int, enabled: bool = True, every: int | No
 
             yield advance_bar
         return
-    every = every or max(total // 10, 1)
+    lines = _PlainLines(description, total, stream, every or max(total // 10, 1))
+    stop = threading.Event()
+    beat = threading.Thread(target=lines.heartbeat, args=(seconds, stop), daemon=True) if seconds else None
+    if beat:
+        beat.start()
+    try:
+        yield lines.advance
+    finally:
+        stop.set()
+        if beat:
+            beat.join()
+    lines.line()
 
-    def line(fields: dict) -> None:
-        elapsed = time.monotonic() - start
-        eta = elapsed / done * (total - done) if done else float("nan")
-        parts = [f"{description}: {done}/{total} ({100 * done / max(total, 1):.0f}%)", fields_text(fields),
-                 f"elapsed {duration(elapsed)}", f"ETA {duration(eta)}"]
-        print("  ".join(p for p in parts if p), file=stream, flush=True)
 
-    def advance_lines(n: int = 1, **fields) -> None:
-        nonlocal done
-        before, done = done, done + n
-        shown.clear()
-        shown.update(fields)
-        if done // every > before // every and done < total:
-            line(fields)
+class _PlainLines:
+    """The plain lines of ``progress``: steps counted by ``advance``, a line on every ``every``-th
+    step and, from ``heartbeat``'s thread, after ``seconds`` without one."""
 
-    yield advance_lines
-    line(shown)
+    def __init__(self, description: str, total: int, stream: TextIO, every: int):
+        self.description, self.total, self.stream, self.every = description, total, stream, every
+        self.done, self.fields = 0, {}
+        self.start = self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def line(self) -> None:
+        with self.lock:
+            self.last = time.monotonic()
+            elapsed, done = self.last - self.start, self.done
+            eta = elapsed / done * (self.total - done) if done else float("nan")
+            parts = [f"{self.description}: {done}/{self.total} ({100 * done / max(self.total, 1):.0f}%)",
+                     fields_text(self.fields), f"elapsed {duration(elapsed)}", f"ETA {duration(eta)}"]
+            print("  ".join(p for p in parts if p), file=self.stream, flush=True)
+
+    def advance(self, n: int = 1, **fields) -> None:
+        with self.lock:
+            before, self.done = self.done, self.done + n
+            self.fields = dict(fields)
+            due = self.done // self.every > before // self.every and self.done < self.total
+        if due:
+            self.line()
+
+    def heartbeat(self, seconds: float, stop: threading.Event) -> None:
+        """Until ``stop``: a line whenever ``seconds`` have passed since the last one."""
+        while not stop.wait(max(self.last + seconds - time.monotonic(), 0.0)):
+            if time.monotonic() - self.last >= seconds:
+                self.line()

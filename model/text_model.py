@@ -51,40 +51,62 @@ def _generation_config(source: str, default):
         return default
 
 
-def tiny_t5_config(d_model: int = 64, seed_layers: int = 2):
+def tiny_t5_config(d_model: int = 64, seed_layers: int = 2, vocab_size: int = 384):
     from transformers import T5Config
 
-    return T5Config(vocab_size=384, d_model=d_model, d_kv=16, d_ff=2 * d_model, num_layers=seed_layers,
+    return T5Config(vocab_size=vocab_size, d_model=d_model, d_kv=16, d_ff=2 * d_model, num_layers=seed_layers,
                     num_decoder_layers=seed_layers, num_heads=4, relative_attention_num_buckets=16,
                     relative_attention_max_distance=64, dropout_rate=0.0, feed_forward_proj="gated-gelu",
                     tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
 
 
-def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0) -> Path:
+def build_tiny_t5(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0, tokenizer=None) -> Path:
     """Write a tiny random T5 (a few hundred thousand parameters) with a byte-level tokenizer that
-    needs no vocabulary file; deterministic for a seed. Returns the directory."""
+    needs no vocabulary file, or with ``tokenizer`` (a transformers tokenizer whose pad, eos ids
+    are 0, 1, as T5's), the vocabulary sized to it; deterministic for a seed. Returns the directory."""
     import torch
     from transformers import ByT5Tokenizer, T5ForConditionalGeneration
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar in a log
     out = Path(out_dir)
     torch.manual_seed(seed)
-    model = T5ForConditionalGeneration(tiny_t5_config(d_model))
-    tokenizer = ByT5Tokenizer()
-    tokenizer.model_max_length = 512
+    if tokenizer is None:
+        tokenizer = ByT5Tokenizer()
+        tokenizer.model_max_length = 512
+    if (tokenizer.pad_token_id, tokenizer.eos_token_id) != (0, 1):
+        raise ValueError(f"a T5 tokenizer has pad id 0 and eos id 1, not {tokenizer.pad_token_id}, {tokenizer.eos_token_id}")
+    model = T5ForConditionalGeneration(tiny_t5_config(d_model, vocab_size=len(tokenizer)))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
 
+def mask_tokens(ids: torch.Tensor, keep: torch.Tensor, unk_id: int, rate: float,
+                generator: torch.Generator) -> torch.Tensor:
+    """``ids`` (n, s) with each token where ``keep`` (n, s) is False replaced, with probability
+    ``rate``, by ``unk_id``: the denoising input of ``pretrain_text_model``."""
+    import torch
+
+    hit = (torch.rand(ids.shape, generator=generator) < rate) & ~keep
+    return ids.masked_fill(hit, unk_id)
+
+
 def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str]], steps: int = 600,
-                        batch_size: int = 16, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> float:
+                        batch_size: int = 16, lr: float = 2e-3, seed: int = 0, progress: bool = True,
+                        mask_rate: float = 0.0) -> float:
     """Teach a (tiny) text model the corpus: seq2seq training on ``(source, target)`` pairs, saved
     in place. Gives the demo's frozen decoder a language of its own. Returns the last loss.
+    ``mask_rate``: each source token (padding and special tokens excepted) is replaced by the
+    unknown token with this probability, a denoising objective as T5's pretraining: the model
+    meets the unknown token in training and learns that it says little.
     ``progress``: a bar on a terminal, else a plain line every tenth of the steps."""
     import torch
 
     tokenizer, model = load_text_model(str(model_dir))
+    if mask_rate and tokenizer.unk_token_id is None:
+        raise ValueError("mask_rate needs a tokenizer with an unknown token")
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
@@ -93,6 +115,9 @@ def pretrain_text_model(model_dir: str | os.PathLike, pairs: list[tuple[str, str
         for _ in range(steps):
             idx = torch.randint(len(pairs), (batch_size,), generator=g).tolist()
             src = tokenizer([pairs[i][0] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=256)
+            if mask_rate:
+                special = torch.isin(src["input_ids"], torch.tensor(tokenizer.all_special_ids))  # (b, s)
+                src["input_ids"] = mask_tokens(src["input_ids"], special, tokenizer.unk_token_id, mask_rate, g)
             tgt = tokenizer([pairs[i][1] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=192)
             labels = tgt["input_ids"].masked_fill(tgt["attention_mask"] == 0, -100)
             loss = model(**src, labels=labels).loss

@@ -29,6 +29,7 @@ from data.synthetic.materials import (
 )
 from data.synthetic.plan import (
     FULL_SIZE,
+    STYLES,
     SUBJECTS1,
     SUBJECTS2,
     CorpusPlan,
@@ -38,7 +39,8 @@ from data.synthetic.plan import (
 )
 from data.synthetic.records import missing_sentence, recorded_sentence, sentence_fields
 from infra.options import OptionParser
-from infra.progress import progress_bar
+from infra.progress import Advance
+from infra.progress import progress as progress_of
 
 DEFAULT_SIGNAL_TO_NOISE = 1.0
 LABELS_FILE = "labels_8variants.jsonl"
@@ -60,33 +62,10 @@ def missing_slots(rng: np.random.Generator, n: int, task_index: int, subject_ind
     return set(range(start, start + size))
 
 
-class _Progress:
-    """A rich progress bar over sentences, or nothing."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.bar = None
-        if enabled:
-            self.bar = progress_bar(transient=False)
-            self.task = self.bar.add_task("synthetic ZuCo", total=total)
-
-    def __enter__(self) -> "_Progress":
-        if self.bar:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar:
-            self.bar.stop()
-
-    def step(self, description: str | None = None) -> None:
-        if self.bar:
-            self.bar.update(self.task, advance=1, **({"description": description} if description else {}))
-
-
 def write_subject_file(path: Path, tp: TaskPlan, subject: str, rng: np.random.Generator,
-                       seed: int, missing: set[int], signal_to_noise: float,
+                       seed: int, missing: set[int], signal_to_noise: float | None,
                        word_features: bool | Sequence[str],
-                       compress: bool, progress: _Progress,
+                       compress: bool, advance: Advance,
                        wrong_channels_at: int | None = None) -> dict[str, int]:
     """Write one subject's ``.mat`` file of a task; returns counts of slots and missing ones."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +82,7 @@ def write_subject_file(path: Path, tp: TaskPlan, subject: str, rng: np.random.Ge
                                           word_features)
                 if j == wrong_channels_at:
                     entry["rawData"] = entry["rawData"][:100]
-            progress.step(path.name)
+            advance(1, file=path.name)
             yield entry
 
     if tp.dataset == "ZuCo1":
@@ -116,7 +95,7 @@ def write_subject_file(path: Path, tp: TaskPlan, subject: str, rng: np.random.Ge
 
 
 def _plant_faults(root: Path, plan: CorpusPlan, seed: int, subjects1: Sequence[str],
-                  snr: float) -> list[dict]:
+                  snr: float | None) -> list[dict]:
     """A truncated file, a sentence with 100 channels (done while writing), an unknown subject."""
     faults = []
     sr, nr = plan.tasks[0], plan.tasks[1]
@@ -133,7 +112,7 @@ def _plant_faults(root: Path, plan: CorpusPlan, seed: int, subjects1: Sequence[s
     small = TaskPlan(sr.dataset, sr.task, sr.folder, sr.suffix, rows=sr.rows[:3])
     path = mat_path(root, small, UNKNOWN_SUBJECT)
     write_subject_file(path, small, UNKNOWN_SUBJECT, np.random.default_rng([seed, 99]), seed,
-                       set(), snr, False, False, _Progress(False, 0))
+                       set(), snr, False, False, lambda *_, **__: None)
     faults.append({"kind": "unknown_subject", "path": str(path.relative_to(root)),
                    "subject": UNKNOWN_SUBJECT})
     return faults
@@ -141,9 +120,9 @@ def _plant_faults(root: Path, plan: CorpusPlan, seed: int, subjects1: Sequence[s
 
 def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2,
                  n_sentences: int | Sequence[int] = 40, seed: int = 0,
-                 signal_to_noise: float = DEFAULT_SIGNAL_TO_NOISE, faults: bool = False,
+                 signal_to_noise: float | None = DEFAULT_SIGNAL_TO_NOISE, faults: bool = False,
                  word_features: bool | Sequence[str] = False, compress: bool = False,
-                 progress: bool = False) -> dict[str, Any]:
+                 progress: bool = False, style: str = "zuco") -> dict[str, Any]:
     """Write a synthetic ZuCo ``raw_data`` tree to ``out_dir``; returns a summary dict.
 
     ``n_sentences``: recorded sentences per subject file, one int for all five tasks or
@@ -151,14 +130,16 @@ def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2
     first ``n_subjects1`` / ``n_subjects2`` codes of docs/protocol.md §inputs. ``word_features=True`` adds the
     per-band word values (``FFD_t1`` ... ; 24 per word in ZuCo1, 64 in ZuCo2: slow and large),
     ``word_features=("GD",)`` only those of the named measures. ``faults=True`` plants the faults listed
-    in the summary for error-handling tests.
+    in the summary for error-handling tests. ``signal_to_noise=None``: EEG that carries nothing of
+    the text (``data.synthetic.eeg``). ``style``: ``zuco`` (long sentences as in ZuCo) or
+    ``short`` (one-clause sentences that name their class: the demo's; ``data.synthetic.plan.STYLES``).
     """
     started = time.perf_counter()
     if not (0 <= n_subjects1 <= len(SUBJECTS1) and 0 <= n_subjects2 <= len(SUBJECTS2)):
         raise ValueError(f"subjects: 0..{len(SUBJECTS1)} for ZuCo1, 0..{len(SUBJECTS2)} for ZuCo2")
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    plan = build_plan(n_sentences, seed)
+    plan = build_plan(n_sentences, seed, style)
     subjects = {"ZuCo1": SUBJECTS1[:n_subjects1], "ZuCo2": SUBJECTS2[:n_subjects2]}
     write_zuco1_materials(plan, root / "ZuCo1" / "task_materials")
     write_zuco2_materials(plan, root / "ZuCo2" / "task_materials")
@@ -167,7 +148,7 @@ def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2
 
     files, slots, missing = [], 0, 0
     total = sum(len(tp.recorded) * len(subjects[tp.dataset]) for tp in plan.tasks)
-    with _Progress(progress, total) as bar:
+    with progress_of("synthetic ZuCo", total, enabled=progress) as advance:
         for ti, tp in enumerate(plan.tasks):
             codes = SUBJECTS1 if tp.dataset == "ZuCo1" else SUBJECTS2
             for subject in subjects[tp.dataset]:
@@ -177,14 +158,14 @@ def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2
                 wrong = 1 if faults and ti == 0 and si == 0 else None
                 path = mat_path(root, tp, subject)
                 counts = write_subject_file(path, tp, subject, rng, seed, gaps, signal_to_noise,
-                                            word_features, compress, bar, wrong_channels_at=wrong)
+                                            word_features, compress, advance, wrong_channels_at=wrong)
                 files.append(str(path.relative_to(root)))
                 slots += counts["slots"]
                 missing += counts["missing"]
     planted = _plant_faults(root, plan, seed, subjects["ZuCo1"], signal_to_noise) if faults else []
 
     summary: dict[str, Any] = {
-        "format": "synthetic-zuco", "seed": seed, "signal_to_noise": signal_to_noise,
+        "format": "synthetic-zuco", "seed": seed, "style": style, "signal_to_noise": signal_to_noise,
         "subjects": {k: list(v) for k, v in subjects.items()},
         "sentences": {f"{tp.dataset}/{tp.task}": len(tp.recorded) for tp in plan.tasks},
         "material_rows": {f"{tp.dataset}/{tp.task}": len(tp.rows) for tp in plan.tasks},
@@ -226,13 +207,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sentences", default="40",
                     help="sentences per file: N, or SR,NR1,TSR1,NR2,TSR2, or 'full'")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--signal_to_noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE)
+    ap.add_argument("--signal_to_noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE,
+                    help="peak of a word's pattern over the noise standard deviation")
+    ap.add_argument("--no_signal", action="store_true",
+                    help="EEG that carries nothing of the text: no word patterns, reading time independent of the words")
+    ap.add_argument("--style", choices=STYLES, default="zuco",
+                    help="zuco: long sentences as in ZuCo; short: one-clause sentences that name their class")
     ap.add_argument("--faults", action="store_true", help="plant faults for error-handling tests")
     ap.add_argument("--word_features", nargs="?", const="all", default=None, metavar="MEASURES",
                     help="add the per-band word values (FFD_t1 ...): of every measure ZuCo holds (no "
                          "value or 'all': slow and large) or of the named ones (e.g. GD, or FFD,GD,TRT)")
     ap.add_argument("--compress", action="store_true", help="compress the .mat files")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress (otherwise a bar on a terminal, plain lines in a log file)")
     args = ap.parse_args(argv)
     words = _word_measures(ap, args.word_features)
     try:
@@ -241,8 +228,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ap.error(f"--subjects {args.subjects!r} / --sentences {args.sentences!r}: expected numbers "
                  "separated by commas (or --sentences full)")
     try:
-        summary = write_corpus(args.out, subj[0], subj[-1], sizes, args.seed, args.signal_to_noise,
-                               args.faults, words, args.compress, progress=not args.quiet)
+        snr = None if args.no_signal else args.signal_to_noise
+        summary = write_corpus(args.out, subj[0], subj[-1], sizes, args.seed, snr,
+                               args.faults, words, args.compress, progress=not args.quiet,
+                               style=args.style)
     except OSError as err:  # an unwritable --out, a full disk: one line, not a traceback
         ap.exit(1, f"error: cannot write the corpus to {args.out}: {err.strerror or err}\n")
     print(f"wrote {len(summary['mat_files'])} .mat files, {summary['sentence_slots']} sentence "

@@ -6,6 +6,10 @@ processes). While the word is read (200-400 ms at 500 Hz) its pattern is switche
 Hann envelope; pink-ish noise (AR(1) plus white, unit variance) is added and the sum is scaled by a
 per-subject gain and per-channel gains. ``signal_to_noise`` is the envelope peak of the (unit
 RMS) pattern over the noise standard deviation. Channel 105 is all zeros, as in ZuCo.
+
+Without a signal (``signal_to_noise=None``) the EEG carries nothing of the text: no patterns, and
+a reading time drawn independently of the words (2-6 s, shared evenly by the words), since the
+length of a recording alone tells how long a sentence is.
 """
 from __future__ import annotations
 
@@ -86,10 +90,17 @@ def pink_noise(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return (_MIX[0] * ar + _MIX[1] * white) / _NOISE_STD
 
 
+NO_SIGNAL_SAMPLES = (1000, 3000)
+"""Reading time (samples at 500 Hz) of a sentence without signal, drawn uniformly whatever its words."""
+
+
 def read_sentence(words: list[str], profile: SubjectProfile, rng: np.random.Generator,
-                  signal_to_noise: float) -> Reading:
-    """Simulate the EEG of reading ``words`` once."""
+                  signal_to_noise: float | None) -> Reading:
+    """Simulate the EEG of reading ``words`` once (``signal_to_noise=None``: EEG independent of them)."""
     durations = word_durations(words, profile.speed, rng)
+    if signal_to_noise is None:
+        total = int(rng.integers(*NO_SIGNAL_SAMPLES))
+        durations = np.diff(np.round(np.linspace(0, total, len(words) + 1))).astype(int)
     lead_in, lead_out = (int(x) for x in rng.integers(10, 26, 2))
     onsets = lead_in + np.concatenate([[0], np.cumsum(durations)[:-1]]).astype(int)
     t = int(lead_in + durations.sum() + lead_out)

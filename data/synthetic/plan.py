@@ -73,9 +73,10 @@ def _count(n: int, rate: float, minimum: int = 0) -> int:
 
 
 class _Planner:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, short: bool = False):
         self.rng = np.random.default_rng([seed, 11])
-        self.gen = TextGenerator(self.rng)
+        self.short = short
+        self.gen = TextGenerator(self.rng, short)
 
     def relations(self) -> tuple[str, ...]:
         u = self.rng.random()
@@ -86,7 +87,7 @@ class _Planner:
         return self.gen.pick(MULTI_RELATIONS)
 
     def long(self) -> bool:
-        return self.gen.chance(0.03)
+        return not self.short and self.gen.chance(0.03)
 
     def flags(self, n: int, rate: float) -> np.ndarray:
         out = np.zeros(n, bool)
@@ -107,9 +108,11 @@ class _Planner:
         one_word = int(self.rng.integers(n)) if n >= 10 else -1
         control = self.flags(n, 0.11)
         rows, sid = [], 5
+        # short sentences: the three sentiments in equal shares, shuffled; else each drawn at random
+        balanced = self.rng.permutation(np.resize([-1, 0, 1], n)).tolist() if self.short else None
         for i in range(n):
-            s = self.gen.one_word(i) if i == one_word else \
-                self.gen.movie(int(self.rng.integers(-1, 2)), long=self.long())
+            s = self.gen.one_word(i) if i == one_word else self.gen.movie(
+                balanced[i] if balanced else int(self.rng.integers(-1, 2)), long=self.long())
             rows.append(Row(s, (sid, 0), bool(control[i]), str(s.sentiment), str(s.sentiment)))
             sid += 1 + int(self.gen.chance(0.01))
         return rows
@@ -239,10 +242,17 @@ def _sizes(n_sentences: int | Sequence[int]) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)
 
 
-def build_plan(n_sentences: int | Sequence[int], seed: int = 0) -> CorpusPlan:
+STYLES = ("zuco", "short")
+"""Sentence styles: ``zuco``, long sentences as in ZuCo (prefixes, tails, a few too long to keep);
+``short``, one-clause sentences that name their class (``data.synthetic.text.TextGenerator``)."""
+
+
+def build_plan(n_sentences: int | Sequence[int], seed: int = 0, style: str = "zuco") -> CorpusPlan:
     """Draw the sentences and lay them out over the five tasks (deterministic per seed)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown sentence style {style!r}; choose from {', '.join(STYLES)}")
     sizes = _sizes(n_sentences)
-    p = _Planner(seed)
+    p = _Planner(seed, short=style == "short")
     sr = p.sr(sizes[0])
     nr1 = p.nr1(sizes[1])
     tsr1, dups = p.tsr1(sizes[2], nr1)

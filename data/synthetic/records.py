@@ -79,7 +79,7 @@ def missing_sentence(dataset: str, suffix: str, sentence: Sentence) -> dict[str,
 
 
 def recorded_sentence(dataset: str, suffix: str, sentence: Sentence, profile: SubjectProfile,
-                      rng: np.random.Generator, signal_to_noise: float,
+                      rng: np.random.Generator, signal_to_noise: float | None,
                       word_features: bool | Sequence[str] = True) -> dict[str, Any]:
     """Simulate one reading of ``sentence`` and lay it out as a ``sentenceData`` entry."""
     words = sentence.words

@@ -65,10 +65,16 @@ def _variants(text: str, main: str, semantic: tuple[str, str], parts: Sequence[s
 
 
 class TextGenerator:
-    """Draws unique sentences from templates with a numpy generator (deterministic per seed)."""
+    """Draws unique sentences from templates with a numpy generator (deterministic per seed).
 
-    def __init__(self, rng: np.random.Generator):
+    ``short``: short sentences (one clause, no prefixes or tails) that name their class: a review
+    says whether it is positive, negative or neutral and that it is about a movie, a biography
+    opens with "... in life" and names its relation (education, marriage, ...); see
+    ``words.SHORT_MOVIE_MAINS`` and ``words.SHORT_BIO_CLAUSES``."""
+
+    def __init__(self, rng: np.random.Generator, short: bool = False):
         self.rng = rng
+        self.short = short
         self.seen: set[str] = set()
 
     def pick(self, seq: Sequence):
@@ -87,7 +93,20 @@ class TextGenerator:
 
     # --- movie reviews --------------------------------------------------------------------
     def movie(self, sentiment: int, long: bool = False) -> Sentence:
+        if self.short:
+            return self._unique(lambda: self._short_movie(sentiment))
         return self._unique(lambda: self._movie(sentiment, long))
+
+    def _short_movie(self, s: int) -> Sentence:
+        p = self.pick
+        main = p(W.SHORT_MOVIE_MAINS).format(adv=p(W.ADVERBS), adj=p(W.ADJECTIVES[s]),
+                                             aspect=p(W.MOVIE_ASPECTS), topic=p(W.MOVIE_TOPICS))
+        label, gist = W.SENTIMENT_WORDS[s], W.GIST[s]
+        text = p(W.SHORT_MOVIE_VERDICTS).format(Main=_cap(main), main=main, label=label, gist=W.SHORT_MOVIE_GISTS[s])
+        semantic = (f"{_cap(main)}, so the movie is {gist}.", f"The movie is {gist}: {main}.")
+        parts = [main, f"My review is {label}"]
+        return Sentence(text=text, kind="movie", sentiment=s, relations=(),
+                        variants=_variants(text, main, semantic, parts))
 
     def _movie(self, s: int, long: bool) -> Sentence:
         p = self.pick
@@ -127,24 +146,14 @@ class TextGenerator:
 
     # --- biographies ----------------------------------------------------------------------
     def bio(self, relations: Sequence[str], long: bool = False) -> Sentence:
-        return self._unique(lambda: self._bio(tuple(relations), long))
+        return self._unique(lambda: self._bio(tuple(relations), long and not self.short))
 
     def _bio(self, relations: tuple[str, ...], long: bool) -> Sentence:
+        if self.short:
+            return self._short_bio(relations)
         p = self.pick
-        first, gender = p(W.FIRST_NAMES)
-        name = f"{first} {p(W.LAST_NAMES)}"
-        other = f"{p(W.FIRST_NAMES)[0]} {p(W.LAST_NAMES)}"
-        pron, pos = ("he", "his") if gender == "m" else ("she", "her")
-        year = int(self.rng.integers(1850, 1990))
-        slots = dict(year=year, field=p(W.FIELDS), univ=p(W.UNIVERSITIES), company=p(W.COMPANIES),
-                     job=p(W.JOBS), nat=p(W.NATIONALITIES), party=p(W.PARTIES), place=p(W.PLACES),
-                     Q=other, n=int(self.rng.integers(2, 30)), city=p(W.CITIES),
-                     hobby=p(W.HOBBIES), topic=p(W.BIO_TOPICS), award=p(W.AWARDS),
-                     pos=pos, Pos=_cap(pos), pron=pron, Pron=_cap(pron))
-        slots["work"] = p(W.WORKS).format(pos=pos)
-        slots["jobtitle"] = p(W.JOB_TITLES).format(
-            society=p(W.SOCIETIES), company=slots["company"], state=p(W.STATES),
-            city=slots["city"], paper=p(W.PAPERS))
+        name, slots = self._bio_slots()
+        pron, pos = slots["pron"], slots["pos"]
         display = name
         if self.chance(0.12):
             born = int(self.rng.integers(1820, 1930))
@@ -170,6 +179,37 @@ class TextGenerator:
             [t[1].format(**slots) for t in tails]
         return Sentence(text=text, kind="bio", sentiment=None, relations=relations,
                         variants=_variants(text, plain, semantic, parts), name=name)
+
+    def _bio_slots(self) -> tuple[str, dict]:
+        """A person's name and the template slots of a biography (pronouns, places, years...)."""
+        p = self.pick
+        first, gender = p(W.FIRST_NAMES)
+        name = f"{first} {p(W.LAST_NAMES)}"
+        other = f"{p(W.FIRST_NAMES)[0]} {p(W.LAST_NAMES)}"
+        pron, pos = ("he", "his") if gender == "m" else ("she", "her")
+        year = int(self.rng.integers(1850, 1990))
+        slots = dict(year=year, field=p(W.FIELDS), univ=p(W.UNIVERSITIES), company=p(W.COMPANIES),
+                     job=p(W.JOBS), nat=p(W.NATIONALITIES), party=p(W.PARTIES), place=p(W.PLACES),
+                     Q=other, n=int(self.rng.integers(2, 30)), city=p(W.CITIES),
+                     hobby=p(W.HOBBIES), topic=p(W.BIO_TOPICS), award=p(W.AWARDS),
+                     pos=pos, Pos=_cap(pos), pron=pron, Pron=_cap(pron))
+        slots["work"] = p(W.WORKS).format(pos=pos)
+        slots["jobtitle"] = p(W.JOB_TITLES).format(
+            society=p(W.SOCIETIES), company=slots["company"], state=p(W.STATES),
+            city=slots["city"], paper=p(W.PAPERS))
+        return name, slots
+
+    def _short_bio(self, relations: tuple[str, ...]) -> Sentence:
+        name, slots = self._bio_slots()
+        clauses = [self.pick(W.SHORT_BIO_CLAUSES[r]) for r in (relations or ("",))]
+        filled = [c.format(S=name if i == 0 else slots["pron"], **slots) for i, c in enumerate(clauses)]
+        main = " and ".join(filled)
+        prefix = self.pick(W.LIFE_PREFIXES).format(**slots)
+        text = f"{prefix} {main}."
+        semantic = (_cap(main) + ".", f"This is about {name}: {main}.")
+        parts = [filled[0]] + [_cap(f) for f in filled[1:]]
+        return Sentence(text=text, kind="bio", sentiment=None, relations=relations,
+                        variants=_variants(text, main, semantic, parts), name=name)
 
 
 # --- planted typos ------------------------------------------------------------------------------

@@ -195,3 +195,37 @@ SYNONYMS_V1 = {
     "traveled": "made a trip", "married": "got married to", "although": "though",
     "mostly": "largely", "feels": "seems", "watching": "seeing", "established": "formed",
 }
+
+# --- short sentences that name their class (``--style short``, the demo's) ------------------
+# The demo's tiny text model knows no English beyond the corpus, so zero-shot classification by
+# label sentences ("It is positive.", "It is about education.", "movie" / "life") can only rest
+# on words a sentence shares with them: these sentences say their class in so many words.
+SENTIMENT_WORDS = {1: "positive", 0: "neutral", -1: "negative"}
+SHORT_MOVIE_MAINS = (
+    "this movie is {adv} {adj}",
+    "{aspect} of this movie is {adj}",
+    "the movie feels {adj}",
+    "this movie about {topic} is {adj}",
+)
+SHORT_MOVIE_VERDICTS = ("{Main}; my review is {label}: {gist}.", "My review is {label}, {gist}: {main}.")
+SHORT_MOVIE_GISTS = {1: "a good movie", 0: "a movie neither good nor bad", -1: "a bad movie"}
+"""A review: its main clause and its verdict, which names the sentiment ("... is positive", as the
+label sentence "It is positive." has it) and calls it a good or bad movie (the "movie, good or
+bad" of the movie label sentence)."""
+LIFE_PREFIXES = ("Early in life,", "Later in life,", "All {pos} life,")
+"""Every short biography opens with one: the "life" of the biography label sentence."""
+SHORT_BIO_CLAUSES = {
+    "AWARD": ("{S} was honored at the awarding of {award}", "{S} won {award} at an awarding in {year}"),
+    "EDUCATION": ("{S} received {pos} education at {univ}", "{S} got an education in {field} at {univ}"),
+    "EMPLOYER": ("{S} found employment at {company}", "{S} had employment with {company} for {n} years"),
+    "FOUNDER": ("{S} led the foundation of {company}", "{S} took part in the foundation of {company} in {year}"),
+    "JOB_TITLE": ("{S} held the job title of {jobtitle}", "{S} had the job title of {job} in {city}"),
+    "NATIONALITY": ("{S} was of {nat} nationality", "{S} took {nat} nationality in {year}"),
+    "POLITICAL_AFFILIATION": ("{S} had a political affiliation with {party}",
+                              "{S} kept {pos} political affiliation with {party}"),
+    "VISITED": ("{S} paid a visit to {place}", "{S} made a visit to {place} in {year}"),
+    "WIFE": ("{S} entered a marriage with {Q}", "{S} began a marriage with {Q} in {year}"),
+    "": ("{S} enjoyed {hobby}", "{S} often spoke about {topic}", "{S} kept a diary"),
+}
+"""Main clauses per relation ("" = no relation), each naming its relation as the zero-shot
+label sentence does (awarding, education, employment, ...)."""

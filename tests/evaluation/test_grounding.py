@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation import columns as C
 from evaluation.grounding import compare, grounding, grounding_lines
 from evaluation.zero_shot import baselines, majority_frame
 
@@ -80,3 +81,14 @@ def test_holm_adjusts_across_the_metrics_of_a_verdict(rng):
     gen = v["generation"]["metrics"]
     raw = max(a["p"] for a in gen["Bleu1"]["against"].values())
     assert gen["Bleu1"]["p_holm"] == pytest.approx(min(1.0, 2 * raw))  # the smaller of 2 p-values, times 2
+
+
+def test_generation_is_judged_at_mtv_and_at_raw(rng):
+    eeg = run(rng.uniform(0, 1, N), np.ones(N), rng.uniform(0.5, 1, N))
+    eeg[C.gm_bleu(1, C.RAW_TAG)] = eeg[C.rouge_at("fmeasure", C.RAW_TAG)] = rng.uniform(0.5, 1, N)
+    worse_at_raw = eeg.assign(**{C.gm_bleu(1, C.RAW_TAG): 0.0, C.rouge_at("fmeasure", C.RAW_TAG): 0.0})
+    gen = verdicts(eeg, {"noise": worse_at_raw, "shuffled": worse_at_raw.copy()})["generation"]
+    assert list(gen["metrics"]) == [C.bleu(1), C.rouge("fmeasure"), C.gm_bleu(1, C.RAW_TAG),
+                                    C.rouge_at("fmeasure", C.RAW_TAG)]
+    assert [m["grounded"] for m in gen["metrics"].values()] == [False, False, True, True]
+    assert gen["grounded"]  # a verdict holds when one of its metrics does: each is listed in the line

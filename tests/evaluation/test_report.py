@@ -15,6 +15,7 @@ from evaluation.report import (
     curve_lines,
     provenance_lines,
     retrieval_chance,
+    samples_line,
     value_or_reason,
 )
 from evaluation.result import provenance
@@ -85,3 +86,11 @@ def test_provenance_names_store_checkpoint_code_and_config(run_dir, tmp_path):
     assert store_identity(store)["sha256"] != before  # another store, another identity
     text = "\n".join(provenance_lines(p))
     assert "google/flan-t5-large" in text and p["checkpoint"]["sha256"] in text and '{"seed": 0}' in text
+
+
+def test_the_samples_line_counts_each_zero_shot_task_and_its_labels():
+    samples = pd.DataFrame({"Raw Task Key": ["task1"] * 3 + ["task3"] * 2 + ["task2"],
+                            "Sentiment label": ["positive", "negative", "positive", None, None, None],
+                            "Relation label": [None, None, None, "marriage", "marriage", None]})
+    assert samples_line(samples) == ("tested on 6 paired test samples (zero-shot: sentiment 3 samples, 2 labels; "
+                                     "relation 2 samples, 1 label; corpus 6 samples, 2 labels)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import time
 from types import SimpleNamespace
 
 import torch
@@ -101,3 +102,19 @@ def test_a_resumed_run_says_what_it_trained_in_this_run_and_in_all():
     clock.now += 64
     cb.on_fit_end(fake_trainer(3, {}, max_epochs=3, global_step=30, batches=10), None)
     assert log.getvalue().splitlines()[0] == "done: trained 1.6 epochs in this run, 3 in all, in 1m04s (40s/epoch)"
+def test_plain_lines_keep_coming_while_a_slow_step_runs():
+    log = io.StringIO()
+    with progress("writing", 100, stream=log, seconds=0.05) as advance:
+        advance(1)
+        time.sleep(0.4)  # a slow second step: a line every 0.05 s all the same
+        advance(1)
+    lines = [line.split("  ")[0] for line in log.getvalue().splitlines()]
+    assert lines.count("writing: 1/100 (1%)") >= 2 and lines[-1] == "writing: 2/100 (2%)"
+
+
+def test_without_seconds_a_slow_step_gets_no_line():
+    log = io.StringIO()
+    with progress("writing", 100, stream=log, seconds=None) as advance:
+        advance(1)
+        time.sleep(0.2)
+    assert [line.split("  ")[0] for line in log.getvalue().splitlines()] == ["writing: 1/100 (1%)"]

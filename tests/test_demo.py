@@ -1,0 +1,61 @@
+"""The demo's pipeline on a synthetic corpus whose EEG carries nothing of the text: the verdicts
+must all be "not grounded" (the demo's own corpus gives "grounded": bench/demo_seeds.py)."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from data.preprocess.prepare import prepare
+from data.store import open_store
+from data.synthetic import tiny_t5
+from data.synthetic.corpus import LABELS_FILE, write_corpus
+from data.synthetic.eeg import NO_SIGNAL_SAMPLES, read_sentence, subject_profile
+from tests.paths import ROOT
+from tests.test_train_cli import train_in_process
+
+SIZES = (60, 12, 24, 12, 12)  # SR, NR1, TSR1, NR2, TSR2: short sentences, 2 + 2 readers
+
+
+def load_test_script():
+    """test.py as a module (its name is taken by Python's own ``test`` package)."""
+    spec = importlib.util.spec_from_file_location("glim_test_py", ROOT / "test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_without_signal_the_reading_time_does_not_depend_on_the_words():
+    profile, rng = subject_profile("ZAB"), np.random.default_rng(0)
+    words = {n: ["word"] * n for n in (3, 30)}
+    lengths = {n: [read_sentence(w, profile, rng, None).data.shape[1] for _ in range(200)] for n, w in words.items()}
+    for n, ls in lengths.items():
+        assert NO_SIGNAL_SAMPLES[0] + 20 <= min(ls) and max(ls) <= NO_SIGNAL_SAMPLES[1] + 50, n
+    assert abs(np.mean(lengths[3]) - np.mean(lengths[30])) < 150  # ~0 apart; with words' own times ~3800
+    assert not np.any(read_sentence(["film"] * 5, profile, rng, None).data[104])
+
+
+@pytest.mark.slow
+def test_a_corpus_without_signal_is_grounded_nowhere(tmp_path):
+    raw, store, ckpt, out = tmp_path / "raw_data", tmp_path / "store", tmp_path / "ckpt", tmp_path / "results"
+    write_corpus(raw, 2, 2, SIZES, seed=3, signal_to_noise=None, style="short")
+    prepare(raw, store, labels=raw / LABELS_FILE, console=Console(file=io.StringIO()))
+    assert len(open_store(store).records.query("phase == 'test'")) >= 20
+    with redirect_stdout(io.StringIO()):
+        assert tiny_t5.main(["--out", str(ckpt / "tiny-t5"), "--pretrain_on", str(store), "--steps", "100"]) == 0
+        assert train_in_process("--config", str(ROOT / "configs" / "demo.yaml"), "--data.data_dir", str(store),
+                                "--model.text_model_id", str(ckpt / "tiny-t5"), "--out_dir", str(ckpt),
+                                "--max_epochs", "3", "--progress", "false") == 0
+        assert load_test_script().main(["--ckpt", str(ckpt / "last.ckpt"), "--data_dir", str(store), "--out", str(out),
+                                 "--max_length", "40", "--controls", "noise,shuffled", "--report", "false",
+                                 "--progress", "false", "--bootstrap", "200"]) == 0
+    verdicts = json.loads((out / "metrics.json").read_text())["grounding"]
+    assert {family: v["tested"] for family, v in verdicts.items()} == dict.fromkeys(
+        ("generation", "retrieval", "classification"), True)
+    assert not [family for family, v in verdicts.items() if v["grounded"]]
