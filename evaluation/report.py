@@ -216,24 +216,31 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
                   "generation against all others: 1 = every generation repeats another) and lengths in words."), "",
                   *diversity_tables(result["diversity"])]
 
-    figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
-    ret = [k for k in summary if k.startswith("retrieval_")]
-    chance = result.get("baselines", {}).get("retrieval_chance", {})
-    lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
-              f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
-              f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
-              markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
-                                           "chance": [fmt(chance.get(k)) for k in ret]})),
-              "", "![ranks](figures/retrieval_ranks.png)", ""]
+    skipped = result.get("not_applicable") or {}
+    if "retrieval" in skipped:
+        lines += ["## Retrieval", "", f"{skipped['retrieval'].capitalize()}.", ""]
+    else:
+        figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
+        ret = [k for k in summary if k.startswith("retrieval_")]
+        chance = result.get("baselines", {}).get("retrieval_chance", {})
+        lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
+                  f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
+                  f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
+                  markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
+                                               "chance": [fmt(chance.get(k)) for k in ret]})),
+                  "", "![ranks](figures/retrieval_ranks.png)", ""]
 
-    figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
-    lines += ["## Zero-shot classification", "",
-              ("Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
-              "from the EEG vector, and from the text vectors of the raw and of the generated sentence. "
-              "The majority class always answers the most frequent label(s) of these samples; balanced "
-              "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance)."), "",
-              markdown_table(zero_shot_table(samples, result.get("baselines", {}).get("zero_shot", {}))), "",
-              "![confusion](figures/zero_shot_confusion.png)", ""]
+    if "zero_shot" in skipped:
+        lines += ["## Zero-shot classification", "", f"{skipped['zero_shot'].capitalize()}.", ""]
+    else:
+        figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
+        lines += ["## Zero-shot classification", "",
+                  ("Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
+                  "from the EEG vector, and from the text vectors of the raw and of the generated sentence. "
+                  "The majority class always answers the most frequent label(s) of these samples; balanced "
+                  "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance)."), "",
+                  markdown_table(zero_shot_table(samples, result.get("baselines", {}).get("zero_shot", {}))), "",
+                  "![confusion](figures/zero_shot_confusion.png)", ""]
 
     if comparisons:
         decisive = [m for ms in GROUNDING.values() for m in ms]
