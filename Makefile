@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 
 LOCK   := requirements.lock
 
-.PHONY: env lock demo test test-fast bench clean
+.PHONY: env lock demo baseline-demo test test-fast bench clean
 
 env: $(VENV)/.installed
 
@@ -43,6 +43,20 @@ demo: env
 	$(PY) test.py --ckpt checkpoints/demo/last.ckpt --data_dir $(DEMO_STORE) --out results/demo --max_length 192 --controls all --overwrite
 	@echo "demo report: results/demo/report.md"
 
+# GLIM and the BrainTranslator baseline (docs/baseline.md) on the same demo store (with word features),
+# tested on the same samples, compared side by side: results/demo-comparison/comparison.md
+baseline-demo: env
+	$(PY) -m data.synthetic --out $(DEMO_RAW) --subjects 2 --sentences 36 --seed 0 --word-features GD
+	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --word-features GD --overwrite
+	$(PY) -m data.synthetic.tiny_t5 --out checkpoints/demo/tiny-t5 --pretrain-on $(DEMO_STORE) --steps 300
+	$(PY) -m model.bart --out checkpoints/demo/tiny-bart
+	$(PY) train.py --config configs/demo.yaml --overwrite
+	$(PY) train.py --config configs/brain_translator_demo.yaml --overwrite
+	$(PY) test.py --ckpt checkpoints/demo/last.ckpt --data_dir $(DEMO_STORE) --out results/demo --max_length 192 --controls all --overwrite
+	$(PY) test.py --ckpt checkpoints/demo-baseline/last.ckpt --data_dir $(DEMO_STORE) --out results/demo-baseline --max_length 192 --controls all --overwrite
+	$(PY) -m evaluation.compare results/demo results/demo-baseline --out results/demo-comparison --overwrite
+	@echo "comparison: results/demo-comparison/comparison.md"
+
 test: env
 	$(PY) -m pytest -q -ra --durations=15 tests
 
@@ -53,4 +67,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf results/demo data/demo checkpoints/demo
+	rm -rf results/demo results/demo-baseline results/demo-comparison data/demo checkpoints/demo checkpoints/demo-baseline

@@ -39,6 +39,11 @@ def with_ci(ci: pd.DataFrame, cols: list[str]) -> list[str]:
     return [f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]" for m, lo, hi in zip(t["mean"], t["lo"], t["hi"])]
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter capitalised (the rest kept), a full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
 def retrieval_chance(pool_size: int, batch_sizes: list[int], ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Expected value of each retrieval metric for vectors that carry no information: top-k k/b in
     batches of b, R@k k/u, MRR H_u/u and median rank (u+1)/2 over a pool of u sentences."""
@@ -218,7 +223,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
 
     skipped = result.get("not_applicable") or {}
     if "retrieval" in skipped:
-        lines += ["## Retrieval", "", f"{skipped['retrieval'].capitalize()}.", ""]
+        lines += ["## Retrieval", "", sentence(skipped["retrieval"]), ""]
     else:
         figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
         ret = [k for k in summary if k.startswith("retrieval_")]
@@ -231,7 +236,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
                   "", "![ranks](figures/retrieval_ranks.png)", ""]
 
     if "zero_shot" in skipped:
-        lines += ["## Zero-shot classification", "", f"{skipped['zero_shot'].capitalize()}.", ""]
+        lines += ["## Zero-shot classification", "", sentence(skipped["zero_shot"]), ""]
     else:
         figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
         lines += ["## Zero-shot classification", "",
