@@ -45,10 +45,14 @@ class BrainTranslator(L.LightningModule):
         return "stage1" if epoch < self.cfg.stage1_epochs else "all"
 
     def set_stage(self, epoch: int) -> None:
-        self.net.set_trainable(self.stage_of(epoch))
+        self.stage = self.stage_of(epoch)
+        self.net.set_trainable(self.stage)
 
-    def on_train_epoch_start(self) -> None:
-        self.set_stage(self.current_epoch)
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """The stage of the current epoch, set before every step: a run resumed in the middle of
+        an epoch gets no ``on_train_epoch_start``."""
+        if self.stage != self.stage_of(self.current_epoch):
+            self.set_stage(self.current_epoch)
 
     # ----------------------------------------------------------------- forward
     def target_labels(self, texts: list[str]) -> torch.Tensor:

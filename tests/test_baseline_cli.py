@@ -6,6 +6,9 @@ zero-shot not applicable), and evaluation.compare pairs it with GLIM on the same
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +27,8 @@ from model.brain_translator_module import BrainTranslator
 from model.checkpoint import model_from_checkpoint
 from tests.eval_factories import random_checkpoint
 from tests.factories import TINY_BRAIN_TRANSLATOR, TINY_DATA
-from tests.test_resume import assert_same_training_state
+from tests.paths import ROOT
+from tests.test_resume import assert_same_training_state, kill_at_new_checkpoint
 from tests.test_train_cli import run, train_in_process
 
 COMMON = ("--deterministic", "true", "--limit_train_batches", "3", "--limit_val_batches", "1",
@@ -79,13 +83,22 @@ def test_checkpoint_round_trip_recognises_the_baseline(fitted):
     assert own.keys() == state.keys() and all(torch.equal(own[k], state[k]) for k in state)
 
 
-def test_resumed_run_ends_where_the_uninterrupted_run_ends(setup, fitted):
-    """Stopped after epoch 0 (the end of the first step) and continued by the same command with
-    more epochs: the weights and the optimizer state of the straight run, bit for bit."""
-    out = setup / "resumed"
-    assert train(setup, out, "--max_epochs", "1") == 0
-    assert train(setup, out, "--max_epochs", "2") == 0
-    assert_same_training_state(fitted, out / "last.ckpt")
+@pytest.mark.slow
+def test_run_killed_mid_epoch_ends_like_the_uninterrupted_run(setup, fitted, capsys):
+    """SIGKILLed in the middle of epoch 1 (after the change of step: everything trains) and
+    continued by the same command: the weights and the optimizer state of the straight run, bit
+    for bit (the loader's order, the stage, the learning rate and the RNG states come back)."""
+    out, last = setup / "killed", setup / "killed" / "last.ckpt"
+    argv = ("--config", str(setup / "bt.yaml"), "--out_dir", str(out), *COMMON, "--max_epochs", "2",
+            "--ckpt_every_n_steps", "1")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    with open(setup / "killed.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *argv], stdout=log, stderr=log, env=env)
+    step = kill_at_new_checkpoint(proc, last, at_least=4)
+    assert 3 < step < 6  # epoch 1 has steps 4 to 6
+    assert train_in_process(*argv) == 0
+    assert f"resuming from {last} (epoch 1, step {step})" in capsys.readouterr().err
+    assert_same_training_state(fitted, last)
 
 
 def test_glim_only_options_and_a_store_without_word_features_are_refused(setup, tmp_path, capsys):
