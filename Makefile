@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 
 LOCK   := requirements.lock
 
-.PHONY: env lock demo demo-stages test test-fast bench clean
+.PHONY: env lock demo demo-stages baseline-demo test test-fast bench clean
 
 env: $(VENV)/.installed
 
@@ -77,6 +77,22 @@ demo-stages:
 	$(DEMO_TEST) --ckpt $(DEMO_CKPT)/noise-trained/last.ckpt --out $(DEMO_OUT)/noise-trained --controls noise,shuffled
 	$(DEMO_TIME) $(PY) -m evaluation.compare $(DEMO_OUT) $(DEMO_OUT)/noise-trained --out $(DEMO_OUT)/comparison --overwrite
 
+# GLIM and the BrainTranslator baseline (docs/baseline.md) on the same demo store (with word features),
+# tested on the same samples, compared side by side: results/demo-comparison/comparison.md
+baseline-demo: env
+	rm -rf $(DEMO_RAW)
+	$(PY) -m data.synthetic --out $(DEMO_RAW) --style short --subjects 3 --sentences 100,25,50,25,25 \
+		--signal_to_noise $(DEMO_SNR) --seed $(DEMO_SEED) --word_features GD
+	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --word_features GD --overwrite
+	$(PY) -m data.synthetic.tiny_t5 --out $(DEMO_CKPT)/tiny-t5 --pretrain_on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)
+	$(PY) -m model.bart --out checkpoints/demo/tiny-bart
+	$(DEMO_TRAIN) --out_dir $(DEMO_CKPT)
+	$(PY) train.py --config configs/brain_translator_demo.yaml --overwrite --seed $(DEMO_SEED) --data.data_dir $(DEMO_STORE)
+	$(DEMO_TEST) --ckpt $(DEMO_CKPT)/last.ckpt --out $(DEMO_OUT) --controls noise,shuffled
+	$(DEMO_TEST) --ckpt checkpoints/demo-baseline/last.ckpt --out results/demo-baseline --controls noise,shuffled
+	$(PY) -m evaluation.compare $(DEMO_OUT) results/demo-baseline --out results/demo-comparison --overwrite
+	@echo "comparison: results/demo-comparison/comparison.md"
+
 test: env
 	$(PY) -m pytest -q -ra --durations=15 tests
 
@@ -87,4 +103,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf results/demo data/demo checkpoints/demo
+	rm -rf results/demo results/demo-baseline results/demo-comparison data/demo checkpoints/demo checkpoints/demo-baseline

@@ -1,4 +1,5 @@
-"""Generate and score the test split with a GLIM checkpoint.
+"""Generate and score the test split with a GLIM checkpoint (or a BrainTranslator baseline's:
+the checkpoint says which; docs/baseline.md for what applies to it).
 
     python test.py --ckpt checkpoints/glim-zuco-epoch=199-step=49600.ckpt \
                    [--text_model checkpoints/flan-t5-large] [--data_dir data/processed/zuco] \
@@ -48,10 +49,12 @@ from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(description="Generate and score the test split with a GLIM checkpoint.",
+    parser = ArgumentParser(description="Generate and score the test split with a GLIM checkpoint (or a "
+                            "BrainTranslator baseline's, recognised from the checkpoint).",
                             exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with any of these options")
-    parser.add_argument("--ckpt", type=str, required=True, help="GLIM checkpoint (.ckpt)")
+    parser.add_argument("--ckpt", type=str, required=True,
+                        help="GLIM or BrainTranslator checkpoint (.ckpt); the model is recognised from it")
     parser.add_argument("--text_model", type=str | None, default=None,
                         help="hub id or local directory of the text model (default: the checkpoint's)")
     parser.add_argument("--data_dir", type=str, default="data/processed/zuco")

@@ -1,7 +1,12 @@
-"""Train GLIM.
+"""Train GLIM (or the BrainTranslator baseline: ``--architecture brain_translator``).
 
     python train.py --config configs/glim_zuco.yaml [--devices 8 --strategy ddp] [--lr 1e-4]
                     [--data.data_dir data/processed/zuco] [--text_model checkpoints/flan-t5-large]
+    python train.py --config configs/brain_translator.yaml     (architecture: brain_translator)
+
+``--architecture`` (on the command line or in the YAML file) chooses the model and so what
+``--model.*`` holds: GLIM's ``GLIMConfig`` (default) or the baseline's ``BrainTranslatorConfig``
+(docs/baseline.md); data, loggers, checkpoints, resume and numerics are the same for both.
 
 Every hyper-parameter of the model (``--model.*``), every option of the data module (``--data.*``,
 batch sizes included) and the training options below (optimiser, full validation, trainer) can
@@ -44,21 +49,36 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespac
 from data.config import DataConfig
 from data.store import open_store
 from evaluation.protocol import RETRIEVAL_BATCH_SIZE
+from data.word_store import NO_WORD_FEATURES
 from infra import log_filters
-from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
+from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line, preread_option
 from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
 from infra.options import USAGE_ERROR, error_line, parse_options
 from infra.writable import check_writable
+from model.brain_translator_config import BrainTranslatorConfig
 from model.config import RUN_SETTINGS, GLIMConfig
+
+ARCHITECTURES = {"glim": GLIMConfig, "brain_translator": BrainTranslatorConfig}
+"""``--architecture``: the model trained, by the class of its ``--model.*`` options."""
+GLIM_ONLY = {"text_cache_dir": None, "compile_encoder": False, "lr": 1e-4, "weight_decay": 0}
+"""Top-level options of GLIM's alone, with their defaults (the BrainTranslator's optimiser settings
+are its own ``--model.lr``, ``--model.stage1_lr``, ``--model.weight_decay`` ...)."""
 from model.text_source import check_text_model
 
 
-def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5).", exit_on_error=False,
-                            allow_abbrev=False)
+def build_parser(architecture: str = "glim") -> ArgumentParser:
+    """The parser whose ``--model.*`` options are those of ``architecture`` (``ARCHITECTURES``)."""
+    if architecture not in ARCHITECTURES:
+        raise OptionError(f"unknown --architecture {architecture!r}: use one of {', '.join(ARCHITECTURES)}")
+    parser = ArgumentParser(description="Train GLIM (EEG-to-text with a frozen T5) or the BrainTranslator "
+                            "baseline (--architecture brain_translator; its --model.* options with --help).",
+                            exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML preset (configs/*.yaml)")
-    parser.add_class_arguments(GLIMConfig, "model")
+    parser.add_argument("--architecture", type=str, default="glim",
+                        help=f"{' | '.join(ARCHITECTURES)}: the model trained (GLIM, or the word-level BART "
+                             "baseline of docs/baseline.md); sets what --model.* holds")
+    parser.add_class_arguments(ARCHITECTURES[architecture], "model")
     parser.add_class_arguments(DataConfig, "data")
     parser.add_argument("--text_model", type=str | None, default=None,
                         help="hub id or local directory of the text model (default: model.text_model_id)")
@@ -130,12 +150,19 @@ def check_options(cfg: Namespace) -> None:
     for name in ("max_epochs", "ckpt_every", "val_every", "full_val_interval", "retrieval_batch_size"):
         if getattr(cfg, name) < 1:
             raise OptionError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
-    for section, config in (("model", GLIMConfig), ("data", DataConfig)):
+    for section, config in (("model", ARCHITECTURES[cfg.architecture]), ("data", DataConfig)):
         try:
             config(**vars(cfg[section]))
-        except OptionError as e:
+        except (OptionError, ValueError) as e:
             raise OptionError(f"--{section}.*: {e}") from None
-    open_store(cfg.data.data_dir)
+    store = open_store(cfg.data.data_dir)
+    if cfg.architecture == "brain_translator":
+        changed = [f"--{k}" for k, default in GLIM_ONLY.items() if cfg[k] != default]
+        if changed:
+            raise OptionError(f"{', '.join(changed)}: GLIM's only; the BrainTranslator's optimiser settings are "
+                              "--model.lr, --model.stage1_lr, --model.weight_decay, ... (docs/baseline.md)")
+        if store.words is None:
+            raise OptionError(NO_WORD_FEATURES.format(path=cfg.data.data_dir))
     check_text_model(cfg.text_model or cfg.model.text_model_id)
     check_writable(cfg.out_dir, "--out_dir")
     if cfg.accelerator in ("gpu", "cuda") and not gpu_visible():
@@ -145,9 +172,10 @@ def check_options(cfg: Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     log_filters.install()  # third-party notices a user cannot act on (each named there)
-    parser = build_parser()
     try:
-        check_config_files(sys.argv[1:] if argv is None else argv)
+        args = sys.argv[1:] if argv is None else argv
+        check_config_files(args)
+        parser = build_parser(preread_option(args, "architecture", "glim"))
         cfg = parse_options(parser, argv)
     except GLIMError as e:
         print(error_line(moved_option(str(e)) or e, "python train.py"), file=sys.stderr)

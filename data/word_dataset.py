@@ -9,9 +9,8 @@ import numpy as np
 
 from data.dataset import GLIMDataset
 from data.store import Store, open_store
+from data.word_store import NO_WORD_FEATURES
 
-NO_WORD_FEATURES = ("{path} holds no word-level EEG features: rebuild it from .mat files that hold "
-                    "them with `python -m data.prepare ... --word_features GD --overwrite`")
 
 
 class WordFeatureDataset(GLIMDataset):

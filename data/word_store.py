@@ -24,6 +24,8 @@ WORDS_FILE = "words.npy"
 OFFSETS_FILE = "word_offsets.npy"
 INFO_KEY = "word_features"
 WORD_CHUNK_ROWS = 4096
+NO_WORD_FEATURES = ("{path} holds no word-level EEG features: rebuild it from .mat files that hold "
+                    "them with `python -m data.prepare ... --word_features GD --overwrite`")
 """Word rows per checksummed chunk (4096 x 840 float32 = 13.8 MB)."""
 
 

@@ -1,13 +1,19 @@
 """Compare two test runs on the same test samples: ``python -m evaluation.compare RUN_A RUN_B --out DIR``.
 
-RUN_A and RUN_B are ``test.py`` result directories (``samples.csv``, and ``controls/noise/samples.csv``
-when run with the noise control), typically an EEG-trained model (A) and one trained on noise
-(``train.py --data.noise_input true``, B): the train-on-noise control, which separates what the
-EEG tells the model from what its language prior writes anyway. Every metric is compared per
-sample, B − A, with a paired bootstrap CI and sign-flip p-values (``evaluation.grounding.compare``).
-Writes DIR/comparison.csv, DIR/comparison.json and DIR/comparison.md; when both runs hold the
-noise control, comparison.md also shows the 2×2 grid (trained on EEG / noise × tested on EEG / noise).
-Runs on different test samples are refused with a one-line error.
+RUN_A and RUN_B are any two ``test.py`` result directories on the same test samples (``samples.csv``,
+and ``controls/noise/samples.csv`` when run with the noise control), for instance:
+
+- an EEG-trained model (A) and the same model trained on noise (``train.py --data.noise_input true``,
+  B): the train-on-noise control, which separates what the EEG tells the model from what its
+  language prior writes anyway;
+- GLIM (A) and the BrainTranslator baseline (B, docs/baseline.md), trained on the same store and
+  split, judged on the same test samples.
+
+Every metric both runs hold is compared per sample, B − A, with a paired bootstrap CI and
+sign-flip p-values (``evaluation.grounding.compare``). Writes DIR/comparison.csv,
+DIR/comparison.json and DIR/comparison.md; when both runs hold the noise control, comparison.md
+also shows the 2×2 grid of means (run A / B × tested on EEG / noise; for one model, trained on
+EEG / noise). Runs on different test samples are refused with a one-line error.
 """
 from __future__ import annotations
 
@@ -75,10 +81,28 @@ def comparison(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 2000, n_perm
     return compare(a, b, n_resamples, n_permutations, seed).rename(columns=RENAMED)
 
 
-def grid(runs: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """Rows ``(trained on, tested on)``, one column per grid metric present in every run: the means."""
+def model_of(run: Path) -> str | None:
+    """The model a test run judged (``metrics.json``'s ``model``; None when not recorded)."""
+    try:
+        return json.loads((run / "metrics.json").read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_labels(run_a: Path, run_b: Path) -> tuple[str, str, str]:
+    """How the report names runs A and B, and the grid's row meaning: the models when the two runs
+    judged different ones (GLIM and the baseline), else the result directories, the rows then
+    being what the model was trained on (the train-on-noise control)."""
+    a, b = model_of(run_a), model_of(run_b)
+    if a and b and a != b:
+        return f"{a} (A)", f"{b} (B)", "models"
+    return f"{run_a.name} (A)", f"{run_b.name} (B)", "training"
+
+
+def grid(runs: dict[tuple[str, str], pd.DataFrame], row_name: str = "trained on") -> pd.DataFrame:
+    """Rows ``(trained on | run, tested on)``, one column per grid metric present in every run: the means."""
     metrics = [m for m in GRID_METRICS if all(m in df.columns for df in runs.values())]
-    rows = [{"trained on": trained, "tested on": tested, **{m: float(df[m].mean()) for m in metrics}}
+    rows = [{row_name: trained, "tested on": tested, **{m: float(df[m].mean()) for m in metrics}}
             for (trained, tested), df in runs.items()]
     return pd.DataFrame(rows)
 
@@ -86,8 +110,9 @@ def grid(runs: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = OptionParser(prog="python -m evaluation.compare", description=__doc__.splitlines()[0])
-    p.add_argument("run_a", type=Path, help="test.py result directory (e.g. the EEG-trained model)")
-    p.add_argument("run_b", type=Path, help="test.py result directory (e.g. the noise-trained model)")
+    p.add_argument("run_a", type=Path, help="test.py result directory (e.g. GLIM, or the EEG-trained model)")
+    p.add_argument("run_b", type=Path, help="test.py result directory on the same test samples (e.g. the "
+                   "BrainTranslator baseline, or the noise-trained model)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--permutations", type=int, default=2000, help="sign flips of the paired test")
@@ -104,20 +129,23 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     if held and not args.overwrite:
         raise CompareError(f"{args.out} already holds results ({', '.join(held)}); pass --overwrite to replace them")
     table = comparison(a, b, args.bootstrap, args.permutations, args.seed)
-    lines = [f"# {args.run_b.name} (B) vs {args.run_a.name} (A), {len(a)} paired test samples", "",
+    label_a, label_b, rows = run_labels(args.run_a, args.run_b)
+    lines = [f"# {label_b} vs {label_a}, {len(a)} paired test samples", "",
              f"A: `{args.run_a}`  ", f"B: `{args.run_b}`", "",
              "B − A per metric, 95% paired bootstrap CI, sign-flip p-values (one-sided, unadjusted).", "",
              markdown_table(table)]
     noise = [args.run_a / NOISE_SAMPLES, args.run_b / NOISE_SAMPLES]
     grid_table = None
     if all(p.is_file() for p in noise):
-        runs = {("EEG (A)", "EEG"): a, ("EEG (A)", "noise"): read_samples(noise[0]),
-                ("noise (B)", "EEG"): b, ("noise (B)", "noise"): read_samples(noise[1])}
-        grid_table = grid(runs)
-        lines += ["", "## Trained on EEG / noise × tested on EEG / noise (means)", "", markdown_table(grid_table)]
+        row_a, row_b = (label_a, label_b) if rows == "models" else ("EEG (A)", "noise (B)")
+        runs = {(row_a, "EEG"): a, (row_a, "noise"): read_samples(noise[0]),
+                (row_b, "EEG"): b, (row_b, "noise"): read_samples(noise[1])}
+        grid_table = grid(runs, "run" if rows == "models" else "trained on")
+        heading = f"{label_a} / {label_b}" if rows == "models" else "Trained on EEG / noise"
+        lines += ["", f"## {heading} × tested on EEG / noise (means)", "", markdown_table(grid_table)]
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "comparison.csv", table.to_csv(index=False))
-    result = {"run_a": str(args.run_a), "run_b": str(args.run_b), "n": len(a),
+    result = {"run_a": str(args.run_a), "run_b": str(args.run_b), "label_a": label_a, "label_b": label_b, "n": len(a),
               "comparison": json.loads(table.to_json(orient="records")),
               "grid": None if grid_table is None else json.loads(grid_table.to_json(orient="records"))}
     atomic_write_text(args.out / "comparison.json", json.dumps(result, indent=1) + "\n")

@@ -1,6 +1,7 @@
 """Control conditions: the datasets of the EEG run with the EEG or the prompt taken away.
 
-- ``noise``: every EEG replaced by standard-normal noise (seed 42), mask all ones (docs/protocol.md §batches).
+- ``noise``: every EEG replaced by standard-normal noise (seed 42), mask all ones (docs/protocol.md §batches);
+  for the word-level baseline, ``max_words`` noise vectors.
 - ``prompt-free``: every prompt id 0 (``<UNK>`` for task, dataset and subject).
 - ``shuffled``: each sample reads the EEG (and mask) of another sample with a different text,
   by a fixed seeded derangement; its own text, prompts and labels are kept.
@@ -10,7 +11,7 @@ A control dataset has the same samples in the same order as the EEG dataset, so 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -56,11 +57,14 @@ class ShuffledEEG(ControlDataset):
         return {**item, "eeg": other["eeg"], "eeg_len": other["eeg_len"], "eeg_record": other["record"]}
 
 
-def control_dataset(name: str, store, phase: str, seed: int = 42) -> Dataset:
-    """The dataset of a control (or of the EEG run for ``name='eeg'``)."""
+def control_dataset(name: str, store, phase: str, seed: int = 42,
+                    dataset_type: Callable[..., GLIMDataset] = GLIMDataset) -> Dataset:
+    """The dataset of a control (or of the EEG run for ``name='eeg'``); ``dataset_type`` builds the
+    samples (``GLIMDataset``, or ``data.word_dataset.WordFeatureDataset`` for the word-level
+    baseline: the same samples with word vectors as their EEG)."""
     if name == "noise":
-        return GLIMDataset(store, phase, noise_input=True)
-    base = GLIMDataset(store, phase)
+        return dataset_type(store, phase, noise_input=True)
+    base = dataset_type(store, phase)
     if name in ("eeg", None):
         return base
     if name == "prompt-free":

@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
 from evaluation.columns import GROUP_KEYS, export_order
+from evaluation.decoders import text_lengths
 from evaluation.protocol import NUM_BEAMS, RETRIEVAL_BATCH_SIZE
 from evaluation.run import EvalSettings, Evaluation, NoBatchError, evaluate
 from infra.atomic import atomic_write_text
@@ -109,7 +110,7 @@ class FullValidation(Callback):
         """Every rank predicts its batches; rank 0 scores, writes and logs (returns the samples)."""
         data = trainer.datamodule
         settings = EvalSettings(data.val_batch_size, self.retrieval_batch_size, self.num_beams,
-                                self.max_length or model.config.tgt_text_len,
+                                self.max_length or text_lengths(model)[0],
                                 all_records=bool(getattr(data, "keep_leftover", False)),  # default: leftover dropped
                                 num_workers=self.num_workers, progress=False)
         try:

@@ -21,8 +21,10 @@ from evaluation.columns import (
     TASK,
     TF_TARGET,
 )
+from evaluation.decoders import batch_outputs, has_text_space
 from infra.numerics import Numerics
 from infra.progress import progress as progress_of
+from model.brain_translator_module import BrainTranslator
 from model.glim import GLIM
 
 
@@ -31,12 +33,12 @@ class Predictions:
     """Everything an evaluation scores: one row per sample plus the vectors."""
 
     samples: pd.DataFrame  # input text, targets, generated, teacher-forced, labels, batch
-    eeg_vec: torch.Tensor  # (n, d)
-    text_vec: torch.Tensor  # (n, d)
+    eeg_vec: torch.Tensor | None  # (n, d); None for a model without a text space
+    text_vec: torch.Tensor | None  # (n, d); None for a model without a text space
 
 
 @torch.no_grad()
-def predict(model: GLIM, loader: Iterable[dict], numerics: Numerics, prompt_mode: str | None = None,
+def predict(model: GLIM | BrainTranslator, loader: Iterable[dict], numerics: Numerics, prompt_mode: str | None = None,
             num_beams: int = 2, max_length: int = 64, progress: bool = True) -> Predictions | None:
     """Run the model over ``loader`` in eval mode (teacher-forced pass + beam search) under the
     autocast of ``numerics``. Under several ranks the predictions are gathered on rank 0; the
@@ -46,17 +48,16 @@ def predict(model: GLIM, loader: Iterable[dict], numerics: Numerics, prompt_mode
     rows, eeg_vecs, text_vecs = [], [], []
     rank, world = rank_and_world()
     autocast = numerics.autocast(device.type)
-    tokenizer = model.text_model.tokenizer
     total = len(loader) if hasattr(loader, "__len__") else 0
     with progress_of("testing", total, enabled=progress and not rank) as advance:  # one rank's lines
         for b, batch in enumerate(loader):
             batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
             with autocast:
-                out = model(batch, prompt_mode=prompt_mode)
-                generated = model.generate(out["eeg_emb"], num_beams=num_beams, max_length=max_length)
-            tf_pred = tokenizer.batch_decode(out["logits"].argmax(-1), skip_special_tokens=True)
-            eeg_vecs.append(out["eeg_vec"].float().cpu())
-            text_vecs.append(out["text_vec"].float().cpu())
+                out = batch_outputs(model, batch, prompt_mode, num_beams, max_length)
+            generated, tf_pred = out.generated, out.teacher_forced
+            if out.eeg_vec is not None:
+                eeg_vecs.append(out.eeg_vec)
+                text_vecs.append(out.text_vec)
             for i in range(len(generated)):
                 rows.append({
                     TASK: task_prompt(batch["task"][i]),
@@ -69,10 +70,11 @@ def predict(model: GLIM, loader: Iterable[dict], numerics: Numerics, prompt_mode
     samples = pd.DataFrame(rows)
     order = np.argsort(samples[SAMPLE].to_numpy(), kind="stable") if rows else np.zeros(0, dtype=np.int64)
     idx = torch.as_tensor(order)
-    empty = torch.zeros(0, model.config.embed_dim)  # a rank may get no batch
-    local = Predictions(samples.iloc[order].reset_index(drop=True),
-                        (torch.cat(eeg_vecs) if eeg_vecs else empty)[idx],
-                        (torch.cat(text_vecs) if text_vecs else empty)[idx])
+    vectors = [None, None]
+    if has_text_space(model):
+        empty = torch.zeros(0, model.config.embed_dim)  # a rank may get no batch
+        vectors = [(torch.cat(v) if v else empty)[idx] for v in (eeg_vecs, text_vecs)]
+    local = Predictions(samples.iloc[order].reset_index(drop=True), *vectors)
     return gather_predictions(local, rank, world)
 
 
@@ -102,5 +104,7 @@ def gather_predictions(pred: Predictions, rank: int, world: int) -> Predictions 
     samples = pd.concat([p[0] for p in parts], ignore_index=True)
     order = np.argsort(samples[SAMPLE].to_numpy(), kind="stable")
     idx = torch.as_tensor(order)
+    if pred.eeg_vec is None:  # a model without a text space
+        return Predictions(samples.iloc[order].reset_index(drop=True), None, None)
     return Predictions(samples.iloc[order].reset_index(drop=True),
                        torch.cat([p[1] for p in parts])[idx], torch.cat([p[2] for p in parts])[idx])

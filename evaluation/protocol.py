@@ -27,3 +27,8 @@ def protocol_line(p: dict[str, object]) -> str:
     """One line saying which protocol was used and how many records it left out."""
     line = f"protocol: {p['name']}: {p['evaluated']} of {p['records']} records evaluated, {p['left_out']} left out"
     return line if p["name"] == ALL_RECORDS else line + " (--all_records true evaluates every record)"
+PLAIN_BEAM_SEARCH = {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0, "length_penalty": 1.0,
+                     "early_stopping": False}
+"""Generation options that make a text model's own generation config (``facebook/bart-large``'s
+blocks repeated 3-grams and favours long outputs) plain beam search, as GLIM's T5 decodes: used for
+the BrainTranslator baseline (docs/baseline.md)."""

@@ -39,6 +39,11 @@ def with_ci(ci: pd.DataFrame, cols: list[str]) -> list[str]:
     return [f"{fmt(m)} [{fmt(lo)}, {fmt(hi)}]" for m, lo, hi in zip(t["mean"], t["lo"], t["hi"])]
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter capitalised (the rest kept), a full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
 def retrieval_chance(pool_size: int, batch_sizes: list[int], ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Expected value of each retrieval metric for vectors that carry no information: top-k k/b in
     batches of b, R@k k/u, MRR H_u/u and median rank (u+1)/2 over a pool of u sentences."""
@@ -226,24 +231,31 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
                   "generation against all others: 1 = every generation repeats another) and lengths in words."), "",
                   *diversity_tables(result["diversity"])]
 
-    figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
-    ret = [k for k in summary if k.startswith("retrieval_")]
-    chance = result.get("baselines", {}).get("retrieval_chance", {})
-    lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
-              f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
-              f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
-              markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
-                                           "chance": [fmt(chance.get(k)) for k in ret]})),
-              "", "![ranks](figures/retrieval_ranks.png)", ""]
+    skipped = result.get("not_applicable") or {}
+    if "retrieval" in skipped:
+        lines += ["## Retrieval", "", sentence(skipped["retrieval"]), ""]
+    else:
+        figures.rank_histogram(runs, fig_dir / "retrieval_ranks.png")
+        ret = [k for k in summary if k.startswith("retrieval_")]
+        chance = result.get("baselines", {}).get("retrieval_chance", {})
+        lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
+                  f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
+                  f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
+                  markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
+                                               "chance": [fmt(chance.get(k)) for k in ret]})),
+                  "", "![ranks](figures/retrieval_ranks.png)", ""]
 
-    figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
-    lines += ["## Zero-shot classification", "",
-              ("Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
-              "from the EEG vector, and from the text vectors of the raw and of the generated sentence. "
-              "The majority class always answers the most frequent label(s) of these samples; balanced "
-              "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance)."), "",
-              markdown_table(zero_shot_table(samples, result.get("baselines", {}).get("zero_shot", {}))), "",
-              "![confusion](figures/zero_shot_confusion.png)", ""]
+    if "zero_shot" in skipped:
+        lines += ["## Zero-shot classification", "", sentence(skipped["zero_shot"]), ""]
+    else:
+        figures.confusion_grid(samples, fig_dir / "zero_shot_confusion.png")
+        lines += ["## Zero-shot classification", "",
+                  ("Softmax over the cosine similarity of a vector with the label sentences' text vectors; "
+                  "from the EEG vector, and from the text vectors of the raw and of the generated sentence. "
+                  "The majority class always answers the most frequent label(s) of these samples; balanced "
+                  "accuracy is the mean recall over the labels present (chance 1/K whatever the imbalance)."), "",
+                  markdown_table(zero_shot_table(samples, result.get("baselines", {}).get("zero_shot", {}))), "",
+                  "![confusion](figures/zero_shot_confusion.png)", ""]
 
     if comparisons:
         decisive = [m for ms in GROUNDING.values() for m in ms]

@@ -16,6 +16,7 @@ from data.store_identity import store_identity
 from evaluation import columns as C
 from evaluation.columns import metric_names
 from evaluation.controls import PROMPT_MODE
+from evaluation.decoders import default_prompt_mode, model_name, not_applicable
 from evaluation.diversity import diversity
 from evaluation.grounding import compare, grounding
 from evaluation.protocol import protocol_line
@@ -25,6 +26,7 @@ from evaluation.stats import ci_table
 from evaluation.zero_shot import MAJORITY, baselines, majority_frame
 from infra.atomic import atomic_dir, atomic_write_text
 from infra.provenance import file_sha256, git_state
+from model.brain_translator_module import BrainTranslator
 from model.glim import GLIM
 
 if TYPE_CHECKING:
@@ -75,20 +77,21 @@ class RunResult:
         meta = {"checkpoint": name, "phase": r["phase"], "condition": self.condition,
                 "prompt mode": r["prompt_mode"], "beams": r["config"]["num_beams"],
                 "protocol": protocol_line(r["protocol"]).removeprefix("protocol: "), "numerics": r["numerics"]}
-        return write_report(out, f"GLIM test report: {name}", meta, self.main.samples, r, self.main.groups, self.cis,
+        return write_report(out, f"{r.get('model', 'GLIM')} test report: {name}", meta, self.main.samples, r, self.main.groups, self.cis,
                             {c: e.samples for c, e in self.controls.items()}, self.comparisons,
                             training_curves(self.ckpt), run_directory(self.ckpt), n_examples)
 
 
-def run_result(model: GLIM, cfg: Any, condition: str, main: Evaluation, controls: dict[str, Evaluation],
+def run_result(model: GLIM | BrainTranslator, cfg: Any, condition: str, main: Evaluation, controls: dict[str, Evaluation],
                 numerics: str) -> RunResult:
     """The result of a test run with test.py's options ``cfg``: the paired comparison of the main
     run with each control and with the majority-class baseline, the grounding verdicts, bootstrap
     CIs and the metrics.json record."""
     samples, runs = main.samples, {c: e.samples for c, e in controls.items()}
     comparisons = {c: compare(samples, s, cfg.bootstrap, cfg.permutations, cfg.seed) for c, s in runs.items()}
+    skipped = not_applicable(model)  # retrieval and zero-shot for a model without a text space
     baseline_comparisons = {MAJORITY: compare(samples, majority_frame(samples), cfg.bootstrap, cfg.permutations,
-                                              cfg.seed)} if comparisons else {}
+                                              cfg.seed)} if comparisons and not skipped else {}
     verdicts = grounding(comparisons, baseline_comparisons, baselines(samples)) if comparisons else None
     # the bootstrap CIs, once per run: metrics.json, the report and the figures all read these
     cis = {name: ci_table(s, metric_names(s), cfg.bootstrap, seed=cfg.seed) for name, s in {"EEG": samples, **runs}.items()}
@@ -102,14 +105,15 @@ def run_result(model: GLIM, cfg: Any, condition: str, main: Evaluation, controls
     record = {
         "ckpt": str(cfg.ckpt), "phase": cfg.phase, "condition": condition, "config": options,
         "training_run": run_info,
-        "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or model.prompt_mode),
+        "model": model_name(model), "not_applicable": skipped,
+        "prompt_mode": PROMPT_MODE.get(condition, cfg.prompt_mode or default_prompt_mode(model)),
         "noise_input": condition == "noise", "protocol": main.protocol, "numerics": numerics, "metrics": summary,
         "ci95": ci95("EEG"),
-        "baselines": {"zero_shot": baselines(samples), "retrieval_chance": retrieval_chance(
+        "baselines": {} if skipped else {"zero_shot": baselines(samples), "retrieval_chance": retrieval_chance(
             summary[C.POOL_SIZE], batch_sizes(summary))},
         "diversity": {name: diversity(s[C.GENERATED].fillna("").tolist(), s[C.INPUT_TEXT].tolist())
                       for name, s in {"EEG": samples, **runs}.items()},
-        "provenance": provenance(cfg.ckpt, cfg.data_dir, model.config.text_model_id if cfg.text_model is None
+        "provenance": provenance(cfg.ckpt, cfg.data_dir, model.hparams["text_model_id"] if cfg.text_model is None
                                  else cfg.text_model, options, run_info),
         "groups": json.loads(main.groups.to_json(orient="records")),
         "controls": {c: {"metrics": e.summary, "ci95": ci95(c),

@@ -18,20 +18,24 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from data.config import DataConfig
+from data.dataset import GLIMDataset
 from data.loader import distinct_text_loader
 from data.store import StoreError, open_store
+from data.word_dataset import WordFeatureDataset
 from evaluation import columns as C
 from evaluation.columns import export_order
 from evaluation.controls import PROMPT_MODE, control_dataset
+from evaluation.decoders import has_text_space, not_applicable
 from evaluation.diversity import diversity_line
 from evaluation.grounding import grounding_lines, main_condition, parse_controls
 from evaluation.predict import predict, rank_and_world
@@ -41,10 +45,11 @@ from evaluation.sample_scores import score_predictions
 from evaluation.semantic import load_encoder, semantic_frame
 from evaluation.summary import group_means, key_metrics, summarize
 from evaluation.zero_shot import label_vectors
-from infra.errors import GLIMError
+from infra.errors import GLIMError, OptionError
 from infra.loggers import make_logger
 from infra.numerics import Numerics, evaluation_numerics
-from model.checkpoint import glim_from_checkpoint
+from model.brain_translator_module import BrainTranslator
+from model.checkpoint import model_from_checkpoint
 from model.glim import GLIM
 
 class NoBatchError(GLIMError, ValueError):
@@ -114,17 +119,19 @@ def evaluation_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, a
     return loader
 
 
-def evaluate(model: GLIM, dataset: Dataset, settings: EvalSettings, numerics: Numerics,
+def evaluate(model: GLIM | BrainTranslator, dataset: Dataset, settings: EvalSettings, numerics: Numerics,
              prompt_mode: str | None = None, labels: dict[str, torch.Tensor] | None = None) -> Evaluation | None:
     """Predict and score the samples of ``dataset`` the test protocol takes (every record with
     ``all_records``) under ``numerics``; ``labels``: the zero-shot label vectors
-    (``evaluation.zero_shot.label_vectors``, computed here when not given). Under several ranks
+    (``evaluation.zero_shot.label_vectors``, computed here when not given; none for a model without
+    a text space, ``evaluation.decoders``). Under several ranks
     only rank 0 scores (the others return None once their predictions are gathered)."""
     loader = evaluation_loader(dataset, settings.batch_size, settings.num_workers, settings.all_records)
     pred = predict(model, loader, numerics, prompt_mode, settings.num_beams, settings.max_length, settings.progress)
     if pred is None:
         return None
-    labels = label_vectors(model) if labels is None else labels
+    if labels is None and has_text_space(model):
+        labels = label_vectors(model)
     samples = score_predictions(model, pred, labels, settings.retrieval_batch_size)
     return Evaluation(samples, protocol(len(dataset), len(samples), settings.all_records))
 
@@ -140,7 +147,7 @@ def init_distributed(device: str) -> int | None:
     return torch.distributed.get_rank()
 
 
-def settings_for(model: GLIM, batch_size: int | None = None, retrieval_batch_size: int | None = None,
+def settings_for(model: GLIM | BrainTranslator, batch_size: int | None = None, retrieval_batch_size: int | None = None,
                  **options: Any) -> EvalSettings:
     """``EvalSettings`` for a checkpoint's model: the batch sizes default to its training run's (the
     checkpoint's ``bsz_val`` and ``bs_retrieval``), else to the data module's and the protocol's."""
@@ -149,12 +156,28 @@ def settings_for(model: GLIM, batch_size: int | None = None, retrieval_batch_siz
                         retrieval_batch_size or saved.get("bs_retrieval", RETRIEVAL_BATCH_SIZE), **options)
 
 
-def evaluation_model(ckpt: str | Path, text_model: str | None, numerics: Numerics) -> GLIM:
-    """GLIM from a checkpoint (loaded strictly) with its text model (default: the checkpoint's)
-    held as ``numerics`` say, whose matmul precision is set."""
-    model = glim_from_checkpoint(ckpt, attach_text=False)
-    model.attach_text_model(text_model, dtype=numerics.apply())
+def evaluation_model(ckpt: str | Path, text_model: str | None, numerics: Numerics) -> GLIM | BrainTranslator:
+    """The model of a checkpoint, GLIM or the BrainTranslator (loaded strictly), under ``numerics``
+    (whose matmul precision is set): GLIM's frozen text model (default: the checkpoint's) held in
+    its dtype; the BrainTranslator's trained BART, in the checkpoint, in float32 (bf16 autocast
+    still applies where the numerics ask for it)."""
+    dtype = numerics.apply()
+    model = model_from_checkpoint(ckpt, text_model)
+    if isinstance(model, GLIM):
+        model.attach_text_model(text_model, dtype=dtype)
     return model
+
+
+def check_conditions(model: GLIM | BrainTranslator, condition: str, controls: list[str]) -> list[str]:
+    """The controls that apply to ``model`` (the prompt-free control does not apply to a model
+    without prompts: left out of a list with a note, refused as the main condition)."""
+    reason = not_applicable(model).get("prompt-free")
+    if reason and condition == "prompt-free":
+        raise OptionError(f"--prompt_free: {reason}")
+    if reason and "prompt-free" in controls:
+        print(f"note: control prompt-free left out ({reason})", file=sys.stderr)
+        return [c for c in controls if c != "prompt-free"]
+    return controls
 
 
 def with_semantic(evaluation: Evaluation, encoder: Any, seed: int) -> Evaluation:
@@ -162,6 +185,14 @@ def with_semantic(evaluation: Evaluation, encoder: Any, seed: int) -> Evaluation
     s = evaluation.samples
     gen, raw = s[C.GENERATED].astype(str).tolist(), s[C.INPUT_TEXT].astype(str).tolist()
     return evaluation.with_columns(semantic_frame(encoder, gen, raw, seed))
+
+
+def dataset_type(model: GLIM | BrainTranslator) -> Callable[..., GLIMDataset]:
+    """The samples a model reads: the sentence EEG (GLIM) or the word-level vectors, with the
+    BrainTranslator's word limit (``data.word_dataset``), for the same records."""
+    if isinstance(model, BrainTranslator):
+        return partial(WordFeatureDataset, max_words=model.cfg.max_words)
+    return GLIMDataset
 
 
 def run(cfg: Any) -> Path:
@@ -173,17 +204,18 @@ def run(cfg: Any) -> Path:
     numerics = evaluation_numerics(cfg.numerics, torch.device(device).type)
     store = open_store(cfg.data_dir, verify="eeg" if cfg.verify_store else "metadata")
     model = evaluation_model(cfg.ckpt, cfg.text_model, numerics)
+    controls = check_conditions(model, condition, controls)
     rank = init_distributed(device)
     if rank is not None and device == "cuda":
         device = f"cuda:{os.environ.get('LOCAL_RANK', rank)}"
     model.to(device).eval()
-    labels = label_vectors(model)  # once per run, shared by the EEG run and the controls
+    labels = label_vectors(model) if has_text_space(model) else None  # once per run, for the EEG run and the controls
     settings = settings_for(model, cfg.batch_size, cfg.retrieval_batch_size, num_beams=cfg.num_beams,
                             max_length=cfg.max_length, all_records=cfg.all_records, num_workers=cfg.num_workers,
                             progress=cfg.progress)
 
     def evaluate_condition(name: str) -> Evaluation | None:
-        ds = control_dataset(name, store, cfg.phase)
+        ds = control_dataset(name, store, cfg.phase, dataset_type=dataset_type(model))
         if len(ds) == 0:
             raise StoreError(f"{cfg.data_dir} holds no {cfg.phase} samples")
         if cfg.progress:
@@ -220,6 +252,8 @@ def log_summary(kind: str, out: Path, metrics: dict) -> None:
 PRINTED_METRICS = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG),
                    "WER", C.pool_recall(1), "zero_shot/sentiment@EEG/top1", "zero_shot/corpus@EEG/top1")
 """The metrics test.py prints when it is done."""
+PRINTED_TEACHER_FORCED = (C.tf(C.bleu(1)), C.tf(C.rouge("fmeasure")), C.tf("WER"))
+"""The teacher-forced figures printed beside them (labelled: they are not generations)."""
 
 
 def summary_lines(out: Path) -> list[str]:
@@ -228,7 +262,12 @@ def summary_lines(out: Path) -> list[str]:
     result = json.loads((out / "metrics.json").read_text())
     summary = result["metrics"]
     lines = [protocol_line(result["protocol"]),
-             " ".join(f"{k}={summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float))]
+             "generated (beam search, no teacher forcing): " + " ".join(
+                 f"{k}={summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float)),
+             "teacher-forced (argmax of the teacher-forced logits, not a generation): " + " ".join(
+                 f"{k}={summary[k]:.4f}" for k in PRINTED_TEACHER_FORCED if isinstance(summary.get(k), float))]
+    lines += [f"{part.replace('_', '-')}: {reason}" for part, reason in (result.get("not_applicable") or {}).items()
+              if part != "prompt-free"]
     if result.get("grounding"):
         lines += grounding_lines(result["grounding"])
     return lines + [diversity_line(result["diversity"]["EEG"]), f"results written to {out}"]

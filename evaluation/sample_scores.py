@@ -25,9 +25,11 @@ from evaluation.columns import (
     TF_TARGET,
 )
 from evaluation.metrics import roundtrip, score_samples, score_teacher_forced
+from evaluation.decoders import has_text_space, text_lengths, tokenizer_of
 from evaluation.predict import Predictions
 from evaluation.retrieval import retrieval_batch_ids, sample_retrieval
 from evaluation.zero_shot import TASKS, ZeroShotTask, pooled_text_vectors, zero_shot_frame
+from model.brain_translator_module import BrainTranslator
 from model.glim import GLIM
 
 
@@ -80,11 +82,14 @@ def score_run(samples: pd.DataFrame, eeg_vec: torch.Tensor, text_vec: torch.Tens
     return pd.concat(parts, axis=1).assign(**{RETRIEVAL_BATCH: batch_ids})
 
 
-def score_predictions(model: GLIM, pred: Predictions, labels: dict[str, torch.Tensor],
+def score_predictions(model: GLIM | BrainTranslator, pred: Predictions, labels: dict[str, torch.Tensor] | None,
                       retrieval_batch_size: int) -> pd.DataFrame:
     """Every per-sample metric of ``pred`` (one row per sample, in dataset order): generation
-    (round-tripped strings), retrieval and zero-shot classification."""
-    cfg = model.config
-    samples = roundtrip_texts(pred.samples, model.text_model.tokenizer, cfg.tgt_text_len, cfg.input_text_len)
-    gen_vec = pooled_text_vectors(model, [INPUT_PREFIX + t for t in samples[GENERATED]], cfg.input_text_len)
+    (round-tripped strings), retrieval and zero-shot classification; for a model without a text
+    space (the BrainTranslator) generation alone (``evaluation.decoders.not_applicable``)."""
+    target_len, input_len = text_lengths(model)
+    samples = roundtrip_texts(pred.samples, tokenizer_of(model), target_len, input_len)
+    if not has_text_space(model):
+        return pd.concat([samples.reset_index(drop=True), score_generation(samples)], axis=1)
+    gen_vec = pooled_text_vectors(model, [INPUT_PREFIX + t for t in samples[GENERATED]], input_len)
     return score_run(samples, pred.eeg_vec, pred.text_vec, gen_vec, labels, retrieval_batch_size)

@@ -23,13 +23,15 @@ from infra.json_safe import json_safe
 
 
 def summarize(samples: pd.DataFrame) -> dict[str, Any]:
-    """Mean of every metric column, median ranks and counts (None for undefined values)."""
+    """Mean of every metric column, median ranks and counts (None for undefined values); the
+    retrieval pool's size where the samples hold retrieval columns."""
     out: dict[str, Any] = {c: float(np.nanmean(samples[c])) if samples[c].notna().any() else None
                            for c in metric_names(samples)}
     for c in [c for c in samples.columns if c.startswith(RANK_PREFIX)]:
         scope = c.removeprefix(RANK_PREFIX)
         out[median_rank(scope)] = float(np.nanmedian(samples[c])) if samples[c].notna().any() else None
-    out[POOL_SIZE] = int(samples[TEXT_UID].nunique())
+    if any(c.startswith(RETRIEVAL_PREFIX) for c in samples.columns):  # none for a model without a text space
+        out[POOL_SIZE] = int(samples[TEXT_UID].nunique())
     for c in [c for c in samples.columns if c.startswith(RETRIEVAL_PREFIX + "batch") and c.endswith("/top1")]:
         out[c.replace("/top1", "/n")] = int(samples[c].notna().sum())
     out["n_samples"] = len(samples)

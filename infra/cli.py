@@ -92,3 +92,27 @@ def check_config_files(argv: Sequence[str], option: str = "--config",
             if isinstance(value, dict) and not isinstance(value.get(section, {}), (dict, type(None))):
                 raise OptionError(f"config {path}: {section} is not a mapping of options "
                                  f"({type(value[section]).__name__})")
+
+
+def preread_option(argv: Sequence[str], name: str, default: str, config_option: str = "--config") -> str:
+    """The value of the top-level option ``name`` (``--name V``, ``--name=V``, or ``name:`` in a
+    YAML file given to ``config_option``), the last one given winning, as the parser will take it;
+    read before the parser is built when the option chooses which options the parser has. Files
+    are read safely (``check_config_files`` has checked them); one that is absent or unreadable
+    is skipped (the parser reports it)."""
+    value, flag = default, "--" + name
+    for i, arg in enumerate(argv):
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg == flag and following is not None:
+            value = following
+        elif arg.startswith(flag + "="):
+            value = arg[len(flag) + 1:]
+        elif (arg == config_option and following is not None) or arg.startswith(config_option + "="):
+            path = Path(following if arg == config_option else arg[len(config_option) + 1:])
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if isinstance(loaded, dict) and loaded.get(name) is not None:
+                value = str(loaded[name])
+    return value

@@ -53,3 +53,21 @@ def build_tiny_bart(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.bart --out DIR [--d_model 64] [--layers 1] [--seed 0]``: write a tiny BART."""
+    from infra.options import OptionParser
+
+    parser = OptionParser(prog="python -m model.bart", description="Write a tiny random BART (tests, demo).")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--d_model", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f"tiny BART written: {build_tiny_bart(args.out, args.d_model, args.seed, args.layers)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -4,7 +4,9 @@ check them before anything heavy is imported."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Mapping
+
+from model.config import RUN_SETTINGS as GLIM_RUN_SETTINGS
 
 DEFAULT_BART = "facebook/bart-large"
 OPTIMIZERS = ("sgd", "adamw")
@@ -46,9 +48,6 @@ class BrainTranslatorConfig:
         optimizer: sgd (published, with ``momentum``) or adamw.
         momentum: SGD momentum.
         weight_decay: weight decay.
-        bsz_train: train batch size per device (published: 32).
-        bsz_val: val/test batch size: distinct sentences per batch, as GLIM's protocol cuts them
-            (the same as GLIM's, 24, so both are judged on the same test samples).
         train_targets: sentence (the published target) or variants (GLIM's 8 target variants).
     """
 
@@ -70,8 +69,6 @@ class BrainTranslatorConfig:
     optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 0.0
-    bsz_train: int = 32
-    bsz_val: int = 24
     train_targets: str = "sentence"
 
     def __post_init__(self) -> None:
@@ -83,8 +80,7 @@ class BrainTranslatorConfig:
         if self.train_targets not in TRAIN_TARGETS:
             raise ValueError(f"train_targets {self.train_targets!r} is not one of {TRAIN_TARGETS}")
         positive = {"max_words": self.max_words, "n_layers": self.n_layers, "tgt_text_len": self.tgt_text_len,
-                    "stage1_lr_step": self.stage1_lr_step, "lr_step": self.lr_step,
-                    "bsz_train": self.bsz_train, "bsz_val": self.bsz_val}
+                    "stage1_lr_step": self.stage1_lr_step, "lr_step": self.lr_step}
         bad = [f"{k} {v}" for k, v in positive.items() if v < 1]
         if bad or self.stage1_epochs < 0:
             raise ValueError(f"{', '.join(bad) or f'stage1_epochs {self.stage1_epochs}'}: must be at least "
@@ -101,5 +97,15 @@ class BrainTranslatorConfig:
         return self.lr * self.lr_gamma ** ((epoch - self.stage1_epochs) // self.lr_step)
 
 
-HPARAM_NAMES = frozenset(f.name for f in fields(BrainTranslatorConfig))
-"""Every hyper-parameter name the BrainTranslator takes."""
+RUN_SETTINGS: dict[str, str] = {k: v for k, v in GLIM_RUN_SETTINGS.items() if k not in ("lr", "weight_decay")}
+"""The training run's settings a BrainTranslator checkpoint keeps beside its hyper-parameters
+(GLIM's ``model.config.RUN_SETTINGS`` but the optimiser's, which are the BrainTranslator's own
+``lr``/``weight_decay``): the batch sizes come from ``--data.batch_size``/``--data.val_batch_size``."""
+HPARAM_NAMES = frozenset(f.name for f in fields(BrainTranslatorConfig)) | frozenset(RUN_SETTINGS)
+"""Every hyper-parameter name a BrainTranslator checkpoint may hold."""
+
+
+def split_hparams(hparams: Mapping[str, Any]) -> tuple[BrainTranslatorConfig, dict[str, Any]]:
+    """A checkpoint's hyper-parameters as the typed config and the run settings beside it."""
+    settings = {k: v for k, v in hparams.items() if k in RUN_SETTINGS}
+    return BrainTranslatorConfig(**{k: v for k, v in hparams.items() if k not in RUN_SETTINGS}), settings

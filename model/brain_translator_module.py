@@ -9,7 +9,7 @@ import lightning as L
 import torch
 
 from model.brain_translator import BrainTranslatorNet
-from model.brain_translator_config import BrainTranslatorConfig
+from model.brain_translator_config import split_hparams
 from model.text_model import load_text_model
 
 
@@ -26,9 +26,10 @@ class BrainTranslator(L.LightningModule):
 
     def __init__(self, load_weights: bool = True, **hparams: Any):
         super().__init__()
-        cfg = BrainTranslatorConfig(**hparams)
-        self.save_hyperparameters(cfg.as_hparams())
+        cfg, settings = split_hparams(hparams)
+        self.save_hyperparameters({**cfg.as_hparams(), **settings})  # what the checkpoint keeps
         self.cfg = cfg
+        self.run_settings: dict[str, Any] = settings  # batch sizes of the training run, unread here
         self.tokenizer, text_model = load_text_model(cfg.text_model_id, weights=load_weights)
         self.net = BrainTranslatorNet(text_model, cfg.word_dim, cfg.n_layers, cfg.num_heads, cfg.ff_dim,
                                       cfg.dropout)
@@ -44,10 +45,14 @@ class BrainTranslator(L.LightningModule):
         return "stage1" if epoch < self.cfg.stage1_epochs else "all"
 
     def set_stage(self, epoch: int) -> None:
-        self.net.set_trainable(self.stage_of(epoch))
+        self.stage = self.stage_of(epoch)
+        self.net.set_trainable(self.stage)
 
-    def on_train_epoch_start(self) -> None:
-        self.set_stage(self.current_epoch)
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """The stage of the current epoch, set before every step: a run resumed in the middle of
+        an epoch gets no ``on_train_epoch_start``."""
+        if self.stage != self.stage_of(self.current_epoch):
+            self.set_stage(self.current_epoch)
 
     # ----------------------------------------------------------------- forward
     def target_labels(self, texts: list[str]) -> torch.Tensor:

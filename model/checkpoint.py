@@ -25,12 +25,29 @@ def read_model_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(not_a_glim_checkpoint(path, e.reason)) from None
 
 
+def is_brain_translator(hparams: dict) -> bool:
+    """Whether a checkpoint's hyper-parameters are the BrainTranslator's (it alone has ``word_dim``)."""
+    return "word_dim" in hparams
+
+
+def model_from_checkpoint(path: str | Path, text_model: str | None = None) -> GLIM | BrainTranslator:
+    """The model of a checkpoint, whichever it is (GLIM without its text model attached, or the
+    BrainTranslator), read once and loaded strictly."""
+    ckpt = read_model_checkpoint(path)
+    if is_brain_translator(ckpt.get("hyper_parameters") or {}):
+        return _brain_translator(path, ckpt, text_model)
+    return _glim(path, ckpt, text_model, attach_text=False)
+
+
 def glim_from_checkpoint(path: str | Path, text_model: str | None = None,
                          attach_text: bool = True) -> GLIM:
     """Build GLIM from a checkpoint's hyper-parameters and load its tensors strictly: every tensor
     must be used and every GLIM tensor present, else ``CheckpointError`` names the first mismatch.
     ``text_model`` (hub id or local directory) replaces the checkpoint's ``text_model_id``."""
-    ckpt = read_model_checkpoint(path)
+    return _glim(path, read_model_checkpoint(path), text_model, attach_text)
+
+
+def _glim(path: str | Path, ckpt: dict, text_model: str | None, attach_text: bool) -> GLIM:
     hp = dict(ckpt["hyper_parameters"])
     _check_names(path, hp, HPARAM_NAMES)
     state = ckpt["state_dict"]
@@ -56,7 +73,10 @@ def brain_translator_from_checkpoint(path: str | Path, text_model: str | None = 
     """The BrainTranslator baseline of a checkpoint, loaded strictly like ``glim_from_checkpoint``.
     Its BART weights are in the checkpoint: ``text_model`` (default: the checkpoint's
     ``text_model_id``) only gives the architecture and the tokenizer."""
-    ckpt = read_checkpoint(path)
+    return _brain_translator(path, read_model_checkpoint(path), text_model)
+
+
+def _brain_translator(path: str | Path, ckpt: dict, text_model: str | None) -> BrainTranslator:
     hp = dict(ckpt["hyper_parameters"])
     _check_names(path, hp, BRAIN_TRANSLATOR_HPARAMS)
     if text_model is not None:

@@ -15,7 +15,7 @@ TINY_RUN_SETTINGS = dict(bsz_train=4, bsz_val=4)
 
 TINY_BRAIN_TRANSLATOR = dict(word_dim=840, max_words=56, n_layers=1, num_heads=4, ff_dim=64, dropout=0.0,
                              tgt_text_len=64, stage1_epochs=1, stage1_lr=1e-3, stage1_lr_step=1, lr=1e-3,
-                             lr_step=10, optimizer="adamw", bsz_train=4, bsz_val=4)
+                             lr_step=10, optimizer="adamw")
 """A BrainTranslator small enough for CPU tests (with ``text_model_id`` a tiny BART: ``model.bart``)."""
 
 

@@ -25,6 +25,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from data.datamodule import GLIMDataModule
+from data.word_datamodule import WordDataModule
 from data.store_identity import store_identity
 from evaluation.full_validation import FullValidation
 from infra import log_filters
@@ -52,6 +53,8 @@ from infra.resume import (
 )
 from infra.signals import EXIT_STATUS, RunInterrupted, StopOnSignal
 from infra.threads import pin_cpu_threads
+from model.brain_translator_config import RUN_SETTINGS as BRAIN_TRANSLATOR_RUN_SETTINGS
+from model.brain_translator_module import BrainTranslator
 from model.checkpoint import RESUME_FREE_HPARAMS
 from model.config import RUN_SETTINGS
 from model.glim import GLIM
@@ -59,6 +62,23 @@ from model.glim import GLIM
 
 class TrainData(ResumableTrainLoader, GLIMDataModule):
     """The data module with a train loader that reshuffles per epoch and resumes mid-epoch."""
+
+
+class WordTrainData(ResumableTrainLoader, WordDataModule):
+    """The BrainTranslator's data module (word-level vectors), resumable as ``TrainData``."""
+
+
+def is_baseline(cfg: Namespace) -> bool:
+    """Whether the run trains the BrainTranslator baseline (``--architecture brain_translator``)."""
+    return cfg.get("architecture", "glim") == "brain_translator"
+
+
+def train_data(cfg: Namespace) -> GLIMDataModule:
+    """The data module of the run's model, from ``--data.*`` (the baseline's also reads its
+    ``train_targets`` and ``max_words``)."""
+    if is_baseline(cfg):
+        return WordTrainData(train_targets=cfg.model.train_targets, max_words=cfg.model.max_words, **vars(cfg.data))
+    return TrainData(**vars(cfg.data))
 
 
 class BatchRecorder(Callback):
@@ -154,23 +174,28 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics,
 
 
 def checkpoint_hparams(cfg: Namespace) -> dict[str, Any]:
-    """What the run's checkpoints keep as hyper-parameters: GLIM's (``--model.*``) and the run
-    settings under the published checkpoint's names (``bsz_train`` from ``--data.batch_size``, ...)."""
-    return {**vars(cfg.model), **{name: cfg[option] for name, option in RUN_SETTINGS.items()}}
+    """What the run's checkpoints keep as hyper-parameters: the model's (``--model.*``) and the run
+    settings under the published checkpoint's names (``bsz_train`` from ``--data.batch_size``, ...;
+    the BrainTranslator's ``BRAIN_TRANSLATOR_RUN_SETTINGS``, its optimiser being its own)."""
+    settings = BRAIN_TRANSLATOR_RUN_SETTINGS if is_baseline(cfg) else RUN_SETTINGS
+    return {**vars(cfg.model), **{name: cfg[option] for name, option in settings.items()}}
 
 
-def seeded_model(cfg: Namespace) -> GLIM:
-    """``seed_everything(seed, workers=True)``, then GLIM built at once (nothing draws from the
-    global generators in between), before the data module exists; its optimiser is Adam with
-    ``--lr`` and ``--weight_decay``."""
+def seeded_model(cfg: Namespace) -> GLIM | BrainTranslator:
+    """``seed_everything(seed, workers=True)``, then the model built at once (nothing draws from
+    the global generators in between), before the data module exists. GLIM's optimiser is Adam
+    with ``--lr`` and ``--weight_decay``; the BrainTranslator (its BART from ``--text_model``, else
+    ``model.text_model_id``) sets its own (docs/baseline.md)."""
     L.seed_everything(cfg.seed, workers=True)
+    if is_baseline(cfg):
+        return BrainTranslator(**{**checkpoint_hparams(cfg), "text_model_id": cfg.text_model or cfg.model.text_model_id})
     model = GLIM(**checkpoint_hparams(cfg))
     model.make_optimizer = partial(torch.optim.Adam, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return model
 
 
 def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
-    """Fit GLIM as ``cfg`` says (options already checked by train.py); nothing is written before
+    """Fit the model (GLIM or the BrainTranslator) as ``cfg`` says (options already checked by train.py); nothing is written before
     the run directory and the checkpoint to resume are checked."""
     out_dir = Path(cfg.out_dir)
     ckpt = resume_path(out_dir, cfg.resume, cfg.overwrite)
@@ -189,11 +214,13 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     if str(cfg.precision).startswith("bf16") and not gpu:
         notes.append("note: bf16-mixed on the CPU is often slower than 32-true (see docs/performance.md)")
     numerics = training_numerics(cfg.precision, gpu)
-    model.attach_text_model(cfg.text_model, dtype=numerics.apply())
-    model.use_text_cache(directory=cfg.text_cache_dir)
-    if cfg.compile_encoder:
-        model.compile_encoder()
-    data = TrainData(**vars(cfg.data))
+    text_dtype = numerics.apply()  # the matmul precision; the dtype of GLIM's frozen text model
+    if isinstance(model, GLIM):  # the BrainTranslator trains its BART: float32 weights under the trainer's precision
+        model.attach_text_model(cfg.text_model, dtype=text_dtype)
+        model.use_text_cache(directory=cfg.text_cache_dir)
+        if cfg.compile_encoder:
+            model.compile_encoder()
+    data = train_data(cfg)
     data.setup("fit")
     info, config_yaml = run_info(cfg, parser, ckpt)
     trainer = build_trainer(cfg, out_dir, info, numerics, state)

@@ -17,7 +17,7 @@ from model.brain_translator_module import BrainTranslator
 from model.checkpoint import CheckpointError, brain_translator_from_checkpoint
 from model.word_encoder import WordEncoder
 from data.synthetic.random_store import write_random_store
-from tests.factories import TINY_BRAIN_TRANSLATOR
+from tests.factories import TINY_BRAIN_TRANSLATOR, TINY_DATA
 from tests.paths import ROOT
 
 
@@ -127,7 +127,7 @@ def fitted(hparams, store_dir, tmp_path_factory):
     L.seed_everything(0)
     model = BrainTranslator(**hparams)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    dm = WordDataModule(batch_size=hparams["bsz_train"], val_batch_size=hparams["bsz_val"], data_dir=store_dir)
+    dm = WordDataModule(**TINY_DATA, data_dir=store_dir)
     out = tmp_path_factory.mktemp("fit")
     epoch_states = []
 
@@ -189,7 +189,7 @@ def test_foreign_checkpoints_are_refused(fitted, tmp_path):
 def _fit(hparams, store_dir, root, epochs: int, ckpt_path=None) -> BrainTranslator:
     L.seed_everything(0)
     model = BrainTranslator(**hparams)
-    dm = WordDataModule(batch_size=hparams["bsz_train"], val_batch_size=hparams["bsz_val"], data_dir=store_dir)
+    dm = WordDataModule(**TINY_DATA, data_dir=store_dir)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, limit_train_batches=2, limit_val_batches=1,
                         logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=root,
                         enable_checkpointing=False)
