@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 
 LOCK   := requirements.lock
 
-.PHONY: env lock demo test test-fast bench clean
+.PHONY: env lock demo notebooks test test-fast bench clean
 
 env: $(VENV)/.installed
 
@@ -42,6 +42,31 @@ demo: env
 	$(PY) train.py --config configs/demo.yaml --overwrite
 	$(PY) test.py --ckpt checkpoints/demo/last.ckpt --data_dir $(DEMO_STORE) --out results/demo --max_length 192 --controls all --overwrite
 	@echo "demo report: results/demo/report.md"
+
+# The notebooks, headless (jupyter nbconvert, in the environment): the preprocessing steps 1-4 write
+# the store DATA from RAW, then the predict notebooks read it with the checkpoint CKPT. The defaults
+# are the demo's (run `make demo` first); executed copies go to NB_OUT/executed. For real ZuCo e.g.
+# make notebooks RAW=data/raw_data VARIANTS=zuco_label_8variants.df DATA=data/processed/zuco \
+#      CKPT=checkpoints/glim-zuco-epoch=199-step=49600.ckpt TEXT_MODEL=checkpoints/flan-t5-large \
+#      LLM=meta-llama/Llama-3.1-8B-Instruct
+# NOTEBOOKS="predict_*.ipynb" runs only those (DATA then an existing store).
+NB_OUT     ?= results/notebooks
+RAW        ?= $(DEMO_RAW)
+VARIANTS   ?= $(DEMO_RAW)/labels_8variants.jsonl
+DATA       ?= $(NB_OUT)/store
+OVERWRITE  ?= $(if $(filter $(NB_OUT)/store,$(DATA)),true,false)
+CKPT       ?= checkpoints/demo/last.ckpt
+TEXT_MODEL ?=
+LLM        ?=
+NOTEBOOKS  ?= data/preprocess/__STEP*.ipynb predict_*.ipynb
+
+notebooks: env
+	mkdir -p $(NB_OUT)/executed
+	GLIM_RAW="$(RAW)" GLIM_VARIANTS="$(VARIANTS)" GLIM_PROCESSED="$(NB_OUT)/processed" GLIM_DATA="$(DATA)" \
+	GLIM_OVERWRITE="$(OVERWRITE)" GLIM_CKPT="$(CKPT)" GLIM_TEXT_MODEL="$(TEXT_MODEL)" GLIM_LLM="$(LLM)" \
+	GLIM_OUT="$(NB_OUT)" $(VENV)/bin/jupyter nbconvert --to notebook --execute --output-dir $(NB_OUT)/executed \
+	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+	@echo "executed notebooks: $(NB_OUT)/executed"
 
 test: env
 	$(PY) -m pytest -q -ra --durations=15 tests
