@@ -178,7 +178,7 @@ def few_runs_note(n: int, level: float = 0.95) -> str | None:
 
 def to_markdown(summary: dict[str, dict[str, float]], runs: list[str],
                 diff: dict[str, dict[str, Any]] | None = None) -> str:
-    rows = pd.DataFrame([{"metric": k, "mean": v["mean"], "95% CI (t)": f"[{fmt(v['lo'])}, {fmt(v['hi'])}]",
+    rows = pd.DataFrame([{"metric": C.label(k), "mean": v["mean"], "95% CI (t)": f"[{fmt(v['lo'])}, {fmt(v['hi'])}]",
                           "± half-width": (v["hi"] - v["mean"]), "sd": v["sd"], "runs": v["n"]}
                          for k, v in summary.items()])
     head = [f"# Aggregate of {len(runs)} runs", "", *[f"- `{r}`" for r in runs], "",
@@ -232,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     shown = [k for k in (C.bleu(1), C.rouge("fmeasure"), C.POOL_MRR) if k in summary]
-    print("; ".join(f"{k} {summary[k]['mean']:.4f} ± {summary[k]['hi'] - summary[k]['mean']:.4f}" for k in shown))
+    print("; ".join(f"{C.label(k)} {summary[k]['mean']:.4f} ± {summary[k]['hi'] - summary[k]['mean']:.4f}"
+                    for k in shown))
     note = few_runs_note(len(args.runs), args.level)
     if note:
         print(note)

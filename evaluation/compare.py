@@ -30,6 +30,7 @@ from evaluation.columns import (
     rouge,
     zero_shot,
 )
+from evaluation import columns as C
 from evaluation.grounding import compare
 from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
@@ -106,16 +107,17 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     lines = [f"# {args.run_b.name} (B) vs {args.run_a.name} (A), {len(a)} paired test samples", "",
              f"A: `{args.run_a}`  ", f"B: `{args.run_b}`", "",
              "B − A per metric, 95% paired bootstrap CI, sign-flip p-values (one-sided, unadjusted).", "",
-             markdown_table(table)]
+             markdown_table(table.assign(metric=table["metric"].map(C.label)))]
     noise = [args.run_a / NOISE_SAMPLES, args.run_b / NOISE_SAMPLES]
     grid_table = None
     if all(p.is_file() for p in noise):
         runs = {("EEG (A)", "EEG"): a, ("EEG (A)", "noise"): read_samples(noise[0]),
                 ("noise (B)", "EEG"): b, ("noise (B)", "noise"): read_samples(noise[1])}
         grid_table = grid(runs)
-        lines += ["", "## Trained on EEG / noise × tested on EEG / noise (means)", "", markdown_table(grid_table)]
+        lines += ["", "## Trained on EEG / noise × tested on EEG / noise (means)", "", markdown_table(grid_table.rename(columns=C.label))]
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "comparison.csv", table.to_csv(index=False))
+    named = table.assign(name=table["metric"].map(C.label))  # the key of metrics.json and its readable name
+    atomic_write_text(args.out / "comparison.csv", named.to_csv(index=False))
     result = {"run_a": str(args.run_a), "run_b": str(args.run_b), "n": len(a),
               "comparison": json.loads(table.to_json(orient="records")),
               "grid": None if grid_table is None else json.loads(grid_table.to_json(orient="records"))}

@@ -228,7 +228,7 @@ def summary_lines(out: Path) -> list[str]:
     result = json.loads((out / "metrics.json").read_text())
     summary = result["metrics"]
     lines = [protocol_line(result["protocol"]),
-             " ".join(f"{k}={summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float))]
+             "  ".join(f"{C.label(k)} {summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float))]
     if result.get("grounding"):
         lines += grounding_lines(result["grounding"])
     return lines + [diversity_line(result["diversity"]["EEG"]), f"results written to {out}"]
