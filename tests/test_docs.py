@@ -37,6 +37,10 @@ def anchors(page: Path) -> set[str]:
     return {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
 
 
+def test_readme_fits_on_a_screen_or_two():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+
+
 def test_commands_are_found():
     found = set().union(*(commands(p.read_text()) for p in PAGES))
     assert {"train.py", "test.py", "aggregate.py", "-m data.prepare", "-m evaluation.score"} <= found
