@@ -1,5 +1,6 @@
-# GLIM: `make demo` runs the synthetic demo end to end, `make test` runs the test suite.
-# Both create the environment (.venv) first, with the exact versions of requirements.lock (the
+# GLIM: `make demo` runs the synthetic demo end to end, `make test` runs the test suite, `make notebooks`
+# runs the notebooks headless.
+# All three create the environment (.venv) first, with the exact versions of requirements.lock (the
 # versions the test suite was run with); `make lock` re-resolves environment.yml's ranges into it.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -78,4 +79,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf results/demo data/demo checkpoints/demo
+	rm -rf results/demo results/notebooks data/demo checkpoints/demo

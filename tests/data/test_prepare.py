@@ -180,7 +180,7 @@ def test_step_notebooks_run_in_order(corpus, tmp_path: Path) -> None:
     assert "kept: {'ZuCo1': 8, 'ZuCo2': 4}" in json.dumps(nb.cells[3].outputs)
     store = str(tmp_path / "store")
     _execute("__STEP4_match_split.ipynb", {"RAW_DIR": str(raw), "LABELS": str(Path(out) / "zuco_label_table.jsonl"),
-                                           "STORE": store})
+                                           "STORE": store, "OVERWRITE": False})
     assert len(open_store(store)) == 12
 
 
