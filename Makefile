@@ -1,5 +1,6 @@
-# GLIM: `make demo` runs the synthetic demo end to end, `make test` runs the test suite.
-# Both create the environment (.venv) first, with the exact versions of requirements.lock (the
+# GLIM: `make demo` runs the synthetic demo end to end, `make test` runs the test suite, `make notebooks`
+# runs the notebooks headless.
+# All three create the environment (.venv) first, with the exact versions of requirements.lock (the
 # versions the test suite was run with); `make lock` re-resolves environment.yml's ranges into it.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 
 LOCK   := requirements.lock
 
-.PHONY: env lock demo demo-stages baseline-demo test test-fast bench clean
+.PHONY: env lock demo demo-stages baseline-demo notebooks test test-fast bench clean
 
 env: $(VENV)/.installed
 
@@ -53,16 +54,18 @@ DEMO_TRAIN = $(DEMO_TIME) $(PY) train.py --config configs/demo.yaml --overwrite 
              --data.data_dir $(DEMO_STORE) --model.text_model_id $(DEMO_CKPT)/tiny-t5
 DEMO_TEST  = $(DEMO_TIME) $(PY) test.py --data_dir $(DEMO_STORE) --max_length 40 --overwrite
 
-DEMO_VERDICTS = grep -E '^- (generation|retrieval|classification):|^- tested on' $(1) | sed 's/ \[EEG vs each.*//; s/^- /  /'
+DEMO_VERDICTS = $(PY) -c 'import json, sys; from evaluation.grounding import grounding_lines; \
+	print("\n".join("  " + line for line in grounding_lines(json.load(open(sys.argv[1]))["grounding"])))' $(1)/metrics.json; \
+	grep -E '^- tested on' $(1)/report.md | sed 's/^- /  /'
 
 demo: env
 	@mkdir -p $(dir $(DEMO_LOG))
 	@echo "== the demo's stages (their output also in $(DEMO_LOG)); what a successful demo shows: docs/demo.md"
 	@bash -o pipefail -c '$(MAKE) --no-print-directory demo-stages 2>&1 | tee $(DEMO_LOG)'
 	@echo "== trained on the EEG ($(DEMO_OUT)/report.md):"
-	@$(call DEMO_VERDICTS,$(DEMO_OUT)/report.md)
+	@$(call DEMO_VERDICTS,$(DEMO_OUT))
 	@echo "== trained on noise ($(DEMO_OUT)/noise-trained/report.md):"
-	@$(call DEMO_VERDICTS,$(DEMO_OUT)/noise-trained/report.md)
+	@$(call DEMO_VERDICTS,$(DEMO_OUT)/noise-trained)
 	@echo "== both compared: $(DEMO_OUT)/comparison/comparison.md; what these lines mean: docs/demo.md"
 
 demo-stages:
@@ -93,6 +96,31 @@ baseline-demo: env
 	$(PY) -m evaluation.compare $(DEMO_OUT) results/demo-baseline --out results/demo-comparison --overwrite
 	@echo "comparison: results/demo-comparison/comparison.md"
 
+# The notebooks, headless (jupyter nbconvert, in the environment): the preprocessing steps 1-4 write
+# the store DATA from RAW, then the predict notebooks read it with the checkpoint CKPT. The defaults
+# are the demo's (run `make demo` first); executed copies go to NB_OUT/executed. For real ZuCo e.g.
+# make notebooks RAW=data/raw_data VARIANTS=zuco_label_8variants.df DATA=data/processed/zuco \
+#      CKPT=checkpoints/glim-zuco-epoch=199-step=49600.ckpt TEXT_MODEL=checkpoints/flan-t5-large \
+#      LLM=meta-llama/Llama-3.1-8B-Instruct
+# NOTEBOOKS="predict_*.ipynb" runs only those (DATA then an existing store).
+NB_OUT     ?= results/notebooks
+RAW        ?= $(DEMO_RAW)
+VARIANTS   ?= $(DEMO_RAW)/labels_8variants.jsonl
+DATA       ?= $(NB_OUT)/store
+OVERWRITE  ?= $(if $(filter $(NB_OUT)/store,$(DATA)),true,false)
+CKPT       ?= checkpoints/demo/last.ckpt
+TEXT_MODEL ?=
+LLM        ?=
+NOTEBOOKS  ?= data/preprocess/__STEP*.ipynb predict_*.ipynb
+
+notebooks: env
+	mkdir -p $(NB_OUT)/executed
+	GLIM_RAW="$(RAW)" GLIM_VARIANTS="$(VARIANTS)" GLIM_PROCESSED="$(NB_OUT)/processed" GLIM_DATA="$(DATA)" \
+	GLIM_OVERWRITE="$(OVERWRITE)" GLIM_CKPT="$(CKPT)" GLIM_TEXT_MODEL="$(TEXT_MODEL)" GLIM_LLM="$(LLM)" \
+	GLIM_OUT="$(NB_OUT)" $(VENV)/bin/jupyter nbconvert --to notebook --execute --output-dir $(NB_OUT)/executed \
+	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+	@echo "executed notebooks: $(NB_OUT)/executed"
+
 test: env
 	$(PY) -m pytest -q -ra --durations=15 tests
 
@@ -103,4 +131,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf results/demo results/demo-baseline results/demo-comparison data/demo checkpoints/demo checkpoints/demo-baseline
+	rm -rf results/demo results/demo-baseline results/demo-comparison results/notebooks data/demo checkpoints/demo checkpoints/demo-baseline

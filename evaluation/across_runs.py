@@ -155,13 +155,38 @@ def aggregate(table: pd.DataFrame, level: float = 0.95) -> dict[str, dict[str, f
     return {c: t_interval(table[c].to_numpy(float), level) for c in table.columns}
 
 
+MIN_RUNS = 3
+"""Fewer runs than this: the interval is reported with a note on why it is so wide."""
+ADVISED_RUNS = 5
+"""Runs a study should have: t(0.975, 4) / sqrt(5) = 1.24 sd of the runs, against 8.98 sd at 2 runs."""
+
+
+def few_runs_note(n: int, level: float = 0.95) -> str | None:
+    """Why the interval of ``n`` < ``MIN_RUNS`` runs is so wide (or absent), else None."""
+    if n >= MIN_RUNS:
+        return None
+    from scipy import stats
+
+    advised = float(stats.t.ppf(0.5 + level / 2, ADVISED_RUNS - 1)) / ADVISED_RUNS ** 0.5
+    if n < 2:
+        return (f"note: 1 run gives no interval (the spread of the runs is unknown); "
+                f"run {ADVISED_RUNS} seeds (the interval is then ± {advised:.2f} sd)")
+    t = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    return (f"note: with {n} runs the {level:.0%} interval is Student's t with {n - 1} degree"
+            f"{'' if n == 2 else 's'} of freedom: ± {t:.2f} × sd / √{n} = ± {t / n ** 0.5:.2f} sd of the runs, "
+            f"which can exceed the metric's range; {ADVISED_RUNS} seeds give ± {advised:.2f} sd")
+
+
 def to_markdown(summary: dict[str, dict[str, float]], runs: list[str],
                 diff: dict[str, dict[str, Any]] | None = None) -> str:
-    rows = pd.DataFrame([{"metric": k, "mean": v["mean"], "95% CI (t)": f"[{fmt(v['lo'])}, {fmt(v['hi'])}]",
+    rows = pd.DataFrame([{"metric": C.label(k), "mean": v["mean"], "95% CI (t)": f"[{fmt(v['lo'])}, {fmt(v['hi'])}]",
                           "± half-width": (v["hi"] - v["mean"]), "sd": v["sd"], "runs": v["n"]}
                          for k, v in summary.items()])
     head = [f"# Aggregate of {len(runs)} runs", "", *[f"- `{r}`" for r in runs], "",
             "Mean across runs with a Student-t 95% confidence interval.", ""]
+    note = few_runs_note(len(runs))
+    if note:
+        head += [note[len("note: "):][0].upper() + note[len("note: ") + 1:] + ".", ""]
     if diff:
         head += ["**The runs differ in more than the seed** (`--allow_different`):", "",
                  *[f"- {f}: " + ", ".join(f"`{v}`" for v in runs_.values()) for f, runs_ in diff.items()], ""]
@@ -208,7 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     shown = [k for k in (C.bleu(1), C.rouge("fmeasure"), C.POOL_MRR) if k in summary]
-    print("; ".join(f"{k} {summary[k]['mean']:.4f} ± {summary[k]['hi'] - summary[k]['mean']:.4f}" for k in shown))
+    print("; ".join(f"{C.label(k)} {summary[k]['mean']:.4f} ± {summary[k]['hi'] - summary[k]['mean']:.4f}"
+                    for k in shown))
+    note = few_runs_note(len(args.runs), args.level)
+    if note:
+        print(note)
     print(f"aggregate of {len(args.runs)} runs written to {args.out}")
     return 0
 

@@ -200,6 +200,52 @@ def lower_is_better(column: str) -> bool:
     return column.startswith(WER)
 
 
+# ----------------------------------------------------------------------------- readable names
+ROUGE_LETTERS = {"precision": "P", "recall": "R", "fmeasure": "F", "f1": "F1"}
+READABLE: tuple[tuple[str, str], ...] = (
+    (r"Bleu(\d)", r"BLEU-\1 @MTV"),
+    (r"Rouge1-(\w+)@(\w+)", r"ROUGE-1 {\1} @\2"),
+    (r"Rouge1-(\w+)", r"ROUGE-1 {\1} @MTV"),
+    (r"GM\\\.BLEU(\d)@(\w+)", r"BLEU-\1 @\2"),
+    (r"GM\\\.ROUGE1@(\w+)", r"ROUGE-1 R @\1"),
+    (WER, f"WER @{RAW_TAG}"),
+    (r"retrieval_batch(\d+)/top(\d+)", r"retrieval top-\2 (batch of \1)"),
+    (r"retrieval_batch(\d+)/median_rank", r"retrieval median rank (batch of \1)"),
+    (r"retrieval_pool/R@(\d+)", r"retrieval R@\1 (pool)"),
+    (r"retrieval_pool/MRR", "retrieval MRR (pool)"),
+    (r"retrieval_pool/median_rank", "retrieval median rank (pool)"),
+    (r"retrieval_pool/size", "retrieval pool size"),
+    (r"rank@batch(\d+)", r"rank (batch of \1)"),
+    (r"rank@pool", "rank (pool)"),
+    (r"zero_shot/(\w+)@([\w-]+)/top(\d+)", r"zero-shot \1 top-\3 (\2)"),
+    (r"semantic/BERTScore-(\w+)", r"BERTScore {\1}"),
+    (r"semantic/cosine", "semantic cosine"),
+    (r"semantic/retrieval(\d+)/top1", r"semantic \1-way retrieval top-1"),
+)
+"""(pattern of a column name, its readable name); ``{field}`` becomes the field's letter (P, R, F)."""
+
+
+def label(column: str) -> str:
+    """The readable name of a metric column for the console, the report and the figures, e.g.
+    ``Bleu1`` → ``BLEU-1 @MTV``, ``GM\\.BLEU1@RAW`` → ``BLEU-1 @RAW``, ``Rouge1-fmeasure`` →
+    ``ROUGE-1 F @MTV``, ``retrieval_pool/MRR`` → ``retrieval MRR (pool)``; a control's
+    ``noise/Bleu1`` → ``noise: BLEU-1 @MTV``. Files keep the column names; other names are returned
+    as they are."""
+    import re
+
+    if not is_metric(column):  # a control's metric: "<control>/<metric>" or "<control> − EEG/<metric>"
+        head, _, rest = column.partition("/")
+        if head and is_metric(rest):
+            return f"{head}: {label(rest)}"
+    name, tf_suffix = (column[:-len(TF_SUFFIX)], TF_SUFFIX) if column.endswith(TF_SUFFIX) else (column, "")
+    for pattern, readable in READABLE:
+        found = re.fullmatch(pattern, name)
+        if found:
+            text = found.expand(readable)
+            return re.sub(r"\{(\w+)\}", lambda m: ROUGE_LETTERS.get(m.group(1), m.group(1)), text) + tf_suffix
+    return column
+
+
 # ----------------------------------------------------------------------------- column order
 def published_columns(n_refs: int = 8) -> list[str]:
     """The column order of the published per-sample export (our extra columns come after)."""

@@ -36,6 +36,7 @@ from evaluation.columns import (
     rouge,
     zero_shot,
 )
+from evaluation import columns as C
 from evaluation.grounding import compare
 from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     lines = [f"# {label_b} vs {label_a}, {len(a)} paired test samples", "",
              f"A: `{args.run_a}`  ", f"B: `{args.run_b}`", "",
              "B − A per metric, 95% paired bootstrap CI, sign-flip p-values (one-sided, unadjusted).", "",
-             markdown_table(table)]
+             markdown_table(table.assign(metric=table["metric"].map(C.label)))]
     noise = [args.run_a / NOISE_SAMPLES, args.run_b / NOISE_SAMPLES]
     grid_table = None
     if all(p.is_file() for p in noise):
@@ -142,9 +143,11 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
                 (row_b, "EEG"): b, (row_b, "noise"): read_samples(noise[1])}
         grid_table = grid(runs, "run" if rows == "models" else "trained on")
         heading = f"{label_a} / {label_b}" if rows == "models" else "Trained on EEG / noise"
-        lines += ["", f"## {heading} × tested on EEG / noise (means)", "", markdown_table(grid_table)]
+        lines += ["", f"## {heading} × tested on EEG / noise (means)", "",
+                  markdown_table(grid_table.rename(columns=C.label))]
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "comparison.csv", table.to_csv(index=False))
+    named = table.assign(name=table["metric"].map(C.label))  # the key of metrics.json and its readable name
+    atomic_write_text(args.out / "comparison.csv", named.to_csv(index=False))
     result = {"run_a": str(args.run_a), "run_b": str(args.run_b), "label_a": label_a, "label_b": label_b, "n": len(a),
               "comparison": json.loads(table.to_json(orient="records")),
               "grid": None if grid_table is None else json.loads(grid_table.to_json(orient="records"))}

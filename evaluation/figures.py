@@ -33,15 +33,6 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 RAW_PAIRS = ((C.bleu(1), C.gm_bleu(1, C.RAW_TAG)), (C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG)))  # @MTV beside @RAW
 
 
-def label(metric: str) -> str:
-    """A short axis label of a metric column."""
-    name = metric.replace("GM\\.BLEU", "BLEU-").replace("GM\\.ROUGE1", "ROUGE-1 R").replace("Rouge1-", "ROUGE-1 ")
-    name = name.replace("Bleu", "BLEU-").replace("precision", "P").replace("recall", "R").replace("fmeasure", "F")
-    if name.startswith("WER") or "/" in name:
-        return name
-    return name.replace("@", " @") if "@" in name else f"{name} @MTV"
-
-
 def _ci_bars(ax: plt.Axes, cis: dict[str, pd.DataFrame], metrics: list[str], labels: list[str]) -> None:
     """Grouped bars of the means of ``metrics`` per run with their 95% CIs (``evaluation.stats.ci_table``
     of each run, computed once per result)."""
@@ -67,10 +58,10 @@ def metric_bars(cis: dict[str, pd.DataFrame], path: Path) -> Path:
                          "zero_shot/sentiment@EEG/top1", "zero_shot/relation@EEG/top1",
                          "zero_shot/relation@EEG/top3", "zero_shot/corpus@EEG/top1") if have(c)]
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [max(len(generation), 1), max(len(other), 1)]})
-    _ci_bars(axes[0], cis, generation, [label(m) for m in generation])
+    _ci_bars(axes[0], cis, generation, [C.label(m) for m in generation])
     axes[0].set_title("generation @MTV (8 variants) and @RAW (the sentence read); mean, 95% bootstrap CI", fontsize=9)
     if other:
-        _ci_bars(axes[1], cis, other, [c.split("/", 1)[1].replace("@EEG", "") for c in other])
+        _ci_bars(axes[1], cis, other, [C.label(c) for c in other])
     axes[1].set_title("retrieval and zero-shot from EEG")
     axes[0].legend(fontsize=8)
     return save_figure(fig, path)
@@ -79,8 +70,8 @@ def metric_bars(cis: dict[str, pd.DataFrame], path: Path) -> Path:
 def variant_bars(ci: pd.DataFrame, path: Path) -> Path:
     """BLEU-1 and ROUGE-1 recall against each reference alone, the raw sentence, and all (MTV),
     from the EEG run's CI table."""
-    tags = [c.split("@")[1] for c in ci.index if c.startswith("GM\\.BLEU1@")]
-    rows = {"BLEU-1": ("GM\\.BLEU1@{t}", C.bleu(1)), "ROUGE-1 recall": ("GM\\.ROUGE1@{t}", C.rouge("recall"))}
+    tags = [c.split("@")[1] for c in ci.index if c.startswith(C.gm_bleu(1, ""))]
+    rows = {"BLEU-1": (C.gm_bleu(1, "{t}"), C.bleu(1)), "ROUGE-1 recall": (C.gm_rouge("{t}"), C.rouge("recall"))}
     cis = {}
     for name, (single, multi) in rows.items():
         t = ci.reindex([single.format(t=t) for t in tags] + [multi])
@@ -92,18 +83,34 @@ def variant_bars(ci: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def scale_groups(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The curves of a panel split by scale: those within [0, 1] (BLEU, ROUGE, accuracies, recall),
+    and the others (WER, ranks, losses), each group on its own axis; one group when all are alike."""
+    curves = [c for c in frame.columns if c != "epoch" and frame[c].notna().any()]
+    unbounded = [c for c in curves if C.lower_is_better(c) or frame[c].abs().max() > 1]
+    bounded = [c for c in curves if c not in unbounded]
+    return (bounded, unbounded) if bounded and unbounded else (curves, [])
+
+
 def training_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
-    """One panel per curve family (losses, val retrieval, full-validation means) against the epoch."""
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
+    """One panel per curve family (losses, val retrieval, full-validation means) against the epoch;
+    metrics of different scales (e.g. WER beside BLEU/ROUGE) on a left and a right axis."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.6), squeeze=False)
     for ax, (name, frame) in zip(axes[0], curves.items()):
-        for i, col in enumerate(c for c in frame.columns if c != "epoch"):
-            ok = frame[col].notna()
-            ax.plot(frame["epoch"][ok], frame[col][ok], marker="o", ms=3, color=COLORS[i % len(COLORS)]
-                    if i < len(COLORS) else None, label=label(col) if name == "full validation" else col)
+        name_of = C.label if name == "full validation" else str
+        left, right = scale_groups(frame)
+        handles = []
+        for axis, group, style in ((ax, left, "-"), (ax.twinx() if right else None, right, "--")):
+            for col in group:
+                ok, i = frame[col].notna(), len(handles)
+                handles += axis.plot(frame["epoch"][ok], frame[col][ok], style, marker="o", ms=3,
+                                     color=COLORS[i % len(COLORS)], label=name_of(col))
+            if group and axis is not ax:
+                axis.set_ylabel(", ".join(map(name_of, group)) + " (dashed)", fontsize=8)
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(handles=handles, fontsize=7)
     return save_figure(fig, path)
 
 

@@ -7,6 +7,7 @@ datasets themselves are ``evaluation.controls``.
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ CONTROLS = ("noise", "prompt-free", "shuffled")
 EEG_ABLATIONS = ("noise", "shuffled")  # the controls that take the EEG away: grounding is tested against them
 PROMPT_ABLATIONS = ("prompt-free",)  # keeps the EEG, ablates the prompt: reported, not a grounding condition
 ALPHA = 0.05
+WIDTH = 100  # console lines of the verdicts are wrapped at this width
 GROUNDING = {  # the metrics of each verdict; a metric is grounded when the EEG run beats every EEG ablation
     "generation": (C.bleu(1), C.rouge("fmeasure"),  # against the 8 variants (@MTV) and the sentence read
                    C.gm_bleu(1, C.RAW_TAG), C.rouge_at("fmeasure", C.RAW_TAG)),
@@ -125,7 +127,7 @@ def grounding(comparisons: dict[str, pd.DataFrame], baseline_comparisons: dict[s
                 if p < alpha:
                     cause = _imbalance_cause(m, float(r["control"]), baselines)
                     verdict["warnings"].append(
-                        f"{c} scores significantly better than the EEG on {m} ({float(r['control']):.3g} vs "
+                        f"{c} scores significantly better than the EEG on {C.label(m)} ({float(r['control']):.3g} vs "
                         f"{float(r['eeg']):.3g}, one-sided Holm-adjusted p={p:.2g})"
                         + (f"; likely cause: {cause}" if cause else ""))
             if c in PROMPT_ABLATIONS:
@@ -140,30 +142,60 @@ def _against(v: dict[str, Any]) -> str:
     return " / ".join(f"{c} {a['value']:.3g}" for c, a in v["against"].items())
 
 
-def grounding_lines(verdicts: dict[str, dict[str, Any]]) -> list[str]:
-    """One sentence per family (``<family>: ...``), then ``warning: ...`` and ``prompt ablation: ...`` lines."""
-    lines, extra = [], []
+def _verdict(v: dict[str, Any]) -> str:
+    if not v["tested"]:
+        why = (f"needs the {' and '.join(v['missing_ablations'])} control(s)" if v["missing_ablations"]
+               else "no metric available")
+        return f"not tested ({why})"
+    return "grounded in the EEG" if v["grounded"] else "NOT shown to be grounded in the EEG"
+
+
+def _test_used(verdicts: dict[str, dict[str, Any]]) -> str | None:
+    tested = [v for v in verdicts.values() if v["tested"]]
+    if not tested:
+        return None
+    against = dict.fromkeys(c for v in tested for x in v["metrics"].values() for c in x["against"])
+    return (f"EEG vs each of {', '.join(against)}: one-sided paired sign-flip test, the largest p Holm-adjusted "
+            f"over each verdict's metrics, grounded at p < {ALPHA}")
+
+
+def _extra_lines(verdicts: dict[str, dict[str, Any]]) -> list[str]:
+    extra = []
     for family, v in verdicts.items():
-        if not v["tested"]:
-            why = (f"needs the {' and '.join(v['missing_ablations'])} control(s)" if v["missing_ablations"]
-                   else "no metric available")
-            lines.append(f"{family}: not tested ({why})")
-        else:
-            shown = {m: x for m, x in v["metrics"].items() if x["grounded"]}
-            rest = {m: x for m, x in v["metrics"].items() if not x["grounded"]}
-            fmt = lambda ms: "; ".join(f"{m} {x['eeg']:.3g} vs {_against(x)} (p={x['p_holm']:.2g})"  # noqa: E731
-                                       for m, x in ms.items())
-            if shown:
-                line = f"{family}: grounded in the EEG — {fmt(shown)}"
-                if rest:
-                    line += f"; not shown for {fmt(rest)}"
-            else:
-                line = f"{family}: NOT shown to be grounded in the EEG — {fmt(rest)}"
-            against = dict.fromkeys(c for x in v["metrics"].values() for c in x["against"])
-            lines.append(line + f" [EEG vs each of {', '.join(against)}: one-sided paired sign-flip test, "
-                                f"Holm-adjusted over {len(v['metrics'])} metric(s), grounded at p < {ALPHA}]")
         extra += [f"warning: {family}: {w}" for w in v["warnings"]]
         for c, ms in v["prompt_ablation"].items():
             extra.append(f"prompt ablation ({c}, keeps the EEG; not a grounding condition): {family}: "
-                         + ", ".join(f"{c} − EEG {m} {x['diff']:+.3g} (p={x['p_holm']:.2g})" for m, x in ms.items()))
-    return lines + extra
+                         + ", ".join(f"{c} − EEG {C.label(m)} {x['diff']:+.3g} (p={x['p_holm']:.2g})"
+                                     for m, x in ms.items()))
+    return extra
+
+
+def grounding_lines(verdicts: dict[str, dict[str, Any]]) -> list[str]:
+    """For the console: per family ``<family>: <verdict>`` and one indented line per metric (its
+    EEG value, the controls' values, the Holm-adjusted p), the test used, then ``warning: ...`` and
+    ``prompt ablation: ...`` lines."""
+    lines = []
+    for family, v in verdicts.items():
+        lines.append(f"{family}: {_verdict(v)}")
+        lines += [f"  {C.label(m)}: EEG {x['eeg']:.3g} vs {_against(x)}, p={x['p_holm']:.2g} "
+                  f"({'grounded' if x['grounded'] else 'not shown'})" for m, x in v["metrics"].items()]
+    test = _test_used(verdicts)
+    lines += ([f"  ({test})"] if test else []) + _extra_lines(verdicts)
+    indent = lambda line: len(line) - len(line.lstrip())  # noqa: E731
+    return [part for line in lines for part in textwrap.wrap(
+        line.lstrip(), WIDTH, initial_indent=" " * indent(line), subsequent_indent=" " * (indent(line) + 4),
+        break_on_hyphens=False)]
+
+
+def grounding_table(verdicts: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """For the report: one row per family and metric (verdict, EEG value, controls' values, p), and
+    the lines below it (the test used, warnings, prompt ablations)."""
+    rows = []
+    for family, v in verdicts.items():
+        rows += [{"family": family, "verdict": _verdict(v), "metric": C.label(m), "EEG": x["eeg"],
+                  "against": _against(x), "p (Holm)": f"{x['p_holm']:.2g}",
+                  "grounded": "yes" if x["grounded"] else "no"} for m, x in v["metrics"].items()]
+        if not v["metrics"]:
+            rows.append({"family": family, "verdict": _verdict(v)})
+    test = _test_used(verdicts)
+    return pd.DataFrame(rows).fillna(""), ([f"Test: {test}."] if test else []) + _extra_lines(verdicts)

@@ -14,16 +14,16 @@ import pandas as pd
 from evaluation import columns as C
 from evaluation import figures
 from evaluation.diversity import MOST_FREQUENT, WARNING
-from evaluation.grounding import GROUNDING, grounding_lines
+from evaluation.grounding import GROUNDING, grounding_table
 from evaluation.metrics import BLEU_ORDERS, RAW_TAG, TF_SUFFIX
 from evaluation.summary import key_metrics
 from evaluation.tables import fmt, markdown_table
 from evaluation.zero_shot import SOURCES, TASKS, balanced_accuracy, score_column
 
-GEN_ROWS = [(f"BLEU-{n}", f"Bleu{n}", f"GM\\.BLEU{n}@{{t}}") for n in BLEU_ORDERS] + [
-    ("ROUGE-1 P", C.rouge("precision"), "Rouge1-precision@{t}"),
-    ("ROUGE-1 R", C.rouge("recall"), "GM\\.ROUGE1@{t}"),
-    ("ROUGE-1 F", C.rouge("fmeasure"), "Rouge1-fmeasure@{t}"),
+GEN_ROWS = [(f"BLEU-{n}", C.bleu(n), C.gm_bleu(n, "{t}")) for n in BLEU_ORDERS] + [
+    ("ROUGE-1 P", C.rouge("precision"), C.rouge_at("precision", "{t}")),
+    ("ROUGE-1 R", C.rouge("recall"), C.gm_rouge("{t}")),
+    ("ROUGE-1 F", C.rouge("fmeasure"), C.rouge_at("fmeasure", "{t}")),
 ]
 
 
@@ -80,14 +80,14 @@ def value_or_reason(metric: str, summary: dict[str, Any], samples: pd.DataFrame)
 
 def generation_table(samples: pd.DataFrame) -> pd.DataFrame:
     """BLEU/ROUGE rows × @MTV, @MTV00.., @RAW and teacher-forced columns (means)."""
-    tags = [c.split("@")[1] for c in samples.columns if c.startswith("GM\\.BLEU1@") and not c.endswith(RAW_TAG)]
+    tags = [c.split("@")[1] for c in samples.columns if c.startswith(C.gm_bleu(1, "")) and not c.endswith(RAW_TAG)]
     rows = []
     for name, multi, single in GEN_ROWS:
         row = {"metric": name, "@MTV": samples[multi].mean()}
         row |= {f"@{t}": samples[single.format(t=t)].mean() for t in tags + [RAW_TAG]}
         row["teacher-forced (vs target)"] = samples[multi + TF_SUFFIX].mean() if multi + TF_SUFFIX in samples else np.nan
         rows.append(row)
-    wer = {"metric": "WER (vs raw)", "@RAW": samples["WER"].mean(), "teacher-forced (vs target)": samples.get(
+    wer = {"metric": "WER", "@RAW": samples["WER"].mean(), "teacher-forced (vs target)": samples.get(
         "WER" + TF_SUFFIX, pd.Series([np.nan])).mean()}
     return pd.DataFrame(rows + [wer])
 
@@ -115,7 +115,7 @@ def zero_shot_table(samples: pd.DataFrame, baselines: dict[str, dict]) -> pd.Dat
 def comparison_table(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     t = table.set_index("metric").loc[[m for m in metrics if m in set(table["metric"])]].reset_index()
     p1 = t["p_eeg_better"] if "p_eeg_better" in t else pd.Series(np.nan, index=t.index)
-    return pd.DataFrame({"metric": t["metric"], "EEG": t["eeg"], "control": t["control"],
+    return pd.DataFrame({"metric": t["metric"].map(C.label), "EEG": t["eeg"], "control": t["control"],
                          "control − EEG": t["diff"], "95% CI": [f"[{fmt(a)}, {fmt(b)}]" for a, b in zip(t["lo"], t["hi"])],
                          "p (two-sided)": [f"{p:.3g}" if np.isfinite(p) else "–" for p in t["p"]],
                          "p (EEG better, one-sided)": [f"{p:.3g}" if np.isfinite(p) else "–" for p in p1], "n": t["n"]})
@@ -207,8 +207,9 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
     collapse = [f"warning: generation collapse ({run}): {d[WARNING]}"
                 for run, d in result.get("diversity", {}).items() if d.get(WARNING)]
     if verdicts or collapse:
-        lines += ["## Is it grounded in the EEG?", "", *[f"- {s}" for s in grounding_lines(verdicts or {})],
-                  *[f"- {s}" for s in collapse], f"- {samples_line(samples)}", ""]
+        table, notes = grounding_table(verdicts or {})
+        lines += ["## Is it grounded in the EEG?", "", *([markdown_table(table, 3), ""] if len(table) else []),
+                  *[f"- {s}" for s in (*notes, *collapse)], f"- {samples_line(samples)}", ""]
     figures.metric_bars(cis, fig_dir / "metrics.png")
     lines += ["## Headline metrics", "", RAW_SENTENCE, "", "![metrics](figures/metrics.png)", ""]
     head = pd.DataFrame({"metric": keys, "EEG (95% bootstrap CI)": with_ci(cis["EEG"], keys)})
@@ -217,6 +218,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
     head["chance / baseline"] = [baseline_of(k, result) for k in keys]
     head.loc[head["EEG (95% bootstrap CI)"].str.startswith("– "), "EEG (95% bootstrap CI)"] = [
         f"– ({blank_reason(k, summary, samples)})" for k in head["metric"][head["EEG (95% bootstrap CI)"].str.startswith("– ")]]
+    head["metric"] = head["metric"].map(C.label)
     lines += [markdown_table(head), ""]
 
     figures.variant_bars(cis["EEG"], fig_dir / "variants.png")
@@ -241,7 +243,8 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
         lines += ["## Retrieval", "", (f"Chance: what vectors without information score, for the pool of "
                   f"{summary.get(C.POOL_SIZE)} distinct sentences and batches of "
                   f"{', '.join(map(str, batch_sizes(ret))) or '–'}."), "",
-                  markdown_table(pd.DataFrame({"metric": ret, "value": [value_or_reason(k, summary, samples) for k in ret],
+                  markdown_table(pd.DataFrame({"metric": [C.label(k) for k in ret],
+                                               "value": [value_or_reason(k, summary, samples) for k in ret],
                                                "chance": [fmt(chance.get(k)) for k in ret]})),
                   "", "![ranks](figures/retrieval_ranks.png)", ""]
 
@@ -269,7 +272,7 @@ def write_report(out: Path, title: str, meta: dict[str, Any], samples: pd.DataFr
             lines += [f"### {name}", "", markdown_table(comparison_table(table, keys)), ""]
 
     lines += ["## Training", "", *curve_lines(curves, run_dir, fig_dir)]
-    lines += ["## Per group (task – dataset – subject – raw task)", "", markdown_table(groups, 3), "", "## Examples", ""]
+    lines += ["## Per group (task – dataset – subject – raw task)", "", markdown_table(groups.rename(columns=C.label), 3), "", "## Examples", ""]
     ex = samples.head(n_examples)
     lines += [markdown_table(pd.DataFrame({"input": ex["Input Text"], "generated": ex["Generated Text"],
                                            "teacher-forced": ex["Generated Text (w/tf)"], "BLEU-1": ex[C.bleu(1)]}), 3), ""]

@@ -262,10 +262,10 @@ def summary_lines(out: Path) -> list[str]:
     result = json.loads((out / "metrics.json").read_text())
     summary = result["metrics"]
     lines = [protocol_line(result["protocol"]),
-             "generated (beam search, no teacher forcing): " + " ".join(
-                 f"{k}={summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float)),
-             "teacher-forced (argmax of the teacher-forced logits, not a generation): " + " ".join(
-                 f"{k}={summary[k]:.4f}" for k in PRINTED_TEACHER_FORCED if isinstance(summary.get(k), float))]
+             "generated (beam search, no teacher forcing): " + "  ".join(
+                 f"{C.label(k)} {summary[k]:.4f}" for k in PRINTED_METRICS if isinstance(summary.get(k), float)),
+             "teacher-forced (argmax of the teacher-forced logits, not a generation): " + "  ".join(
+                 f"{C.label(k)} {summary[k]:.4f}" for k in PRINTED_TEACHER_FORCED if isinstance(summary.get(k), float))]
     lines += [f"{part.replace('_', '-')}: {reason}" for part, reason in (result.get("not_applicable") or {}).items()
               if part != "prompt-free"]
     if result.get("grounding"):

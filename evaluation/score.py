@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     m = summary["metrics"]
     headline = (C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.rouge("fmeasure"), C.gm_rouge(C.RAW_TAG), "WER")  # @RAW beside @MTV
-    shown = ", ".join(f"{k} {m[k]:.4f}" for k in headline if m.get(k) is not None)
+    shown = ", ".join(f"{C.label(k)} {m[k]:.4f}" for k in headline if m.get(k) is not None)
     print(f"scored {summary['n']} samples -> {args.out} ({shown})")
     print(diversity_line(summary["diversity"]))
     return 0

@@ -77,6 +77,7 @@ def test_a_random_checkpoint_is_not_shown_to_be_grounded(controls_run):
         assert all(not m["grounded"] and m["p_holm"] >= 0.05 for m in v["metrics"].values())
     lines = [line for line in stdout.splitlines() if line.startswith(("generation:", "retrieval:", "classification:"))]
     assert len(lines) == 3 and all(": NOT shown to be grounded in the EEG" in line for line in lines)
+    assert "BLEU-1 @MTV" in stdout and "BLEU-1 @RAW" in stdout and "\\" not in stdout  # readable, no escapes
     assert "prompt-free" not in result["grounding"]["retrieval"]["against"]
 
 
@@ -88,10 +89,10 @@ def test_one_ci_per_result_and_the_baselines_diversity_provenance(controls_run, 
     result = json.loads((out / "metrics.json").read_text())
     report = (out / "report.md").read_text()
     lo, hi = result["ci95"]["Bleu1"]
-    assert f"| Bleu1 | {result['metrics']['Bleu1']:.4f} [{lo:.4f}, {hi:.4f}] |" in report
+    assert f"| BLEU-1 @MTV | {result['metrics']['Bleu1']:.4f} [{lo:.4f}, {hi:.4f}] |" in report
     assert set(result["controls"]["noise"]["ci95"]) == set(result["ci95"])
     assert "GM\\.BLEU1@RAW" in result["ci95"] and "Rouge1-fmeasure@RAW" in result["ci95"]
-    assert "| GM\\.BLEU1@RAW |" in report and "@RAW against the sentence the subject actually read" in report
+    assert "| BLEU-1 @RAW |" in report and "GM\\." not in report and "@RAW against the sentence the subject actually read" in report
     zs = result["baselines"]["zero_shot"]["zero_shot/corpus@EEG/top1"]
     samples = pd.read_csv(out / "samples.csv")
     is_movie = (samples["Raw Task Key"] == "task1").mean()
@@ -162,7 +163,8 @@ def test_aggregate_of_runs(controls_run, tmp_path):
     assert b["n"] == 2 and b["mean"] == pytest.approx(result["metrics"]["Bleu1"] - 0.05)
     assert b["hi"] - b["mean"] == pytest.approx(12.7062 * 0.1 / np.sqrt(2) / np.sqrt(2), rel=1e-4)
     assert "shuffled/retrieval_pool/MRR" in agg and "noise − EEG/Bleu1" in agg
-    assert "| Bleu1 |" in (tmp_path / "agg" / "aggregate.md").read_text()
+    md = (tmp_path / "agg" / "aggregate.md").read_text()
+    assert "| BLEU-1 @MTV |" in md and "| noise − EEG: BLEU-1 @MTV |" in md and "1 degree of freedom" in r.stdout
 
 
 def test_aggregate_cli_t_interval_and_errors(tmp_path):

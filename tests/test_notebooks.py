@@ -72,3 +72,49 @@ def test_a_copy_outside_the_repository_without_glim_root_says_so(monkeypatch, tm
     shutil.copy(ROOT / "predict_corpus.ipynb", tmp_path / "copy.ipynb")
     with pytest.raises(CellExecutionError, match="set GLIM_ROOT"):
         execute(tmp_path / "copy.ipynb", tmp_path)
+
+
+def make_notebooks(tmp_path: Path, **variables: str) -> list[str]:
+    """The documented command, ``make notebooks VAR=...``, with the environment taken as installed
+    (``-o``: make never rebuilds it here)."""
+    import sys
+
+    venv = Path(sys.executable).parent.parent
+    return ["make", "--no-print-directory", "-C", str(ROOT), "-o", f"{venv}/.installed", f"VENV={venv}",
+            f"NB_OUT={tmp_path / 'nb'}", *(f"{k}={v}" for k, v in variables.items()), "notebooks"]
+
+
+def test_make_notebooks_covers_every_notebook(tmp_path):
+    import subprocess
+
+    dry = subprocess.run([*make_notebooks(tmp_path), "-n"], capture_output=True, text=True, check=True).stdout
+    command = dry.replace("\\\n", " ").split("nbconvert", 1)[1].splitlines()[0]
+    assert "--execute" in command and "--to notebook" in command
+    names = {p.relative_to(ROOT).as_posix() for p in (*ROOT.glob("*.ipynb"), *ROOT.glob("data/**/*.ipynb"))}
+    assert 'GLIM_OVERWRITE="true"' in dry  # its own store (under NB_OUT) is replaced when run again
+    other = subprocess.run([*make_notebooks(tmp_path, DATA="data/processed/zuco"), "-n"], capture_output=True,
+                           text=True, check=True).stdout
+    assert 'GLIM_OVERWRITE="false"' in other  # a store named by the user is not
+    assert len(names) == 7 and all(any(Path(n).match(pattern) for pattern in command.split()) for n in names)
+
+
+@pytest.mark.slow
+def test_make_notebooks_runs_them_headless(tmp_path):
+    """Steps 1-4 write a store from a synthetic ZuCo tree, predict_corpus reads it: nbconvert, no LLM."""
+    import subprocess
+
+    from data.synthetic.corpus import LABELS_FILE, write_corpus
+
+    raw = tmp_path / "raw"
+    write_corpus(raw, 1, 1, 12, seed=0)
+    out = tmp_path / "nb"
+    command = make_notebooks(tmp_path, RAW=raw, VARIANTS=raw / LABELS_FILE, CKPT=random_checkpoint(tmp_path),
+                             NOTEBOOKS="data/preprocess/__STEP*.ipynb predict_corpus.ipynb")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    executed = sorted(p.name for p in (out / "executed").iterdir())
+    assert executed == ["__STEP1_texts_labels.ipynb", "__STEP2_uids_variants.ipynb", "__STEP3_eeg.ipynb",
+                        "__STEP4_match_split.ipynb", "predict_corpus.ipynb"]
+    assert (out / "store" / "store.json").is_file() and (out / "processed" / "zuco_label_table.jsonl").is_file()
+    table = pd.read_csv(out / "corpus_classification.csv")
+    assert table["source"].iloc[0] == "EEG vector (zero-shot)"

@@ -124,6 +124,7 @@ from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
 from infra.errors import GLIMError
 from infra.options import OptionParser
 from infra.progress import progress
+from infra.wording import counted, listed
 
 MATERIALS_DIR = "task_materials"
 NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df or a label table "
@@ -360,7 +361,7 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
     rows = groups.get((raw_file.dataset, raw_file.task))
     if rows is None:
         summary.drop(Drop(result.where, None, "no label rows for its dataset and task",
-                        f"{len(result.kept)} records"))
+                        counted(len(result.kept), "record")))
         return
     matches = match_group([k.text for k in result.kept], rows, raw_file.task)
     with open(result.eeg_path, "rb") as spill, \
@@ -494,8 +495,8 @@ def _write(files: list[RawFile], raw_dir: Path, spill_dir: Path, out_dir: Path, 
         if writer.n == 0:
             raise PrepareError("no record was stored (see the lines above)")
         if strict and summary.problems:
-            raise StrictError(f"--strict: {len(summary.problems)} records or files matched no label "
-                              "row or could not be read (listed above); nothing written")
+            raise StrictError(f"--strict: {problem_count(summary.problems)} matched no label row or could "
+                              "not be read (listed above); nothing written")
         _set_phases(writer, table, label_records, stored_rows, subjects, split, summary)
         if summary.words is not None and summary.words.with_words == 0:
             _no_word_features(writer, summary, words_optional, echo)
@@ -548,12 +549,24 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def problem_lines(summary: Summary) -> list[str]:
-    """The summary's first lines: every unmatched or unreadable record or file."""
+def problem_count(problems: Sequence[Drop]) -> str:
+    """``1 file and 2 records``: the problems counted as whole files and single records."""
+    files = sum(drop.index is None for drop in problems)
+    parts = [counted(n, noun) for n, noun in ((files, "file"), (len(problems) - files, "record")) if n]
+    return listed(parts)
+
+
+def problem_lines(summary: Summary, split: str = SENTENCES) -> list[str]:
+    """The summary's first lines: every unmatched or unreadable record or file, then that the split
+    was computed without them, naming their files."""
     if not summary.problems:
         return []
-    return ([f"{len(summary.problems)} records or files matched no label row or could not be read:"]
-            + [f"  {drop.line()}" for drop in summary.problems])
+    files = list(dict.fromkeys(drop.where for drop in summary.problems))
+    return ([f"{problem_count(summary.problems)} matched no label row or could not be read:"]
+            + [f"  {drop.line()}" for drop in summary.problems]
+            + [f"the split ({split}) was computed without them: with them the phases of some sentences may "
+               f"differ. Fix or replace {'this file' if len(files) == 1 else 'these files'} and run again "
+               f"to split the complete corpus: {listed(files)}"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -600,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for line in problem_lines(summary) + (summary.words.lines() if summary.words is not None else []):
+    for line in problem_lines(summary, args.split) + (summary.words.lines() if summary.words is not None else []):
         console.print(line, markup=False, highlight=False)
     for table in summary_tables(summary):
         console.print(table)

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from data.preprocess.readers import RAW_CHANNELS, read_sentences
+from infra.wording import counted
 
 BANDS: tuple[str, ...] = ("t1", "t2", "a1", "a2", "b1", "b2", "g1", "g2")
 MEASURES: tuple[str, ...] = ("GD", "FFD", "TRT")
@@ -206,7 +207,7 @@ class WordTally:
 
     def lines(self) -> list[str]:
         """One line per file with records without word vectors."""
-        return [f"{where}: {sum(reasons.values())} records without word features ("
+        return [f"{where}: {counted(sum(reasons.values()), 'record')} without word features ("
                 + ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())) + ")"
                 for where, reasons in self.without.items()]
 

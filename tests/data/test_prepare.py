@@ -99,7 +99,11 @@ def test_bad_inputs_are_reported_and_the_run_goes_on(corpus, tmp_path: Path, cap
         assert len([line for line in streamed if fragment in line]) == 1, fragment
     heading = next(i for i, line in enumerate(lines) if "matched no label row or could not be read:" in line)
     listed = [line for line in lines[heading + 1:] if line.startswith("  ")]  # the summary lists problems first
-    assert lines[heading].startswith("5 records or files") and len(listed) == 5
+    assert lines[heading].startswith("3 files and 2 records matched") and len(listed) == 5
+    split_line = lines[heading + 1 + len(listed)]  # the split left them out: said, naming their files
+    assert split_line.startswith("the split (sentences) was computed without them")
+    for name in ("resultsZJN_SR.mat", "resultsZJM_SR.mat", "resultsZKB_SR.mat", "resultsXYZ_SR.mat"):
+        assert name in split_line
     assert not any("no EEG" in line or "too short" in line for line in listed)  # prescribed drops
     store = open_store(tmp_path / "out")
     assert len(store) == 12 + 3 + 1  # the good corpus, ZKB's three good sentences, ZKH's first
@@ -176,7 +180,7 @@ def test_step_notebooks_run_in_order(corpus, tmp_path: Path) -> None:
     assert "kept: {'ZuCo1': 8, 'ZuCo2': 4}" in json.dumps(nb.cells[3].outputs)
     store = str(tmp_path / "store")
     _execute("__STEP4_match_split.ipynb", {"RAW_DIR": str(raw), "LABELS": str(Path(out) / "zuco_label_table.jsonl"),
-                                           "STORE": store})
+                                           "STORE": store, "OVERWRITE": False})
     assert len(open_store(store)) == 12
 
 

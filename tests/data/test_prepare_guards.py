@@ -44,9 +44,10 @@ def test_problems_give_exit_1_and_strict_writes_nothing(corpus, tmp_path, capsys
     write_v5(raw / SR_DIR / "resultsZKH_SR.mat", [("Not in the materials.", eeg(600))])
     code, stdout, _ = _run(capsys, raw, labels, tmp_path / "lenient")
     assert code == 1 and len(open_store(tmp_path / "lenient")) == 12
-    assert stdout.index("1 records or files matched no label row") < stdout.index("records")
+    assert stdout.index("1 record matched no label row") < stdout.index("records")
+    assert "the split (sentences) was computed without them" in stdout and "resultsZKH_SR.mat" in stdout
     code, stdout, stderr = _run(capsys, raw, labels, tmp_path / "strict", "--strict")
-    assert code == 3 and stderr.startswith("error: --strict: 1 records or files") and len(stderr.splitlines()) == 1
+    assert code == 3 and stderr.startswith("error: --strict: 1 record matched") and len(stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.jsonl", "lenient", "raw"]
 
 

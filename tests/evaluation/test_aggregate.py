@@ -60,3 +60,17 @@ def test_duplicates_are_refused(tmp_path, capsys):
 def test_checkpoint_epoch_from_record_or_name():
     assert checkpoint_epoch(None, "x/glim-zuco-epoch=199-step=49600.ckpt") == 199
     assert checkpoint_epoch(3, "last.ckpt") == 3 and checkpoint_epoch(None, "last.ckpt") is None
+
+
+def test_fewer_than_three_runs_say_why_the_interval_is_so_wide(tmp_path, capsys):
+    runs = [write_run(tmp_path, f"seed{s}", 0.1 + s / 10, seed=s) for s in range(2)]
+    assert main([*runs, "--out", str(tmp_path / "agg")]) == 0
+    out = capsys.readouterr().out
+    assert "BLEU-1 @MTV 0.1500 ± 0.6353" in out  # t(0.975, 1) = 12.706; sd 0.0707 / sqrt(2)
+    assert "Student's t with 1 degree of freedom: ± 12.71 × sd / √2 = ± 8.98 sd" in out and "5 seeds give ± 1.24 sd" in out
+    assert "Student's t with 1 degree of freedom" in (tmp_path / "agg" / "aggregate.md").read_text()
+    assert main([runs[0], "--out", str(tmp_path / "one")]) == 0
+    assert "1 run gives no interval" in capsys.readouterr().out
+    third = write_run(tmp_path, "seed2", 0.3, seed=2)
+    assert main([*runs, third, "--out", str(tmp_path / "three")]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -38,8 +38,12 @@ def test_eeg_better_than_noise_and_shuffled_is_grounded_whatever_prompt_free_doe
     assert v["classification"]["grounded"]  # 1.0 beats noise, shuffled and the majority rate 40/60
     assert not v["generation"]["grounded"] and v["generation"]["tested"]  # equal Bleu1: not shown
     lines = grounding_lines(v)
-    assert lines[1].startswith("retrieval: grounded in the EEG")
-    assert lines[0].startswith("generation: NOT shown to be grounded in the EEG")
+    verdict_lines = [line for line in lines if not line.startswith(" ")]
+    assert verdict_lines[1] == "retrieval: grounded in the EEG"
+    assert verdict_lines[0] == "generation: NOT shown to be grounded in the EEG"
+    assert lines[1].startswith("  BLEU-1 @MTV: EEG ") and lines[1].endswith("(not shown)")  # one readable line per metric
+    assert any(line.startswith("  retrieval MRR (pool): EEG ") and line.endswith("(grounded)") for line in lines)
+    assert max(map(len, lines)) <= 100 and not any("\\" in line for line in lines)  # wrapped, no escapes
     assert any(line.startswith("prompt ablation (prompt-free") for line in lines)
     assert not any(line.startswith("warning:") for line in lines)
 
@@ -50,7 +54,7 @@ def test_equal_runs_are_not_shown_and_a_single_ablation_is_not_enough(rng):
     assert not any(x["grounded"] for x in v.values())
     low = run(np.zeros(N), np.zeros(N), np.zeros(N))
     v = verdicts(eeg, {"noise": low})
-    assert not v["retrieval"]["tested"] and "needs the shuffled control" in grounding_lines(v)[1]
+    assert not v["retrieval"]["tested"] and "needs the shuffled control" in [line for line in grounding_lines(v) if not line.startswith(" ")][1]
     v = verdicts(eeg, {"noise": low, "shuffled": eeg.copy()})  # beats noise, not shuffled
     assert not v["retrieval"]["grounded"]
 
@@ -61,7 +65,7 @@ def test_a_control_better_than_the_eeg_is_a_warning_with_its_likely_cause(rng):
     v = verdicts(eeg, {"noise": majority, "shuffled": eeg.copy()})
     assert not v["classification"]["grounded"]
     (warning,) = v["classification"]["warnings"]
-    assert warning.startswith("noise scores significantly better than the EEG on zero_shot/corpus@EEG/top1")
+    assert warning.startswith("noise scores significantly better than the EEG on zero-shot corpus top-1 (EEG)")
     assert "label imbalance: always answering 'biography' scores 0.667" in warning
     assert any(line.startswith("warning: classification: noise") for line in grounding_lines(v))
 

@@ -94,3 +94,17 @@ def test_the_samples_line_counts_each_zero_shot_task_and_its_labels():
                             "Relation label": [None, None, None, "marriage", "marriage", None]})
     assert samples_line(samples) == ("tested on 6 paired test samples (zero-shot: sentiment 3 samples, 2 labels; "
                                      "relation 2 samples, 1 label; corpus 6 samples, 2 labels)")
+def test_training_curves_put_metrics_of_another_scale_on_their_own_axis(tmp_path, monkeypatch):
+    from evaluation import figures
+
+    frame = pd.DataFrame({"epoch": [0, 1, 2], "Bleu1": [0.04, 0.05, 0.06], "Rouge1-fmeasure": [0.1, 0.12, 0.13],
+                          "WER": [3.9, 3.7, 3.6]})
+    assert figures.scale_groups(frame) == (["Bleu1", "Rouge1-fmeasure"], ["WER"])
+    losses = pd.DataFrame({"epoch": [0, 1], "train/loss": [4.0, 3.0], "train/loss_clip": [2.0, 1.5]})
+    assert figures.scale_groups(losses) == (["train/loss", "train/loss_clip"], [])  # alike: one axis
+    shown = {}
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: shown.setdefault("fig", fig) and path)
+    figures.training_curves({"losses": losses, "full validation": frame}, tmp_path / "c.png")
+    assert [ax.get_ylabel() for ax in shown["fig"].axes][-1] == "WER @RAW (dashed)" and len(shown["fig"].axes) == 3
+    assert [t.get_text() for t in shown["fig"].axes[1].get_legend().get_texts()] == [
+        "BLEU-1 @MTV", "ROUGE-1 F @MTV", "WER @RAW"]
