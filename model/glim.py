@@ -7,12 +7,14 @@ from typing import Any, Sequence
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
 from model.aligner import Aligner
 from model.config import GLIMConfig
 from model.encoder import EEGEncoder, encode_by_length, real_lengths
 from model.frozen_text import FrozenTextModel
+from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
 from model.loss import clip_loss, commitment_loss, similarity
 from model.prompt import PromptEmbedder
 from model.text_cache import TextSpace, TextStateCache
@@ -83,32 +85,31 @@ class GLIM(L.LightningModule):
         amp = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
         return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
 
-    def _encode_texts(self, texts: list[str], max_len: int
-                      ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Tokenize on the host, padded to ``max_len`` as the original, and encode: states
-        (k, max_len, d), mask (k, max_len), token counts."""
-        tm = self._text()
-        enc = tm.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
-                           padding="max_length")
-        mask = enc["attention_mask"].to(self.device)  # (k, s)
-        states = tm.encode(enc["input_ids"].to(self.device), mask)
-        return states, mask.bool(), enc["attention_mask"].sum(1).tolist()  # counts from the host copy
+    def _padded_text_states(self) -> bool:
+        """Whether the states of a text's padding tokens are part of the result: only the
+        commitment loss compares them (with the EEG embeddings, position by position); the
+        pooling and the decoder mask them out, so without it texts are encoded at their length."""
+        return self.hparams.commitment_loss_weight > 0
 
     def text_states(self, texts: Sequence[str], max_len: int | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen text-encoder states (n, max_len, d) and attention mask (n, max_len) of
-        ``texts``, padded to ``max_len`` tokens (default ``input_text_len``) as the original pads
-        them, computed once per distinct text while the text cache is on (zero-shot label
-        sentences included)."""
+        """Frozen text-encoder states (n, s, d) and attention mask (n, s) of ``texts``,
+        truncated to ``max_len`` tokens (default ``input_text_len``), computed once per distinct
+        text while the text cache is on (zero-shot label sentences included). s = ``max_len``
+        (padded as the original pads them) when the padding states count (commitment loss), else
+        the longest text's token count, the states zero beyond each text's tokens
+        (``FrozenTextModel.encode_texts``)."""
         max_len = max_len or self.hparams.input_text_len
-        if self.text_cache is None:
-            return self._encode_texts(list(texts), max_len)[:2]
+        padded = self._padded_text_states()
 
         def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
-            states, _, lengths = self._encode_texts(new, max_len)
-            return states, lengths
+            return self._text().encode_texts(new, max_len, padded)
 
-        space = TextSpace(self.text_model_name, max_len, True, self._precision())
+        if self.text_cache is None:
+            states, lengths = encode(list(texts))
+            mask = torch.arange(states.shape[1])[None] < torch.tensor(lengths)[:, None]  # (n, s) host
+            return states, mask.to(self.device, non_blocking=True)
+        space = TextSpace(self.text_model_name, max_len, padded, self._precision())
         return self.text_cache.states(space, list(texts), encode, self.device)
 
     def compile_encoder(self, **options: Any) -> None:
@@ -137,9 +138,13 @@ class GLIM(L.LightningModule):
                                      self.length_groups)
         return self.aligner.embed(h)  # (n, m, d)
 
-    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
+                logits: bool = True) -> dict[str, torch.Tensor]:
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
         ``tgt_text_len`` as the original: ``logits`` has that many positions).
+
+        ``logits=False`` (the training and validation steps) computes the same LM loss over the
+        labelled target positions only (``model.lm_loss.labelled_lm_loss``) and returns no logits.
 
         With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
         text's attention mask over the EEG embeddings, and the commitment loss counts only the
@@ -147,22 +152,26 @@ class GLIM(L.LightningModule):
         emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode,
                               batch.get("eeg_len"))
         states, text_mask = self.text_states(batch["input_text"])  # (n, s, d), (n, s)
-        y_mask = text_mask if self.hparams.use_y_mask and self.training else None  # (n, s = m)
+        y_mask = None
+        if self.hparams.use_y_mask and self.training:  # the text's mask over the m = input_text_len embeddings
+            y_mask = F.pad(text_mask, (0, emb.shape[1] - text_mask.shape[1]), value=False)  # (n, m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True)
-        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
-        out = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=emb), labels=labels,
-                       attention_mask=y_mask)
-        losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": out.loss.float()}
+        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True, on_host=True)
+        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t) host
+        if logits:
+            loss_lm, lm_logits = padded_lm_loss(tm.model, emb, labels, y_mask)
+        else:
+            loss_lm, lm_logits = labelled_lm_loss(tm.model, emb, labels, y_mask), None
+        losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
         w_clip, w_commit = self.hparams.clip_loss_weight, self.hparams.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
         if w_commit > 0:
             losses["loss_commit"] = commitment_loss(emb, states, self.hparams.commitment_loss_key, y_mask)
             loss = loss + w_commit * losses["loss_commit"]
-        return {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec,
-                "eeg_emb": emb, "logits": out.logits}
+        out = {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec, "eeg_emb": emb}
+        return out if lm_logits is None else {**out, "logits": lm_logits}
 
     @torch.no_grad()
     def generate(self, eeg_emb: torch.Tensor, num_beams: int = 2, max_length: int = 64) -> list[str]:
@@ -177,14 +186,14 @@ class GLIM(L.LightningModule):
         self._text()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        out = self(batch)  # lengths come from collate: no host sync in the step
+        out = self(batch, logits=False)  # lengths come from collate: no host sync in the step
         n = len(batch["input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        out = self(batch)
+        out = self(batch, logits=False)
         n = len(batch["input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first
