@@ -36,10 +36,16 @@ class GLIM(L.LightningModule):
     sample's output depends on its real steps only), and less work. 0 runs every sample over the
     length the batch is padded to (the original's work)."""
 
-    cpu_bf16_encoder = True
-    """Under bf16 autocast on a CPU the EEG encoder follows autocast (bf16), as the original's does;
-    False keeps it in float32 there (more accurate; measured as fast on a 2-core CPU without bf16
-    matrix units, docs/performance.md). On accelerators the encoder always follows autocast."""
+    cpu_bf16_encoder = False
+    """Under bf16 autocast on a CPU the EEG encoder computes in float32: the same function, more
+    accurate, and faster on CPUs without bf16 matrix units, where bf16 matrix products and
+    attention run slower than float32 ones (docs/performance.md). True follows autocast (bf16), as
+    the original's does. On accelerators the encoder always follows autocast."""
+
+    cpu_bf16_text = False
+    """Likewise for the frozen text model (its encoder for the text states, its decoder for the LM
+    loss) when its weights are float32: under bf16 autocast on a CPU it computes in float32 unless
+    this is True. On accelerators (where ``train.py`` loads it in bf16) it follows autocast."""
 
     def __init__(self, **hparams: Any):
         super().__init__()
@@ -85,6 +91,12 @@ class GLIM(L.LightningModule):
         amp = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
         return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
 
+    def _text_in_float32(self) -> bool:
+        """Whether the frozen text model leaves autocast for float32 here (``cpu_bf16_text``)."""
+        return (self.device.type == "cpu" and not self.cpu_bf16_text and torch.is_autocast_enabled("cpu")
+                and next(self._text().model.parameters()).dtype == torch.float32)
+
+
     def _padded_text_states(self) -> bool:
         """Whether the states of a text's padding tokens are part of the result: only the
         commitment loss compares them (with the EEG embeddings, position by position); the
@@ -105,12 +117,13 @@ class GLIM(L.LightningModule):
         def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
             return self._text().encode_texts(new, max_len, padded)
 
-        if self.text_cache is None:
-            states, lengths = encode(list(texts))
-            mask = torch.arange(states.shape[1])[None] < torch.tensor(lengths)[:, None]  # (n, s) host
-            return states, mask.to(self.device, non_blocking=True)
-        space = TextSpace(self.text_model_name, max_len, padded, self._precision())
-        return self.text_cache.states(space, list(texts), encode, self.device)
+        with torch.autocast("cpu", enabled=False) if self._text_in_float32() else nullcontext():
+            if self.text_cache is None:
+                states, lengths = encode(list(texts))
+                mask = torch.arange(states.shape[1])[None] < torch.tensor(lengths)[:, None]  # (n, s) host
+                return states, mask.to(self.device, non_blocking=True)
+            space = TextSpace(self.text_model_name, max_len, padded, self._precision())
+            return self.text_cache.states(space, list(texts), encode, self.device)
 
     def compile_encoder(self, **options: Any) -> None:
         """Compile the EEG encoder in place with ``torch.compile`` (dynamic time length by
@@ -160,10 +173,13 @@ class GLIM(L.LightningModule):
         tm = self._text()
         target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True, on_host=True)
         labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t) host
-        if logits:
-            loss_lm, lm_logits = padded_lm_loss(tm.model, emb, labels, y_mask)
-        else:
-            loss_lm, lm_logits = labelled_lm_loss(tm.model, emb, labels, y_mask), None
+        fp32 = self._text_in_float32()
+        with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
+            dec_in = emb.float() if fp32 else emb  # (n, m, d)
+            if logits:
+                loss_lm, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
+            else:
+                loss_lm, lm_logits = labelled_lm_loss(tm.model, dec_in, labels, y_mask), None
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
         w_clip, w_commit = self.hparams.clip_loss_weight, self.hparams.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]

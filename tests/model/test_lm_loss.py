@@ -1,0 +1,84 @@
+"""The LM loss over the labelled target positions only is the padded loss: same value within float
+noise, same gradients; the training step uses it, the full forward keeps the 64-position logits."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
+from model.text_model import load_text_model
+from tests.model.test_speed_paths import LOSSES, make_batch, make_glim
+
+TARGETS = ["a short one.", "a somewhat longer sentence, with more tokens in it", "mid length text!", "x"]
+
+
+@pytest.fixture(scope="module")
+def text_model(tiny_t5):
+    tokenizer, model = load_text_model(tiny_t5)
+    return tokenizer, model.requires_grad_(False).eval()
+
+
+def labels_of(tokenizer, texts: list[str], length: int = 64) -> torch.Tensor:
+    enc = tokenizer(texts, max_length=length, truncation=True, padding="max_length", return_tensors="pt")
+    return enc["input_ids"].masked_fill(enc["attention_mask"] == 0, IGNORE)  # (n, length)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+@pytest.mark.parametrize("encoder_mask", [False, True])
+def test_labelled_loss_and_gradients_equal_the_padded_computation(text_model, autocast, encoder_mask):
+    """Within float noise (the attention and the mean sum the same terms in another order): measured
+    on the CPU, the loss to 1e-7 relative, the gradients to 2e-7 of the largest in float32 and one
+    bfloat16 step of it under bf16 autocast."""
+    tokenizer, model = text_model
+    labels = labels_of(tokenizer, TARGETS)
+    assert (labels == IGNORE).all(0).sum() > 10  # trailing padding common to the batch
+    torch.manual_seed(0)
+    emb = torch.randn(len(TARGETS), 24, model.config.d_model, requires_grad=True)
+    mask = (torch.arange(24)[None] < torch.tensor([24, 10, 17, 3])[:, None]) if encoder_mask else None
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        padded, logits = padded_lm_loss(model, emb, labels, mask)
+    assert logits.shape[:2] == (len(TARGETS), 64)
+    (g_padded,) = torch.autograd.grad(padded, emb)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        lean = labelled_lm_loss(model, emb, labels, mask)
+    (g_lean,) = torch.autograd.grad(lean, emb)
+    assert abs(lean.item() - padded.item()) <= 1e-6 * abs(padded.item())
+    noise = 2**-7 if autocast else 1e-6  # relative to the largest gradient
+    assert (g_lean - g_padded).abs().max() <= noise * g_padded.abs().max()
+
+
+def test_labelled_loss_counts_every_label(text_model):
+    """A label after padding (not a tokenizer's output, but allowed) still counts."""
+    tokenizer, model = text_model
+    labels = labels_of(tokenizer, TARGETS[:2])
+    labels[0, 40] = 7
+    torch.manual_seed(1)
+    emb = torch.randn(2, 8, model.config.d_model)
+    padded, _ = padded_lm_loss(model, emb, labels)
+    assert torch.allclose(labelled_lm_loss(model, emb, labels), padded, rtol=1e-6)
+
+
+def test_labelled_loss_wants_host_labels(text_model):
+    _, model = text_model
+    with pytest.raises(ValueError, match="host"):
+        labelled_lm_loss(model, torch.zeros(1, 4, model.config.d_model, device="meta"),
+                         torch.zeros(1, 4, dtype=torch.long, device="meta"))
+
+
+def test_training_forward_gives_the_losses_of_the_full_forward(tiny_t5):
+    """``forward(batch, logits=False)`` (training and validation steps) against ``forward(batch)``
+    (teacher-forced predictions, the golden test): same losses, same gradients, no logits."""
+    batch = make_batch(n=4, length=200)
+    results = []
+    for logits in (True, False):
+        m = make_glim(tiny_t5).train()
+        out = m(batch, logits=logits)
+        out["loss"].backward()
+        results.append((out, {n: p.grad for n, p in m.named_parameters() if p.grad is not None}))
+    (full, g_full), (lean, g_lean) = results
+    assert full["logits"].shape[1] == m.hparams.tgt_text_len and "logits" not in lean
+    for k in LOSSES:
+        assert torch.allclose(lean[k], full[k], rtol=1e-6, atol=0), k
+    assert g_lean.keys() == g_full.keys()
+    for n in g_full:
+        assert torch.allclose(g_lean[n], g_full[n], rtol=1e-5, atol=1e-8), n
