@@ -1,15 +1,19 @@
-"""The benchmarks' own logic (never their timings): the GPU check's smoke mode, its refusal
-without CUDA, its projection arithmetic, and the step bench's count of encoded time steps."""
+"""The benchmarks' own logic (never their timings): the GPU check's dry run (every code path on the
+CPU), its refusal without CUDA, its projection arithmetic, the demo run it checks, and the step
+bench's count of encoded time steps."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from bench import gpu_check
-from bench.bench_step import Pool, encoded_steps
+from bench.bench_step import encoded_steps
+from bench.demo_check import DemoFailed, demo_check, run, smoke_demo
+from bench.workload import Pool
 
 
 def test_gpu_check_refuses_without_cuda_in_one_line(monkeypatch, capsys):
@@ -19,14 +23,40 @@ def test_gpu_check_refuses_without_cuda_in_one_line(monkeypatch, capsys):
     assert err.count("\n") == 1 and "CUDA" in err and "Traceback" not in err
 
 
-def test_gpu_check_smoke_mode_prints_one_table_of_finite_figures(capsys):
-    assert gpu_check.main(["--dry-run"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+def test_gpu_check_dry_run_prints_one_table_of_finite_figures(capsys):
+    assert gpu_check.main(["--dry-run", "--skip", "demo"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")][1:]
     names = [r.split("|")[1].strip() for r in rows]
-    assert [n.startswith("train step") for n in names] == [True, True, False]
-    assert "text cache on" in names[0] and "text cache off" in names[1] and names[2].startswith("generation")
-    values = [float(r.split("|")[2].strip().rstrip("s")) for r in rows]
-    assert all(math.isfinite(v) and v > 0 for v in values)
+    assert [n.split(",")[0] for n in names] == ["train step"] * 3 + [
+        "GLIM defaults (cache warm) / padded path", "peak memory of a worst-case step",
+        "bench.memory_estimate prediction", "generation"]
+    assert "cache warm" in names[0] and "cache off" in names[1] and "padded path" in names[2]
+    values = {n: float(r.split("|")[2].strip().rstrip("s")) for n, r in zip(names, rows)}
+    assert all(math.isfinite(v) and v > 0 for n, v in values.items() if not n.startswith("peak"))  # no GPU: nan
+    assert out.strip().endswith("passed")
+
+
+def test_gpu_check_refuses_unknown_parts(capsys):
+    assert gpu_check.main(["--dry-run", "--skip", "demo,tea"]) == 2
+    assert capsys.readouterr().err.startswith("error: --skip takes demo, memory, generation, not tea")
+
+
+@pytest.mark.slow
+def test_demo_run_trains_and_tests_one_epoch(tmp_path):
+    """The demo part of the GPU check, on the CPU at tiny sizes: the corpus, the store, a tiny T5,
+    one epoch of train.py under bf16-mixed and test.py with the noise control, each checked."""
+    rows = dict(demo_check(tmp_path, "cpu", smoke_demo()))
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file() and (tmp_path / "results" / "report.md").is_file()
+    train = next(v for k, v in rows.items() if k.startswith("demo train.py"))
+    assert math.isfinite(float(train.split("train/loss ")[1]))
+    test = next(v for k, v in rows.items() if k.startswith("demo test.py"))
+    assert "retrieval_pool/R@1" in test and "vs noise" in test
+
+
+def test_demo_step_failure_is_one_line_with_its_log(tmp_path):
+    with pytest.raises(DemoFailed, match=r"exited 1: error: .* \(log: .*bad.log\)"):
+        run([sys.executable, "train.py", "--config", str(tmp_path / "missing.yaml")], tmp_path / "bad.log")
 
 
 def test_projection_uses_the_published_step_counts():
