@@ -4,7 +4,7 @@
 """
 import sys
 
-from evaluation.aggregate import main
+from evaluation.across_runs import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,28 +1,35 @@
 """Train GLIM.
 
-    python train.py --config configs/glim_zuco.yaml [--devices 8 --strategy ddp] [--model.lr 1e-4]
+    python train.py --config configs/glim_zuco.yaml [--devices 8 --strategy ddp] [--lr 1e-4]
                     [--data.data_dir data/processed/zuco] [--text-model checkpoints/flan-t5-large]
 
-Every hyper-parameter of the model (``--model.*``) and the data module (``--data.*``) and the
-trainer options below can be set in the YAML file or on the command line; ``--print_config``
-prints the resolved configuration. Checkpoints go to ``--out_dir``: every ``--ckpt_every``
-epochs, and ``last.ckpt`` after every epoch (and every ``--ckpt_every_n_steps`` steps), written
-atomically. The resolved config is saved beside them as ``config.yaml`` and, with the seed, in
-``run.json`` and inside every checkpoint. A killed run continues where ``last.ckpt`` left it when
-started again with the same command (``--resume auto``, the default; a bare ``--resume`` insists
-on it, ``--resume PATH`` picks a checkpoint); on the CPU with ``--deterministic true`` the final
-weights equal those of an uninterrupted run. ``--resume never`` refuses an ``--out_dir`` holding
-checkpoints unless ``--overwrite``. Bad input ends with a one-line ``error:`` and exit status 1
-(2 for command-line errors); checkpoints load with ``weights_only=True``. The options (``GLIMConfig``,
-``DataConfig``, paths, logger, precision) are checked before torch and Lightning are imported, so a
-bad one fails in under a second; the run itself is ``training.fit``.
+Every hyper-parameter of the model (``--model.*``), every option of the data module (``--data.*``,
+batch sizes included) and the training options below (optimiser, full validation, trainer) can
+be set in the YAML file or on the command line; ``--print_config`` prints the resolved
+configuration. Checkpoints keep the run settings among their hyper-parameters under the published
+checkpoint's names (``bsz_train`` = ``--data.batch_size``, ``bsz_val`` = ``--data.val_batch_size``,
+``lr``, ``weight_decay``, ``full_val_interval``, ``bs_retrieval`` = ``--retrieval_batch_size``); the
+old spellings ``--model.bsz_train`` etc. are refused with the new name.
 
-Seeding (SPEC §4): ``lightning.seed_everything(seed, workers=True)`` comes first and the model is
-built right after it, before the data module, so its initial weights are those of
-``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics: ``--precision``
-defaults to ``bf16-mixed``; on a GPU the text model is then loaded in bf16 and the float32 matmul
-precision set to ``medium`` (SPEC §4), unless float32 is asked for (``--precision 32-true``).
-Full validation (``--full_val``, default true): after epoch 0 and every ``model.full_val_interval``
+Checkpoints go to ``--out_dir``: every ``--ckpt_every`` epochs, and ``last.ckpt`` after every epoch
+(and every ``--ckpt_every_n_steps`` steps), written atomically. The resolved config is saved beside
+them as ``config.yaml`` and, with the seed, in ``run.json`` and inside every checkpoint. A killed
+run continues where ``last.ckpt`` left it when started again with the same command (``--resume
+auto``, the default; a bare ``--resume`` insists on it, ``--resume PATH`` picks a checkpoint); on
+the CPU with ``--deterministic true`` the final weights equal those of an uninterrupted run.
+``--resume never`` refuses an ``--out_dir`` holding checkpoints unless ``--overwrite``. Bad input
+ends with a one-line ``error:`` and exit status 1 (2 for command-line errors); checkpoints load with
+``weights_only=True``. The options (``GLIMConfig``, ``DataConfig``, paths, logger, precision) are
+checked before torch and Lightning are imported, so a bad one fails in under a second; the run
+itself is ``training.fit``.
+
+Seeding (docs/protocol.md §training): ``lightning.seed_everything(seed, workers=True)`` comes
+first and the model is built right after it, before the data module, so its initial weights are
+those of ``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``. Numerics
+(``infra.numerics``): ``--precision`` defaults to ``bf16-mixed``; on a GPU the text model is then
+loaded in bf16 and the float32 matmul precision set to ``medium`` (docs/protocol.md §training),
+unless float32 is asked for (``--precision 32-true``).
+Full validation (``--full_val``, default true): after epoch 0 and every ``--full_val_interval``
 epochs the test protocol runs on the whole val split (``evaluation.full_validation``), logged under
 ``full_val/`` and written to ``<out_dir>/full_val/epoch=E/``.
 """
@@ -36,13 +43,14 @@ from argparse import ArgumentError
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespace
 
 from data.config import DataConfig
-from data.store import StoreError, open_store
-from infra.atomic import WriteError
-from infra.cli import CPU_HINT, PRECISIONS, gpu_visible, one_line
+from data.store import open_store
+from evaluation.protocol import RETRIEVAL_BATCH_SIZE
+from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line
+from infra.errors import GLIMError, OptionError
 from infra.loggers import LOGGERS, check_logger
 from infra.writable import check_writable
-from model.config import GLIMConfig
-from model.text_source import TextModelError, check_text_model
+from model.config import RUN_SETTINGS, GLIMConfig
+from model.text_source import check_text_model
 
 
 def build_parser() -> ArgumentParser:
@@ -56,6 +64,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run_name", type=str, default="glim-zuco", help="checkpoint file prefix")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max_epochs", type=int, default=200)
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    parser.add_argument("--weight_decay", type=float, default=0, help="Adam weight decay")
     parser.add_argument("--devices", type=int | str, default="auto")
     parser.add_argument("--num_nodes", type=int, default=1)
     parser.add_argument("--strategy", type=str, default="auto")
@@ -81,7 +91,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--val_every", type=int, default=1, help="validate every N epochs")
     parser.add_argument("--full_val", type=bool, default=True,
                         help="full validation (generation, every metric, retrieval, zero-shot) on the "
-                             "val split after epoch 0 and every model.full_val_interval epochs")
+                             "val split after epoch 0 and every --full_val_interval epochs")
+    parser.add_argument("--full_val_interval", type=int, default=10,
+                        help="full validation after epoch 0 and every this many epochs")
+    parser.add_argument("--retrieval_batch_size", type=int, default=RETRIEVAL_BATCH_SIZE,
+                        help="batch retrieval of full validation ranks among this many distinct sentences "
+                             "(also test.py's default for the run's checkpoints)")
     parser.add_argument("--limit_train_batches", type=int | float, default=1.0)
     parser.add_argument("--limit_val_batches", type=int | float, default=1.0)
     parser.add_argument("--deterministic", type=bool, default=False)
@@ -93,25 +108,36 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def moved_option(message: str) -> str | None:
+    """For a parse error naming a run setting that moved out of ``--model.*``, the line naming its
+    new option (the checkpoint still calls it by the old name); else None."""
+    for old, new in RUN_SETTINGS.items():
+        if f"--model.{old} " in message + " " or f"'model' does not accept option '{old}'" in message:
+            section, _, key = new.rpartition(".")
+            place = f"{key}: under {section}:" if section else f"{key}: at the top level"
+            return f"--model.{old} is now --{new} (in a YAML file: {place}, no longer model: {old}:)"
+    return None
+
+
 def check_options(cfg: Namespace) -> None:
     """The options and paths, checked before torch, Lightning or anything else heavy is imported:
-    a ``ValueError`` (or the store's, text model's or writer's own error) in one line."""
+    a ``GLIMError`` (``OptionError``, or the store's, text model's or writer's own) in one line."""
     check_logger(cfg.logger)
     if str(cfg.precision) not in PRECISIONS:
-        raise ValueError(f"unknown --precision {cfg.precision!r}: use one of {', '.join(PRECISIONS)}")
-    for name in ("max_epochs", "ckpt_every", "val_every"):
+        raise OptionError(f"unknown --precision {cfg.precision!r}: use one of {', '.join(PRECISIONS)}")
+    for name in ("max_epochs", "ckpt_every", "val_every", "full_val_interval", "retrieval_batch_size"):
         if getattr(cfg, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
+            raise OptionError(f"--{name} must be at least 1, not {getattr(cfg, name)}")
     for section, config in (("model", GLIMConfig), ("data", DataConfig)):
         try:
             config(**vars(cfg[section]))
-        except ValueError as e:
-            raise ValueError(f"--{section}.*: {e}") from None
+        except OptionError as e:
+            raise OptionError(f"--{section}.*: {e}") from None
     open_store(cfg.data.data_dir)
     check_text_model(cfg.text_model or cfg.model.text_model_id)
     check_writable(cfg.out_dir, "--out_dir")
     if cfg.accelerator in ("gpu", "cuda") and not gpu_visible():
-        raise ValueError(f"--accelerator {cfg.accelerator} but no GPU is visible here; on the CPU pass {CPU_HINT}")
+        raise OptionError(f"--accelerator {cfg.accelerator} but no GPU is visible here; on the CPU pass {CPU_HINT}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,18 +146,19 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message=message)  # resuming is intended here
     parser = build_parser()
     try:
+        check_config_files(sys.argv[1:] if argv is None else argv)
         cfg = parser.parse_args(argv)
-    except ArgumentError as e:
-        print(f"error: {one_line(e)} (see `python train.py --help`)", file=sys.stderr)
+    except (ArgumentError, GLIMError) as e:
+        print(f"error: {moved_option(str(e)) or one_line(e)} (see `python train.py --help`)", file=sys.stderr)
         return 2
     try:
         check_options(cfg)
-    except (StoreError, TextModelError, ValueError, TypeError, WriteError) as e:
+        from training.fit import run  # torch and Lightning load here, after the checks
+
+        return run(cfg, parser)
+    except GLIMError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
-    from training.fit import run  # torch and Lightning load here, after the checks
-
-    return run(cfg, parser)
 
 
 if __name__ == "__main__":

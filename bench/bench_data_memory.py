@@ -104,7 +104,7 @@ def epoch(store: Path, workers: int, batch: int, reader: str) -> dict:
         use_mmap_reader()
     sampler = Sampler()
     sampler.start()
-    dm = GLIMDataModule(data_dir=store, bsz_train=batch, num_workers=workers)
+    dm = GLIMDataModule(data_dir=store, batch_size=batch, num_workers=workers)
     dm.setup("fit")
     start, n, steps = time.perf_counter(), 0, 0
     for b in dm.train_dataloader():
@@ -118,7 +118,7 @@ def epoch(store: Path, workers: int, batch: int, reader: str) -> dict:
 
 def write_store(path: Path, gb: float) -> Path:
     """A train-only store of random EEG of about ``gb`` GB (2 subjects x n sentences)."""
-    from tests.factories import write_random_store
+    from data.synthetic.random_store import write_random_store
 
     n_sentences = max(1, math.ceil(gb * 2**30 / ROW_BYTES / 2))
     return write_random_store(path, n_sentences=n_sentences, n_subjects=1, phases=("train",))

@@ -1,5 +1,5 @@
 """Samples per second of a full test pass on the CPU with the demo-sized model, as test.py runs
-it: ``evaluation.predict.evaluate_dataset`` (teacher-forced pass + batched beam-2 generation, then the
+it: ``evaluation.run.evaluate`` (teacher-forced pass + batched beam-2 generation, then the
 batched metrics, retrieval and zero-shot classification), and the generation pass alone
 (``predict``) timed again after it.
 
@@ -20,12 +20,14 @@ import torch
 import yaml
 
 from data.dataset import GLIMDataset
-from evaluation.predict import evaluate_dataset, make_loader, predict
+from data.synthetic.random_store import write_random_store
+from evaluation.predict import predict
+from evaluation.run import evaluate, evaluation_loader, settings_for
 from evaluation.zero_shot import label_vectors
+from infra.numerics import evaluation_numerics
 from model.checkpoint import glim_from_checkpoint
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import write_random_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,10 +36,11 @@ def demo_model(ckpt: Path, tmp: Path) -> tuple[GLIM, str]:
     """The demo checkpoint, or a fresh model of the demo's dimensions with a tiny random T5."""
     if ckpt.is_file() and (ROOT / "checkpoints/demo/tiny-t5/config.json").is_file():
         return glim_from_checkpoint(ckpt, str(ROOT / "checkpoints/demo/tiny-t5")), f"checkpoint {ckpt}"
-    hp = yaml.safe_load((ROOT / "configs/demo.yaml").read_text())["model"]
+    demo = yaml.safe_load((ROOT / "configs/demo.yaml").read_text())
+    hp = demo["model"]
     hp["text_model_id"] = str(build_tiny_t5(tmp / "tiny-t5", d_model=hp["embed_dim"]))
-    torch.manual_seed(0)
-    model = GLIM(**hp)
+    torch.manual_seed(0)  # the demo run's batch sizes, as its checkpoint would record them
+    model = GLIM(**hp, bsz_val=demo["data"]["val_batch_size"], bs_retrieval=demo["retrieval_batch_size"])
     model.attach_text_model()
     return model, "random weights of configs/demo.yaml (no demo checkpoint)"
 
@@ -54,18 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         store = write_random_store(Path(tmp) / "store", n_sentences=args.sentences, n_subjects=2,
                                    phases=("test",))
         ds = GLIMDataset(store, "test")
-        bsz, hp = model.hparams.bsz_val, model.hparams
+        settings, float32 = settings_for(model, progress=False), evaluation_numerics("float32", "cpu")
+        batch_size = settings.batch_size
         model.eval()
         start = time.perf_counter()
         labels = label_vectors(model)
         labelled = time.perf_counter()
-        samples = evaluate_dataset(model, ds, labels, batch_size=bsz, num_beams=2, max_length=64,
-                                      retrieval_batch=hp.bs_retrieval, progress=False)
+        samples = evaluate(model, ds, settings, float32, labels=labels).samples
         done = time.perf_counter()
-        predict(model, make_loader(ds, bsz), num_beams=2, max_length=64, progress=False)
+        predict(model, evaluation_loader(ds, batch_size), float32, num_beams=2, max_length=64, progress=False)
         generation = time.perf_counter() - done
     n = len(samples)
-    print(f"model: {source}; {n} test samples, batch {bsz}, beam 2, max 64 tokens, {args.threads} threads")
+    print(f"model: {source}; {n} test samples, batch {batch_size}, beam 2, max 64 tokens, {args.threads} threads")
     print(f"mean generated length: {samples['Generated Text'].str.len().mean():.0f} characters")
     print(f"{'zero-shot label vectors':26s} {labelled - start:7.2f} s (once per run)")
     for name, seconds in (("full test pass", done - labelled), ("generation pass alone", generation)):

@@ -14,7 +14,8 @@ random weights: the real model's cost). Variants (bf16 autocast unless ``fp32``)
 
 - ``padded path`` (``bench.padded_path``): the padded work the original does, in GLIM's modules;
 - ``ours (defaults)``: GLIM as shipped;
-- ``length_groups=G`` for the other G of 1, 2, 4, 8, ``cpu_bf16_encoder=True``, ``cpu_bf16_text=True``:
+- ``max_length_groups=G`` for the other G of 1, 2, 4, 8, ``cpu_bf16_encoder``, ``cpu_bf16_text`` and
+  ``trim_text_padding`` (the options that are not bit-identical to the original, off by default) flipped:
   the defaults with one option changed.
 
 ``--profile`` adds the torch profiler's table of one default step (the operators by self time).
@@ -32,7 +33,7 @@ import torch
 
 from bench.padded_path import padded_copy, shared_copy
 from bench.workload import Pool, paper_hparams
-from model.encoder import length_groups
+from model.encoder import group_by_length
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
 
@@ -46,7 +47,7 @@ def encoded_steps(batch: dict, groups: int) -> float:
     lengths, width = batch["eeg_len"], batch["eeg"].shape[1]
     if not groups:
         return float(width)
-    return sum(len(g) * max(lengths[i] for i in g) for g in length_groups(lengths, groups)) / len(lengths)
+    return sum(len(g) * max(lengths[i] for i in g) for g in group_by_length(lengths, groups)) / len(lengths)
 
 
 def autocast(precision: str) -> torch.autocast:
@@ -76,7 +77,7 @@ class Variant:
 
     def steps(self, warmup: int) -> float:
         """Mean encoded time steps per sample over the timed batches."""
-        return float(np.mean([encoded_steps(b, self.model.length_groups) for b in self.batches[warmup:]]))
+        return float(np.mean([encoded_steps(b, self.model.max_length_groups) for b in self.batches[warmup:]]))
 
 
 def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) -> list[Variant]:
@@ -85,11 +86,11 @@ def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) 
     out = [Variant(PADDED, padded_copy(model), pool.collated(batches, True), precision),
            Variant(OURS, model, trimmed, precision)]
     for g in GROUPS:
-        if g != GLIM.length_groups:
+        if g != GLIM.max_length_groups:
             m = shared_copy(model)
-            m.length_groups = g
-            out.append(Variant(f"length_groups={g}", m, trimmed, precision))
-    for option in ("cpu_bf16_encoder", "cpu_bf16_text"):
+            m.max_length_groups = g
+            out.append(Variant(f"max_length_groups={g}", m, trimmed, precision))
+    for option in ("cpu_bf16_encoder", "cpu_bf16_text", "trim_text_padding"):
         m = shared_copy(model)
         setattr(m, option, not getattr(GLIM, option))
         out.append(Variant(f"{option}={getattr(m, option)}", m, trimmed, precision))
@@ -160,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GLIM {sum(p.numel() for p in ours.parameters()):,} trainable parameters; frozen text model "
               f"{sum(p.numel() for p in ours.text_model.model.parameters()):,} parameters (d_model "
               f"{cfg.d_model}, {cfg.num_layers}+{cfg.num_decoder_layers} layers); batch {args.batch}, "
-              f"{args.threads} threads, {args.precision}; defaults: length_groups={GLIM.length_groups}, "
-              f"cpu_bf16_encoder={GLIM.cpu_bf16_encoder}, cpu_bf16_text={GLIM.cpu_bf16_text}")
+              f"{args.threads} threads, {args.precision}; defaults: max_length_groups={GLIM.max_length_groups}, "
+              f"cpu_bf16_encoder={GLIM.cpu_bf16_encoder}, cpu_bf16_text={GLIM.cpu_bf16_text}, "
+              f"trim_text_padding={GLIM.trim_text_padding}")
         with autocast(args.precision), torch.no_grad():  # a later epoch: every input text seen once
             texts = pool.input_texts()
             for s in range(0, len(texts), 64):

@@ -28,7 +28,7 @@ class DemoSizes:
 
 def smoke_demo() -> DemoSizes:
     return DemoSizes(subjects=1, sentences=8, pretrain_steps=0, train_batches=2,
-                     options=("--model.bsz_train", "4", "--model.bsz_val", "4", "--model.bs_retrieval", "4",
+                     options=("--data.batch_size", "4", "--data.val_batch_size", "4", "--retrieval_batch_size", "4",
                               "--limit_val_batches", "1", "--full_val", "false"))
 
 

@@ -35,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import BaseModelOutput
 
+from data.prompts import INPUT_PREFIX
 from bench.demo_check import DemoFailed, DemoSizes, demo_check, smoke_demo
 from bench.memory_estimate import FLAN_T5_LARGE, estimate
 from bench.padded_path import padded_copy
@@ -161,7 +162,7 @@ def generation(model: GLIM, batch: dict, sizes: Sizes, device: torch.device) -> 
                               max_new_tokens=sizes.gen_tokens, min_new_tokens=sizes.gen_tokens, do_sample=False)
         sync(device)
         times.append(time.perf_counter() - start)
-    return len(batch["input_text"]) / min(times), peak_gib(device)
+    return len(batch["model_input_text"]) / min(times), peak_gib(device)
 
 
 def hours(step_s: float, gpus: int) -> float:
@@ -181,7 +182,7 @@ def measure_steps(model: GLIM, sizes: Sizes, device: torch.device) -> list[Row]:
     padded = [on(pool.batch(idx, True, seed=k), device) for k, idx in enumerate(chosen)]
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):  # warm cache: a later epoch
         for b in trimmed:
-            model.text_states(b["input_text"])
+            model.text_states(b["model_input_text"])
     rows = []
     warm = train_steps(model, trimmed, sizes, device)
     rows.append((f"train step, batch {sizes.batch}, GLIM defaults, text cache warm", *warm, True))
@@ -201,7 +202,7 @@ def worst_case_batch(sizes: Sizes, device: torch.device) -> dict:
     n, hp = sizes.batch, sizes.hparams
     return on({"eeg": torch.randn(n, sizes.max_len, 128), "mask": torch.ones(n, sizes.max_len, dtype=torch.bool),
                "eeg_len": [sizes.max_len] * n, "prompt_ids": torch.tensor([[1, 0, 0]] * n),
-               "input_text": [f"To English: {i} " + "x" * 4 * hp["input_text_len"] for i in range(n)],
+               "model_input_text": [f"{INPUT_PREFIX}{i} " + "x" * 4 * hp["input_text_len"] for i in range(n)],
                "target_text": ["y" * 4 * hp["tgt_text_len"]] * n}, device)
 
 

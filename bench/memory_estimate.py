@@ -25,6 +25,7 @@ from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 
 from bench.padded_path import padded_copy
 from bench.workload import paper_hparams
+from data.prompts import INPUT_PREFIX
 from model.glim import GLIM
 from model.frozen_text import FrozenTextModel
 
@@ -65,15 +66,15 @@ def saved_bytes(model: GLIM, batch: int, length: int, target_tokens: int, logits
             seen[storage.data_ptr()] = (storage.nbytes(), part[0])
         return t
 
-    text = "To English: " + "x" * 200  # 96 input tokens after truncation
+    text = INPUT_PREFIX + "x" * 200  # 96 input tokens after truncation
     data = {"eeg": torch.randn(batch, length, 128), "mask": torch.ones(batch, length, dtype=torch.bool),
-            "prompt_ids": torch.ones(batch, 3, dtype=torch.long), "input_text": [text] * batch,
+            "prompt_ids": torch.ones(batch, 3, dtype=torch.long), "model_input_text": [text] * batch,
             "target_text": ["y" * (2 * target_tokens)] * batch}
     hooks = [model.eeg_encoder.register_forward_pre_hook(lambda *_: part.__setitem__(0, PARTS[0])),
              model.eeg_encoder.register_forward_hook(lambda *_: part.__setitem__(0, PARTS[1]))]
     model.cpu_bf16_encoder = True  # what a GPU computes: everything under autocast in bf16
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        model.text_states(data["input_text"])  # cached, as after the first epoch
+        model.text_states(data["model_input_text"])  # cached, as after the first epoch
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             out = model(data, logits=logits)
     for h in hooks:

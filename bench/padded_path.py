@@ -1,8 +1,8 @@
 """The padded path: GLIM's own modules doing the padded work the original implementation does, a
 diagnostic for the benchmarks (it is not the original implementation, which runs only beside the
-project: bench/vs_original.sh).
+project: bench/vs_original.py).
 
-Every EEG padded to 1280 steps and encoded over all of them (``length_groups = 0``),
+Every EEG padded to 1280 steps and encoded over all of them (``max_length_groups = 0``),
 ``nn.MultiheadAttention`` with float masks (it keeps its attention weights for the backward), the
 frozen T5 encoder run every step (no text cache, every text padded to ``input_text_len``), the
 decoder and the LM head over every padded target position, and everything under autocast (bf16
@@ -42,27 +42,16 @@ def shared_copy(model: GLIM) -> GLIM:
     return copy.deepcopy(model, memo)
 
 
-class PaddedGLIM(GLIM):
-    """GLIM whose forward always computes the LM loss over every padded target position and the
-    text states padded to ``input_text_len`` (what the original computes)."""
-
-    def forward(self, batch: dict, prompt_mode: str | None = None, logits: bool = True) -> dict:
-        return super().forward(batch, prompt_mode, logits=True)
-
-    def _padded_text_states(self) -> bool:
-        return True
-
-
 def padded_copy(model: GLIM) -> GLIM:
     """The padded path: a copy of ``model`` (sharing its text model) with ``NaiveAttention``
     layers, no text cache, everything under autocast, every step over the padded length."""
     padded = shared_copy(model)
-    padded.__class__ = PaddedGLIM
     for parent in list(padded.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, Attention):
                 setattr(parent, name, NaiveAttention(child).to(next(child.parameters()).device))
     padded.use_text_cache(False)
     padded.cpu_bf16_encoder = padded.cpu_bf16_text = True
-    padded.length_groups = 0
+    padded.trim_text_padding = False
+    padded.max_length_groups = 0
     return padded

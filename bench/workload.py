@@ -9,7 +9,8 @@ import torch
 import yaml
 
 from data.sampler import DistinctUidBatchSampler
-from tests.factories import WORDS
+from data.prompts import INPUT_PREFIX
+from data.synthetic.random_store import WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLING_RATE = 128
@@ -51,7 +52,7 @@ class Pool:
 
     def input_texts(self) -> list[str]:
         """Every input text of the pool (what the text cache holds after the first epoch)."""
-        return ["To English: " + t for t in self.texts]
+        return [INPUT_PREFIX + t for t in self.texts]
 
     def batch(self, idx: list[int], full_length: bool, seed: int) -> dict:
         """A collated batch; ``full_length`` pads every EEG to ``max_len`` steps instead of the longest."""
@@ -62,7 +63,7 @@ class Pool:
         return {"eeg": torch.randn(len(idx), width, 128, generator=g) * mask[..., None], "mask": mask,
                 "eeg_len": [int(x) for x in lengths],
                 "prompt_ids": torch.tensor([[1, 0, 0]] * len(idx)),
-                "input_text": [self.input_texts()[self.uids[i]] for i in idx],
+                "model_input_text": [INPUT_PREFIX + self.texts[self.uids[i]] for i in idx],
                 "target_text": [self.targets[self.uids[i]][i % 8] for i in idx]}
 
     def collated(self, batches: list[list[int]], full_length: bool) -> list[dict]:

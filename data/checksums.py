@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from infra.provenance import file_sha256 as sha256_file
 
@@ -63,37 +63,92 @@ def file_entry(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
+def _count(entry: dict[str, Any], key: str, low: int = 0) -> int:
+    value = entry.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{key} {str(value)[:40]!r} is not an integer >= {low}")
+    return value
+
+
+def _digests(entry: dict[str, Any], key: str) -> list[str]:
+    value = entry.get(key)
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise ValueError(f"{key} is not a list of digests")
+    return value
+
+
+def _checked_whole(checksums: dict[str, Any], name: str) -> dict[str, Any]:
+    entry = checksums.get(name)
+    if not isinstance(entry, dict):
+        raise ValueError(f"the entry of {name} is missing")
+    _count(entry, "bytes")
+    if not isinstance(entry.get("sha256"), str):
+        raise ValueError(f"the sha256 of {name} is not a string")
+    return entry
+
+
+def _checked_chunked(checksums: dict[str, Any], name: str, n_rows: int | None = None) -> dict[str, Any]:
+    entry = _checked_whole(checksums, name)
+    if _count(entry, "header_bytes") > entry["bytes"]:
+        raise ValueError(f"{name} header_bytes exceed its bytes")
+    if not isinstance(entry.get("header_sha256"), str):
+        raise ValueError(f"the header_sha256 of {name} is not a string")
+    rows, chunks = _count(entry, "chunk_rows", 1), _digests(entry, "chunks_sha256")
+    if n_rows is not None and len(chunks) != -(-n_rows // rows):
+        raise ValueError(f"{len(chunks)} chunk digests of {name} for {n_rows} rows in chunks of {rows}")
+    return entry
+
+
 def metadata_problems(path: Path, checksums: dict[str, Any]) -> list[str]:
     """What the cheap check finds wrong: file sizes, the records checksum, the EEG header and the
-    consistency of the EEG entry (no EEG row is read). Empty when all is well."""
+    consistency of the EEG entry (no EEG row is read). Empty when all is well; ``ValueError``
+    for malformed entries."""
+    return file_problems(path, checksums, whole=("records.jsonl",), chunked=("eeg.npy",))
+
+
+def file_problems(path: Path, checksums: dict[str, Any], whole: Sequence[str],
+                  chunked: Sequence[str]) -> list[str]:
+    """The cheap check of some files of the store at ``path``: the sizes of all, the sha256 of the
+    ``whole`` files (read whole) and, of the ``chunked`` ones (``eeg_entry``), the header checksum
+    and the consistency of the entry (no row read). Empty when all is well; ``ValueError`` for a
+    malformed entry (types and bounds are checked before any of them sizes a read)."""
+    for name in whole:
+        _checked_whole(checksums, name)
+    for name in chunked:
+        _checked_chunked(checksums, name)
     problems = []
-    for name in ("records.jsonl", "eeg.npy"):
+    for name in (*whole, *chunked):
         entry, file = checksums.get(name, {}), path / name
         size = file.stat().st_size if file.is_file() else None
         if size != entry.get("bytes"):
             problems.append(f"{file}: {size} bytes, store.json says {entry.get('bytes')}")
     if problems:
         return problems
-    if sha256_file(path / "records.jsonl") != checksums["records.jsonl"]["sha256"]:
-        problems.append(f"{path / 'records.jsonl'}: checksum mismatch (the file was changed)")
-    eeg = checksums["eeg.npy"]
-    with open(path / "eeg.npy", "rb") as f:
-        header = hashlib.sha256(f.read(eeg["header_bytes"])).hexdigest()
-    if header != eeg["header_sha256"]:
-        problems.append(f"{path / 'eeg.npy'}: header checksum mismatch")
-    if combined(eeg["header_sha256"], eeg["chunks_sha256"]) != eeg["sha256"]:
-        problems.append(f"{path / 'store.json'}: the EEG checksums are inconsistent")
+    for name in whole:
+        if sha256_file(path / name) != checksums[name]["sha256"]:
+            problems.append(f"{path / name}: checksum mismatch (the file was changed)")
+    for name in chunked:
+        entry = checksums[name]
+        with open(path / name, "rb") as f:
+            header = hashlib.sha256(f.read(entry["header_bytes"])).hexdigest()
+        if header != entry["header_sha256"]:
+            problems.append(f"{path / name}: header checksum mismatch")
+        if combined(entry["header_sha256"], entry["chunks_sha256"]) != entry["sha256"]:
+            what = "EEG" if name == "eeg.npy" else name
+            problems.append(f"{path / 'store.json'}: the {what} checksums are inconsistent")
     return problems
 
 
-def bad_eeg_rows(path: Path, checksums: dict[str, Any], n_rows: int) -> list[tuple[int, int]]:
-    """Row ranges ``(first, last)`` of ``eeg.npy`` whose chunk checksum does not match (each row
-    read once, one chunk in memory at a time)."""
-    eeg = checksums["eeg.npy"]
+def bad_eeg_rows(path: Path, checksums: dict[str, Any], n_rows: int,
+                 name: str = "eeg.npy") -> list[tuple[int, int]]:
+    """Row ranges ``(first, last)`` of ``eeg.npy`` (or of another chunked file ``name`` of
+    ``n_rows`` rows) whose chunk checksum does not match (each row read once, one chunk in memory
+    at a time); ``ValueError`` for a malformed entry."""
+    eeg = _checked_chunked(checksums, name, n_rows)
     rows, chunks = eeg["chunk_rows"], eeg["chunks_sha256"]
     row_bytes = (eeg["bytes"] - eeg["header_bytes"]) // max(n_rows, 1)
     bad = []
-    with open(path / "eeg.npy", "rb") as f:
+    with open(path / name, "rb") as f:
         f.seek(eeg["header_bytes"])
         for i, expected in enumerate(chunks):
             count = min(rows, n_rows - i * rows)

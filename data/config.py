@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import OptionError
+
 
 @dataclass
 class DataConfig:
-    """Options of ``data.datamodule.GLIMDataModule`` besides its batch sizes (train.py passes the
-    model's ``bsz_train``/``bsz_val``).
+    """Options of ``data.datamodule.GLIMDataModule``. The batch sizes are saved in checkpoints
+    under the published checkpoint's names ``bsz_train`` and ``bsz_val`` (``model.config.RUN_SETTINGS``).
 
     Seeds: ``sampler_seed`` seeds the train order (epoch e draws with ``sampler_seed + e``; the
     original's is 0, whatever the run's ``--seed``); ``seed`` seeds the noise that replaces the
@@ -17,6 +19,8 @@ class DataConfig:
 
     Args:
         data_dir: the processed store (written by ``python -m data.prepare``).
+        batch_size: train batch size per device (samples of distinct sentences).
+        val_batch_size: val batch size (distinct sentences per batch), also test.py's default.
         num_workers: data loader worker processes.
         seed: seed of the noise that replaces the EEG under noise_input.
         noise_input: train and validate on standard-normal noise instead of the EEG (train-on-noise).
@@ -29,6 +33,8 @@ class DataConfig:
     """
 
     data_dir: str | Path = "data/processed/zuco"
+    batch_size: int = 72
+    val_batch_size: int = 24
     num_workers: int = 0
     seed: int = 42
     noise_input: bool = False
@@ -39,5 +45,8 @@ class DataConfig:
     verify_store: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("batch_size", "val_batch_size"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"data.{name} must be at least 1, not {getattr(self, name)}")
         if self.num_workers < 0:
-            raise ValueError(f"data.num_workers must be 0 or more, not {self.num_workers}")
+            raise OptionError(f"data.num_workers must be 0 or more, not {self.num_workers}")

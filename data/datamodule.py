@@ -1,5 +1,5 @@
 """LightningDataModule over a processed store: datasets per phase, the original's distinct-uid
-batches per rank (SPEC §2)."""
+batches per rank (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,16 +9,16 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from data.config import DataConfig
-from data.dataset import GLIMDataset, collate
-from data.sampler import DistinctUidBatchSampler
-from data.store import open_store
+from data.dataset import GLIMDataset
+from data.loader import distinct_text_loader
+from data.store import Store, StoreError, open_store
 
 
 class GLIMDataModule(L.LightningDataModule):
     """Train and val loaders with the original's batch sampler (``data.sampler``): train batches
-    shuffled per epoch, val batches in store order, the items the sampler leaves out dropped.
-    Batch sizes default to the model's ``bsz_train``/``bsz_val`` (train.py passes them); ranks
-    come from the trainer.
+    shuffled per epoch, val batches in store order, the items the sampler leaves out dropped
+    (``data.loader``). Batch sizes are ``batch_size`` (train) and ``val_batch_size``; ranks come
+    from the trainer.
 
     Train-on-noise (``train.py --data.noise_input true``): every phase reads standard-normal noise
     in place of the EEG, the noise of the noise-input test control (``GLIMDataset``: one array per
@@ -34,12 +34,12 @@ class GLIMDataModule(L.LightningDataModule):
     Options: the fields of ``data.config.DataConfig`` (documented there), as keywords.
     """
 
-    def __init__(self, bsz_train: int = 72, bsz_val: int = 24, **options: Any):
+    def __init__(self, **options: Any):
         super().__init__()
         cfg = DataConfig(**options)
         self.data_dir = Path(cfg.data_dir)
         self.verify_store = cfg.verify_store
-        self.bsz_train, self.bsz_val = bsz_train, bsz_val
+        self.batch_size, self.val_batch_size = cfg.batch_size, cfg.val_batch_size
         self.num_workers, self.seed, self.sampler_seed = cfg.num_workers, cfg.seed, cfg.sampler_seed
         self.noise_input, self.pin_memory = cfg.noise_input, cfg.pin_memory
         self.length_grouping, self.keep_leftover = cfg.length_grouping, cfg.keep_leftover
@@ -50,25 +50,25 @@ class GLIMDataModule(L.LightningDataModule):
             return
         store = open_store(self.data_dir, verify="eeg" if self.verify_store else "metadata")
         for phase in ("train", "val", "test"):
-            self.datasets[phase] = GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
+            self.datasets[phase] = self.make_dataset(store, phase)
             if len(self.datasets[phase]) == 0 and (phase == "train" and stage == "fit"):
-                raise ValueError(f"{self.data_dir} holds no {phase} samples")
+                raise StoreError(f"{self.data_dir} holds no {phase} samples")
 
-    def batch_sampler(self, phase: str) -> DistinctUidBatchSampler:
-        """The batch sampler of ``phase`` for this process's rank."""
+    def make_dataset(self, store: Store, phase: str) -> GLIMDataset:
+        """The dataset of ``phase`` (a subclass may read other inputs of the same records)."""
+        return GLIMDataset(store, phase, noise_input=self.noise_input, noise_seed=self.seed)
+
+    def _loader(self, phase: str) -> DataLoader:
+        """The loader of ``phase`` for this process's rank."""
         ds = self.datasets[phase]
         train = phase == "train"
         trainer = self.trainer
         group = train and self.length_grouping and not self.noise_input
-        return DistinctUidBatchSampler(
-            ds.uids, self.bsz_train if train else self.bsz_val, shuffle=train, seed=self.sampler_seed,
+        return distinct_text_loader(
+            ds, self.batch_size if train else self.val_batch_size, shuffle=train, seed=self.sampler_seed,
             num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
-            keep_leftover=self.keep_leftover and not train, lengths=ds.lengths if group else None)
-
-    def _loader(self, phase: str) -> DataLoader:
-        return DataLoader(self.datasets[phase], batch_sampler=self.batch_sampler(phase), collate_fn=collate,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0)
+            keep_leftover=self.keep_leftover and not train, lengths=ds.lengths if group else None,
+            num_workers=self.num_workers, pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

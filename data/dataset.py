@@ -1,4 +1,4 @@
-"""GLIM samples from a processed store (SPEC §2)."""
+"""GLIM samples from a processed store (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from data.prompts import INPUT_PREFIX, prompt_ids
-from data.store import VARIANT_COLUMNS, RowReader, Store, open_store
+from data.store import VARIANT_COLUMNS, RowReader, Store, StoreError, open_store
 
 META_COLUMNS = ("dataset", "task", "subject", "raw label", "sentiment label", "relation label")
 
@@ -35,7 +35,7 @@ class GLIMDataset(Dataset):
         self.records = recs.iloc[self.rows].reset_index(drop=True)
         missing = [c for c in VARIANT_COLUMNS if c not in self.records.columns]
         if missing:
-            raise ValueError(f"{store.path}: records lack the target variant columns {missing}")
+            raise StoreError(f"{store.path}: records lack the target variant columns {missing}")
         self.n_variants = len(VARIANT_COLUMNS) if self.expand else 1
         self.eeg_len = self.records["eeg_len"].to_numpy()
         self.uids_per_record = self.records["text uid"].to_numpy()
@@ -73,7 +73,7 @@ class GLIMDataset(Dataset):
             "eeg": torch.from_numpy(eeg),  # (l, c)
             "eeg_len": length,
             "prompt_ids": torch.from_numpy(self.prompts[j]),  # (3,)
-            "input_text": INPUT_PREFIX + str(rec["input text"]),
+            "model_input_text": INPUT_PREFIX + str(rec["input text"]),  # what the text encoder reads
             "target_text": references[v] if self.expand else str(rec["input text"]),
             "raw_text": str(rec["input text"]),
             "references": references,

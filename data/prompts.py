@@ -1,4 +1,4 @@
-"""Prompt vocabularies (SPEC §2): task, dataset and subject ids of a record, and the text prompt."""
+"""Prompt vocabularies (docs/protocol.md §batches): task, dataset and subject ids of a record, and the text prompt."""
 from __future__ import annotations
 
 ZUCO1_SUBJECTS = ("ZAB", "ZDM", "ZDN", "ZGW", "ZJM", "ZJN", "ZJS", "ZKB", "ZKH", "ZKW", "ZMG", "ZPH")

@@ -1,4 +1,4 @@
-"""GLIM's batch sampler (SPEC §2): batches of distinct text uids, built batch for batch as the
+"""GLIM's batch sampler (docs/protocol.md §batches): batches of distinct text uids, built batch for batch as the
 original GLIM builds them, shuffled per epoch and split across ranks."""
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def fit_to(batches: list[list[int]], total: int) -> list[list[int]]:
 
 
 class DistinctUidBatchSampler(Sampler[list[int]]):
-    """The original GLIM batch sampler: no text uid twice in a batch (SPEC §2).
+    """The original GLIM batch sampler: no text uid twice in a batch (docs/protocol.md §batches).
 
     Order of epoch e: with ``shuffle`` ``torch.randperm(N)`` from a generator seeded ``seed + e``
     (the original's seed is 0, whatever the run's seed), else 0..N-1. The order is cut into full

@@ -11,7 +11,11 @@ A store is a directory holding
                    size and sha256 of ``records.jsonl``, size, header sha256 and the sha256 of
                    every 64 EEG rows of ``eeg.npy``; ``split`` names the split protocol.
 
-The mask of SPEC §1.4 is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
+A store may also hold the word-level EEG features of its records (``words.npy``,
+``word_offsets.npy``, ``store.json["word_features"]``; see ``data.word_store``): the input of the
+BrainTranslator baseline, checked with the rest, ignored by GLIM; ``Store.words`` is None without them.
+
+The mask of docs/protocol.md §eeg is not stored: it is ``arange(1280) < eeg_len``. Nothing in a store is a pickle.
 ``open_store`` checks sizes and the records checksum on open (``verify="metadata"``, no EEG read)
 and every EEG chunk with ``verify="eeg"`` (``python -m data.verify STORE`` does that alone).
 
@@ -40,6 +44,16 @@ from data.checksums import (
     file_entry,
     metadata_problems,
 )
+from infra.errors import GLIMError
+from data.npy_rows import npy_header
+from data.word_store import (
+    INFO_KEY as WORD_INFO_KEY,
+    WordFeatureError,
+    WordFeatures,
+    WordFeatureWriter,
+    open_word_features,
+    word_problems,
+)
 from infra.json_safe import json_safe
 
 STORE_FORMAT = "glim-store"
@@ -62,7 +76,7 @@ LABEL_COLUMNS: tuple[str, ...] = (
     "raw text", "dataset", "task", "control", "raw label", "input text", "text uid",
     "sentiment label", "relation label", *VARIANT_COLUMNS,
 )
-"""The columns of the label table (SPEC §1.3), in the published order."""
+"""The columns of the label table (docs/protocol.md §labels), in the published order."""
 
 RECORD_COLUMNS: tuple[str, ...] = ("eeg_len", "subject", "phase", *LABEL_COLUMNS)
 """The columns of ``records.jsonl``: the EEG length, subject code, phase (train/val/test) and the
@@ -75,7 +89,7 @@ NO_CHECKSUMS = ("{path} has no checksums (written by an earlier GLIM) and cannot
 _NPY_HEADER_LEN = 128  # fixed-size npy v1.0 header, rewritten in place once N is known
 
 
-class StoreError(ValueError):
+class StoreError(GLIMError, ValueError):
     """A store is missing, incomplete, of another version or inconsistent."""
 
 
@@ -84,12 +98,10 @@ class UnverifiedStoreWarning(UserWarning):
 
 
 def _npy_header(n: int, shape: tuple[int, int]) -> bytes:
-    body = repr({"descr": "<f4", "fortran_order": False, "shape": (n, *shape)}).encode("latin1")
-    pad = _NPY_HEADER_LEN - 10 - len(body) - 1
-    if pad < 0:
-        raise StoreError(f"too many records for the npy header: {n}")
-    header = body + b" " * pad + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    try:
+        return npy_header((n, *shape), _NPY_HEADER_LEN)
+    except ValueError:
+        raise StoreError(f"too many records for the npy header: {n}") from None
 
 
 class StoreWriter:
@@ -97,10 +109,15 @@ class StoreWriter:
 
     ``eeg`` is float32-convertible ``(T, C)`` with ``T <= 1280`` and ``C <= 128`` (time x channel,
     not yet padded) or already padded ``(1280, 128)`` with ``record['eeg_len']`` set.
+
+    ``word_features`` (the ``store.json["word_features"]`` entry: measure, bands, ...; vectors of
+    width ``word_dim``) makes it a store with word features: ``append`` then takes each record's
+    word vectors too (``data.word_store``); ``drop_word_features`` leaves them out after all.
     """
 
     def __init__(self, path: str | Path, shape: tuple[int, int] = (EEG_LEN, EEG_CHANNELS),
-                 info: Mapping[str, Any] | None = None):
+                 info: Mapping[str, Any] | None = None, word_features: Mapping[str, Any] | None = None,
+                 word_dim: int = 840):
         self.path = Path(path)
         self.shape = tuple(shape)
         self.info = dict(info or {})
@@ -114,8 +131,14 @@ class StoreWriter:
         self.n = 0
         self._row = np.zeros(self.shape, dtype="<f4")
         self._chunks = ChunkHasher(CHUNK_ROWS)
+        self.words = (WordFeatureWriter(self.tmp, word_dim, word_features)
+                      if word_features is not None else None)
 
-    def append(self, eeg: np.ndarray, record: Mapping[str, Any]) -> None:
+    def append(self, eeg: np.ndarray, record: Mapping[str, Any], words: np.ndarray | None = None) -> None:
+        """Append one record: its EEG, its ``records.jsonl`` fields and, in a store with word
+        features, its word vectors (w, word_dim) (None: no word)."""
+        if words is not None and self.words is None:
+            raise StoreError("word vectors appended to a store without word features")
         eeg = np.asarray(eeg, dtype=np.float32)
         t, c = eeg.shape
         if t > self.shape[0] or c > self.shape[1]:
@@ -129,7 +152,18 @@ class StoreWriter:
         self._eeg.write(row)
         self._chunks.add(row)
         self._records.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if self.words is not None:
+            self.words.append(words)
         self.n += 1
+
+    def drop_word_features(self) -> None:
+        """Publish this store without word features (e.g. when no file held any)."""
+        if self.words is not None:
+            self.words.abort()
+            self.words = None
+            for name in os.listdir(self.tmp):
+                if name not in ("eeg.npy", "records.jsonl"):
+                    os.remove(self.tmp / name)
 
     def set_column(self, column: str, values: Sequence[Any]) -> None:
         """Set ``column`` of every record appended so far (one value each, in store order): for
@@ -161,6 +195,9 @@ class StoreWriter:
         meta = {"format": STORE_FORMAT, "version": STORE_VERSION, "n_records": self.n,
                 "eeg_shape": list(self.shape), "sampling_rate": SAMPLING_RATE, **self.info,
                 "checksums": checksums}
+        if self.words is not None:
+            meta[WORD_INFO_KEY], word_checksums = self.words.close(self.n)
+            checksums.update(word_checksums)
         (self.tmp / "store.json").write_text(json.dumps(meta, indent=1))
         old = self.path.with_name(self.path.name + ".old")
         if self.path.exists():
@@ -177,6 +214,8 @@ class StoreWriter:
                 f.close()
             except OSError:  # a full disk fails the final flush too
                 pass
+        if self.words is not None:
+            self.words.abort()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> "StoreWriter":
@@ -195,12 +234,14 @@ class StoreWriter:
 
 @dataclass
 class Store:
-    """An opened store: ``eeg`` is a read-only memory map, ``records`` a DataFrame."""
+    """An opened store: ``eeg`` is a read-only memory map, ``records`` a DataFrame, ``words`` the
+    word-level features of the records (None in a store without them)."""
 
     path: Path
     eeg: np.ndarray  # (N, 1280, 128) float32, memory-mapped
     records: pd.DataFrame
     info: dict
+    words: WordFeatures | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -225,6 +266,15 @@ def _check_integers(records: pd.DataFrame, column: str, low: int, high: int | No
         row = int(np.flatnonzero(~ok.to_numpy())[0])
         raise StoreError(f"{path / 'records.jsonl'} row {row}: {column} {values.iloc[row]!r} is not "
                          f"an integer in [{low}, {high if high is not None else 'inf'}]; rebuild the store")
+
+
+def _check_strings(records: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
+    for column in columns:
+        ok = records[column].map(lambda v: isinstance(v, str))
+        if not ok.all():
+            row = int(np.flatnonzero(~ok.to_numpy())[0])
+            raise StoreError(f"{path / 'records.jsonl'} row {row}: {column} {str(records[column].iloc[row])[:60]!r} "
+                             "is not a string; rebuild the store")
 
 
 class RowReader:
@@ -283,7 +333,8 @@ def verify_store(path: str | Path, info: dict, level: str = "eeg") -> None:
         if not problems and level == "eeg":
             problems = [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                         for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a damaged store.json
+        problems += word_problems(path, info, level)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:  # a damaged store.json
         raise StoreError(f"{path / 'store.json'} is corrupt (checksums: {type(e).__name__} {e}); "
                          "run `python -m data.prepare` again") from e
     if problems:
@@ -304,7 +355,7 @@ def open_store(path: str | Path, verify: str = "metadata") -> Store:
                          "finished; run `python -m data.prepare` again")
     try:
         info = json.loads(meta_file.read_text(encoding="utf-8"))
-    except ValueError as e:  # bad JSON or bad UTF-8
+    except (ValueError, RecursionError) as e:  # bad JSON, bad UTF-8, nesting beyond any store.json
         raise StoreError(f"{meta_file} is corrupt ({e}); run `python -m data.prepare` again") from e
     if not isinstance(info, dict):
         raise StoreError(f"{meta_file} is corrupt (not a JSON object); run `python -m data.prepare` again")
@@ -331,5 +382,10 @@ def open_store(path: str | Path, verify: str = "metadata") -> Store:
         raise StoreError(f"{path / 'records.jsonl'} lacks the columns {missing}")
     _check_integers(records, "eeg_len", 0, eeg.shape[1], path)
     _check_integers(records, "text uid", 0, None, path)
+    _check_strings(records, ("subject", "phase", "dataset", "task", "input text"), path)
     verify_store(path, info, verify)
-    return Store(path=path, eeg=eeg, records=records, info=info)
+    try:
+        words = open_word_features(path, info)
+    except WordFeatureError as e:
+        raise StoreError(f"{e}; rebuild the store") from e
+    return Store(path=path, eeg=eeg, records=records, info=info, words=words)

@@ -13,12 +13,15 @@ from typing import Sequence
 
 from data.checksums import bad_eeg_rows, metadata_problems
 from data.store import NO_CHECKSUMS, StoreError
+from infra.errors import GLIMError
+from data.word_store import INFO_KEY as WORD_INFO_KEY
+from data.word_store import word_problems
 
 
 def _info(path: Path) -> dict:
     try:
         info = json.loads((path / "store.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise StoreError(f"{path} is not a readable GLIM store ({type(e).__name__}: {e})") from e
     if not isinstance(info, dict) or not isinstance(info.get("checksums"), dict):
         raise StoreError(NO_CHECKSUMS.format(path=path))
@@ -36,7 +39,8 @@ def problems(path: str | Path) -> list[str]:
         if not any("bytes, store.json says" in p for p in found):
             found += [f"{path / 'eeg.npy'} rows {first}-{last}: checksum mismatch (damaged bytes)"
                       for first, last in bad_eeg_rows(path, checksums, int(info["n_records"]))]
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        found += word_problems(path, info, "eeg")
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         found = [f"{path / 'store.json'}: corrupt checksums ({type(e).__name__} {e})"]
     return found
 
@@ -47,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         found = problems(args.store)
-    except StoreError as error:
+    except GLIMError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for line in found:
@@ -56,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     info = _info(Path(args.store))
     chunks = len(info["checksums"]["eeg.npy"]["chunks_sha256"])
-    print(f"{args.store}: intact ({info['n_records']} records, {chunks} EEG chunks checked)")
+    words = info.get(WORD_INFO_KEY)
+    extra = f", {words['n_words']} word vectors" if words else ""
+    print(f"{args.store}: intact ({info['n_records']} records, {chunks} EEG chunks{extra} checked)")
     return 0
 
 

@@ -12,13 +12,13 @@ import torch
 from data.dataset import GLIMDataset
 from data.store import open_store
 from evaluation import columns as C
+from evaluation.columns import export_order
 from evaluation.llm_classify import QUESTIONS, llm_classify, load_llm
-from evaluation.predict import evaluate_dataset
+from evaluation.run import evaluate, evaluation_model, settings_for
 from evaluation.samples_cache import cache_key, key_mismatch, write_key
-from evaluation.scoring import export_order
-from evaluation.zero_shot import SOURCES, TASKS, confusion, label_vectors, target_index
+from evaluation.zero_shot import SOURCES, TASKS, confusion, target_index
 from infra.atomic import atomic_write_text as write_atomic
-from model.checkpoint import glim_from_checkpoint
+from infra.numerics import evaluation_numerics
 
 
 def test_predictions(ckpt: str, data_dir: str, text_model: str | None = None, out: str | None = None,
@@ -34,12 +34,12 @@ def test_predictions(ckpt: str, data_dir: str, text_model: str | None = None, ou
         if why is None:
             return pd.read_csv(cached)
         print(f"{why}: recomputing")
-    model = glim_from_checkpoint(ckpt, text_model)
-    model.to(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device).eval()
-    hp = model.hparams
-    samples = evaluate_dataset(model, GLIMDataset(open_store(data_dir), "test"), label_vectors(model),
-                                  batch_size or hp.bsz_val, retrieval_batch=hp.bs_retrieval, progress=progress)
-    samples = export_order(samples)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    numerics = evaluation_numerics("auto", torch.device(device).type)  # test.py's default numerics
+    model = evaluation_model(ckpt, text_model, numerics).to(device).eval()
+    evaluation = evaluate(model, GLIMDataset(open_store(data_dir), "test"), settings_for(model, batch_size, progress=progress),
+                          numerics)
+    samples = export_order(evaluation.samples)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, samples.to_csv(index=False))

@@ -25,6 +25,10 @@ JSON column ``targets_json`` once round-tripped through the tokenizer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # ----------------------------------------------------------------------------- record fields
 INPUT_TEXT = "Input Text"
@@ -100,7 +104,6 @@ def rouge_at(field: str, tag: str) -> str:
 
 
 PER_REFERENCE_ROUGE_FIELDS: tuple[str, ...] = ("precision", "fmeasure")
-HEADLINE: tuple[str, ...] = (*(bleu(n) for n in BLEU_ORDERS), *(rouge(f) for f in ROUGE_FIELDS), WER)
 
 
 def tf(column: str) -> str:
@@ -195,3 +198,22 @@ def metric_names(columns: Sequence[str]) -> list[str]:
 def lower_is_better(column: str) -> bool:
     """WER columns: lower is better; every other metric: higher is better."""
     return column.startswith(WER)
+
+
+# ----------------------------------------------------------------------------- column order
+def published_columns(n_refs: int = 8) -> list[str]:
+    """The column order of the published per-sample export (our extra columns come after)."""
+    tags = ref_tags(n_refs) + [RAW_TAG]
+    gm = [gm_bleu(n, t) for n in (1, 2) for t in tags] + [gm_rouge(t) for t in tags]
+    headline_order = (bleu(1), bleu(2), rouge("precision"), rouge("fmeasure"), WER, bleu(3), bleu(4),
+                      rouge("recall"))
+    return [TASK, DATASET, SUBJECT, RAW_TASK_KEY, INPUT_TEXT, TARGETS_JSON, GENERATED,
+            bleu(1), bleu(2), rouge("recall"), SENTIMENT_LABEL, RELATION_LABEL, *gm, rouge("precision"),
+            rouge("fmeasure"), WER, bleu(3), bleu(4), GENERATED_TF, *(tf(c) for c in headline_order)]
+
+
+def export_order(samples: pd.DataFrame) -> pd.DataFrame:
+    """Published columns first (in their order), then every other column."""
+    n_refs = sum(c.startswith(gm_bleu(1, MTV_TAG)) for c in samples.columns)
+    first = [c for c in published_columns(n_refs) if c in samples.columns]
+    return samples[first + [c for c in samples.columns if c not in set(first)]]

@@ -33,6 +33,7 @@ from evaluation.columns import (
 from evaluation.grounding import compare
 from evaluation.tables import markdown_table
 from infra.atomic import atomic_write_text
+from infra.errors import GLIMError
 
 NOISE_SAMPLES = Path("controls") / "noise" / "samples.csv"
 OUTPUT_FILES = ("comparison.csv", "comparison.json", "comparison.md")
@@ -43,7 +44,7 @@ RENAMED = {"eeg": "A", "control": "B", "diff": "B − A", "p_eeg_better": "p (A 
            "p_control_better": "p (B better)", "eeg_better": "A significantly better"}
 
 
-class CompareError(Exception):
+class CompareError(GLIMError):
     """A user-facing error, reported as one line."""
 
 
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         table = run(args)
-    except (CompareError, ValueError) as err:
+    except GLIMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     better = int(table["A significantly better"].sum())

@@ -1,6 +1,6 @@
 """Control conditions: the datasets of the EEG run with the EEG or the prompt taken away.
 
-- ``noise``: every EEG replaced by standard-normal noise (seed 42), mask all ones (SPEC §2).
+- ``noise``: every EEG replaced by standard-normal noise (seed 42), mask all ones (docs/protocol.md §batches).
 - ``prompt-free``: every prompt id 0 (``<UNK>`` for task, dataset and subject).
 - ``shuffled``: each sample reads the EEG (and mask) of another sample with a different text,
   by a fixed seeded derangement; its own text, prompts and labels are kept.

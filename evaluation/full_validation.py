@@ -1,8 +1,10 @@
-"""Full validation during training (SPEC §4): the test protocol of SPEC §5 on the whole val split.
+"""Full validation during training (docs/protocol.md §training): the test protocol
+(docs/protocol.md §evaluation) on the whole val split.
 
-After epoch 0 and after every epoch e with (e + 1) % ``full_val_interval`` == 0, the val split in
-the sampler's batches (leftover dropped unless the data module's ``keep_leftover``) is generated and scored with the evaluation library
-(``evaluation.predict``: generation, every per-sample metric, retrieval, zero-shot classification).
+After epoch 0 and after every epoch e with (e + 1) % ``interval`` == 0 (train.py's
+``--full_val_interval``), the val split in the sampler's batches (leftover dropped unless the data
+module's ``keep_leftover``) is evaluated as test.py evaluates, by ``evaluation.run.evaluate``
+(generation, every per-sample metric, retrieval, zero-shot classification).
 Its means and per-group means are logged under ``full_val/`` through the trainer's loggers, its
 samples table is written to ``<out_dir>/full_val/epoch=E/samples.csv`` (with ``metrics.json``)
 and, for a wandb logger, logged as a table. Under DDP every rank generates its share of the
@@ -24,19 +26,11 @@ import pandas as pd
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from evaluation.predict import (
-    GROUP_KEYS,
-    NoBatchError,
-    group_means,
-    make_loader,
-    predict,
-    protocol,
-    score_predictions,
-)
-from evaluation.report import key_metrics
-from evaluation.scoring import export_order, summarize
-from evaluation.zero_shot import label_vectors
+from evaluation.columns import GROUP_KEYS, export_order
+from evaluation.protocol import NUM_BEAMS, RETRIEVAL_BATCH_SIZE
+from evaluation.run import EvalSettings, Evaluation, NoBatchError, evaluate
 from infra.atomic import atomic_write_text
+from infra.numerics import Numerics
 from infra.resume import RngState
 
 PREFIX = "full_val/"
@@ -88,21 +82,22 @@ def logged_metrics(summary: dict[str, Any], groups: pd.DataFrame, left_out: int)
 
 
 class FullValidation(Callback):
-    """Runs the test protocol on the whole val split at the end of the due train epochs.
+    """Runs the test protocol on the whole val split at the end of the due train epochs, under the
+    training run's ``numerics``, in batches of the data module's ``val_batch_size``.
 
-    ``interval`` defaults to the model's ``full_val_interval``; generation uses ``num_beams``
-    beams and at most ``max_length`` tokens (default: the model's ``tgt_text_len``)."""
+    Generation uses ``num_beams`` beams and at most ``max_length`` tokens (default: the model's
+    ``tgt_text_len``); batch retrieval ranks within ``retrieval_batch_size`` sentences."""
 
-    def __init__(self, out_dir: str | Path, interval: int | None = None, num_beams: int = 2,
+    def __init__(self, out_dir: str | Path, numerics: Numerics, interval: int = 10,
+                 retrieval_batch_size: int = RETRIEVAL_BATCH_SIZE, num_beams: int = NUM_BEAMS,
                  max_length: int | None = None, num_workers: int = 0):
         self.out_dir = Path(out_dir) / "full_val"
-        self.interval, self.num_beams, self.max_length = interval, num_beams, max_length
-        self.num_workers = num_workers
+        self.numerics, self.interval, self.retrieval_batch_size = numerics, interval, retrieval_batch_size
+        self.num_beams, self.max_length, self.num_workers = num_beams, max_length, num_workers
         self._warned = False
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        interval = self.interval if self.interval is not None else pl_module.hparams.full_val_interval
-        if trainer.sanity_checking or not is_due(trainer.current_epoch, interval):
+        if trainer.sanity_checking or not is_due(trainer.current_epoch, self.interval):
             return
         dataset = trainer.datamodule.datasets["val"]
         if len(dataset) == 0:
@@ -112,31 +107,30 @@ class FullValidation(Callback):
 
     def run(self, trainer: L.Trainer, model: L.LightningModule, dataset) -> pd.DataFrame | None:
         """Every rank predicts its batches; rank 0 scores, writes and logs (returns the samples)."""
-        hp = model.hparams
-        all_records = bool(getattr(trainer.datamodule, "keep_leftover", False))  # default: leftover dropped
+        data = trainer.datamodule
+        settings = EvalSettings(data.val_batch_size, self.retrieval_batch_size, self.num_beams,
+                                self.max_length or model.config.tgt_text_len,
+                                all_records=bool(getattr(data, "keep_leftover", False)),  # default: leftover dropped
+                                num_workers=self.num_workers, progress=False)
         try:
-            loader = make_loader(dataset, hp.bsz_val, self.num_workers, all_records)
+            evaluation = evaluate(model, dataset, settings, self.numerics)
         except NoBatchError as error:  # a tiny val split: say so once per run, go on training
             if trainer.is_global_zero and not self._warned:
-                print(f"full validation skipped: {error} (set a smaller --model.bsz_val or "
+                print(f"full validation skipped: {error} (set a smaller --data.val_batch_size or "
                       "--data.keep_leftover true)", file=sys.stderr)
                 self._warned = True
             return None
-        pred = predict(model, loader, num_beams=self.num_beams, max_length=self.max_length or hp.tgt_text_len,
-                       progress=False, bf16=str(trainer.precision).startswith("bf16"))
-        if not trainer.is_global_zero:
+        if evaluation is None:  # a rank > 0: its predictions went to rank 0
             return None
-        samples = score_predictions(model, pred, label_vectors(model), hp.bs_retrieval)
-        self.publish(trainer, samples, protocol(len(dataset), len(samples), all_records))
-        return samples
+        self.publish(trainer, evaluation)
+        return evaluation.samples
 
-    def publish(self, trainer: L.Trainer, samples: pd.DataFrame, used: dict[str, Any]) -> None:
+    def publish(self, trainer: L.Trainer, evaluation: Evaluation) -> None:
         """The samples table and metrics.json into the run directory, metrics and table to the loggers."""
-        summary = summarize(samples)
-        groups = group_means(samples, [k for k in key_metrics(samples) if k in samples.columns])
+        summary, groups, used = evaluation.summary, evaluation.groups, evaluation.protocol
         epoch = trainer.current_epoch
         directory = self.out_dir / f"epoch={epoch}"
-        atomic_write_text(directory / "samples.csv", export_order(samples).to_csv(index=False))
+        atomic_write_text(directory / "samples.csv", evaluation.samples_csv())
         result = {"epoch": epoch, "step": trainer.global_step, "protocol": used, "metrics": summary,
                   "groups": json.loads(groups.to_json(orient="records"))}
         atomic_write_text(directory / "metrics.json", json.dumps(result, indent=1) + "\n")
@@ -144,4 +138,4 @@ class FullValidation(Callback):
         for logger in trainer.loggers:
             logger.log_metrics({**metrics, "epoch": float(epoch)}, step=trainer.global_step)
             if isinstance(logger, WandbLogger):  # the one logger with tables
-                logger.log_table(key=f"{PREFIX}samples", dataframe=export_order(samples))
+                logger.log_table(key=f"{PREFIX}samples", dataframe=export_order(evaluation.samples))

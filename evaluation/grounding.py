@@ -15,6 +15,7 @@ import pandas as pd
 from evaluation import columns as C
 from evaluation.columns import lower_is_better, metric_names
 from evaluation.stats import holm, nan_mean, paired_difference
+from infra.errors import OptionError
 
 CONTROLS = ("noise", "prompt-free", "shuffled")
 EEG_ABLATIONS = ("noise", "shuffled")  # the controls that take the EEG away: grounding is tested against them
@@ -35,8 +36,17 @@ def parse_controls(spec: str | None) -> list[str]:
     names = list(CONTROLS) if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in CONTROLS]
     if unknown:
-        raise ValueError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)} or 'all'")
+        raise OptionError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)} or 'all'")
     return list(dict.fromkeys(names))
+
+
+def main_condition(cfg: Any) -> str:
+    """The condition of the main run: the EEG, or one control asked for by its flag."""
+    flags = [name for name, on in (("noise", cfg.noise_input), ("prompt-free", cfg.prompt_free),
+                                   ("shuffled", cfg.shuffled)) if on]
+    if len(flags) > 1:
+        raise OptionError(f"choose one of --noise-input, --prompt-free, --shuffled (got {', '.join(flags)})")
+    return flags[0] if flags else "eeg"
 
 
 def compare(eeg: pd.DataFrame, control: pd.DataFrame, n_resamples: int = 2000, n_permutations: int = 2000,

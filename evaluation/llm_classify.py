@@ -1,4 +1,4 @@
-"""LLM-assisted classification of generated sentences (SPEC §5).
+"""LLM-assisted classification of generated sentences (docs/protocol.md §evaluation).
 
 An instruction-tuned model (paper: Llama-3.1-8B-Instruct; any Hugging Face causal LM or seq2seq
 model works) is asked, in batches, which of the candidate labels fits each sentence. The answer is

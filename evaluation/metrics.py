@@ -355,7 +355,7 @@ def score_samples(
 def score_teacher_forced(
     generated: Sequence[str], raw: Sequence[str], targets: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Headline metrics of teacher-forced predictions, `<name> (w/tf)` (SPEC §5).
+    """Headline metrics of teacher-forced predictions, `<name> (w/tf)` (docs/protocol.md §evaluation).
 
     BLEU and ROUGE have one reference, the teacher-forcing target as the model saw it
     (`targets`: the raw sentence round-tripped at `tgt_text_len` tokens; default `raw` itself);

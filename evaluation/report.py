@@ -1,9 +1,10 @@
 """The Markdown report of a test run (and its controls), with its PNG figures.
 
 The report shows what ``metrics.json`` holds (the same summary, CIs, verdicts, baselines,
-diversity and provenance: computed once in ``test.py``'s result assembly) and adds the figures."""
+diversity and provenance: computed once in ``evaluation.result``) and adds the figures."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from evaluation import figures
 from evaluation.diversity import MOST_FREQUENT, WARNING
 from evaluation.grounding import GROUNDING, grounding_lines
 from evaluation.metrics import BLEU_ORDERS, RAW_TAG, TF_SUFFIX
-from evaluation.provenance import provenance_lines
+from evaluation.summary import key_metrics
 from evaluation.tables import fmt, markdown_table
 from evaluation.zero_shot import SOURCES, TASKS, balanced_accuracy, score_column
 
@@ -115,13 +116,27 @@ def comparison_table(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
                          "p (EEG better, one-sided)": [f"{p:.3g}" if np.isfinite(p) else "–" for p in p1], "n": t["n"]})
 
 
-def key_metrics(samples: pd.DataFrame) -> list[str]:
-    """The headline metrics, @RAW beside @MTV."""
-    batch = [c for c in samples.columns if c.startswith("retrieval_batch")]
-    zs = [C.zero_shot(t.name, "EEG", k) for t in TASKS.values() for k in t.topk]
-    return [C.bleu(1), C.gm_bleu(1, C.RAW_TAG), C.bleu(2), C.bleu(3), C.bleu(4), C.rouge("precision"), C.rouge("recall"),
-            C.rouge("fmeasure"), C.rouge_at("fmeasure", C.RAW_TAG), "WER", *batch, C.pool_recall(1), C.pool_recall(5),
-            C.pool_recall(10), C.POOL_MRR, *zs]
+def split_text(split: dict[str, Any]) -> str:
+    """``sentences (the original's: held-out sentences, shared subjects)`` or the held-out subjects."""
+    name = split.get("protocol", "sentences")
+    if name == "sentences":
+        return "`sentences` (the original's: held-out sentences, shared subjects)"
+    return f"`{name}` (held-out subjects: {', '.join(split.get('held_out_subjects', []))})"
+
+
+def provenance_lines(p: dict[str, Any]) -> list[str]:
+    """Markdown bullet lines of a provenance record."""
+    store = p["store"]
+    code = p["code"] or {}
+    info = store["store.json"] or {}
+    return [(f"- store: `{store['path']}` ({info.get('n_records', '?')} records; sha256 of "
+             f"{' + '.join(store['hashed'])}: `{store['sha256'][:16]}…`)"),
+            f"- split protocol: {split_text(store.get('split') or {})}",
+            f"- text model: `{p['text_model']}`",
+            f"- checkpoint: `{p['checkpoint']['path']}` (sha256 `{p['checkpoint']['sha256']}`)",
+            f"- code: git commit `{code.get('commit', 'unknown')}`" + (" with uncommitted changes" if code.get("dirty") else ""),
+            f"- training seed: `{p['training_seed']}`",
+            "- test configuration: `" + json.dumps(p["config"], sort_keys=True, default=str) + "`"]
 
 
 def baseline_of(metric: str, result: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ def pool_ranks(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.ndarray) 
 
 def retrieval_batch_ids(uids: np.ndarray, batch_size: int = 24) -> np.ndarray:
     """Batch id of each sample when the samples, in order, are cut into batches of distinct texts
-    (the test loader's batching, SPEC §2)."""
+    (the test loader's batching, docs/protocol.md §batches)."""
     ids = np.empty(len(uids), dtype=np.int64)
     for b, idx in enumerate(distinct_uid_batches(list(uids), batch_size, list(range(len(uids))), False)):
         ids[idx] = b
@@ -42,7 +42,7 @@ def sample_retrieval(eeg_vec: torch.Tensor, text_vec: torch.Tensor, uids: np.nda
                      batch_size: int = 24, ks: tuple[int, ...] = (1, 5, 10)) -> pd.DataFrame:
     """Per sample: 1-based ranks of the own text within its batch and in the pool, and 0/1 hits
     (batch hits are NaN in batches smaller than ``batch_size``); their means are the summary
-    metrics (``evaluation.scoring.summarize``)."""
+    metrics (``evaluation.summary.summarize``)."""
     full = np.bincount(batch_ids)[batch_ids] == batch_size
     in_batch = ranks_within_batches(eeg_vec, text_vec, batch_ids)
     in_pool = pool_ranks(eeg_vec, text_vec, uids)

@@ -22,16 +22,18 @@ from evaluation import columns as C
 from evaluation.diversity import diversity, diversity_line
 from evaluation.metrics import TF_SUFFIX, roundtrip, score_samples, score_teacher_forced
 from evaluation.semantic import load_encoder, semantic_frame
-from infra.atomic import WriteError, atomic_dir, atomic_write_text
+from infra.atomic import atomic_dir, atomic_write_text
+from infra.errors import GLIMError
 from infra.writable import check_writable
+from model.config import GLIMConfig
 
 CHUNK = 512
-TARGET_TOKENS, RAW_TOKENS = 64, 96
+TARGET_TOKENS, RAW_TOKENS = GLIMConfig.tgt_text_len, GLIMConfig.input_text_len  # the published 64 and 96
 OUTPUT_FILES = ("samples.csv", "metrics.json")
 DEFAULT_TARGETS_COL = "targets_json"
 
 
-class ScoreError(Exception):
+class ScoreError(GLIMError):
     """A user-facing error, reported as one line."""
 
 
@@ -200,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         summary = run(args)
-    except (ScoreError, WriteError) as err:
+    except GLIMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     m = summary["metrics"]

@@ -26,6 +26,7 @@ from evaluation.columns import (
     bertscore,
     semantic_retrieval,
 )
+from infra.errors import GLIMError
 
 if TYPE_CHECKING:  # torch loads when a model is used, after the scorer checked its paths
     import torch
@@ -34,7 +35,7 @@ BATCH_SIZE = 64
 MAX_TOKENS = 128
 
 
-class SemanticModelError(ValueError):
+class SemanticModelError(GLIMError, ValueError):
     """The named encoder cannot be loaded (one line)."""
 
 

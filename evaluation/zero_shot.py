@@ -1,4 +1,4 @@
-"""Zero-shot classification with GLIM's aligner (SPEC §5).
+"""Zero-shot classification with GLIM's aligner (docs/protocol.md §evaluation).
 
 Candidate sentences → frozen text encoder (≤ 32 tokens) → ``aligner.pool_text`` → label vectors;
 a sample's vector (EEG, or the text vector of its raw or generated sentence) is classified by the
@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from evaluation import columns as C
+from infra.numerics import text_autocast
 from model.loss import similarity
 
 CANDIDATE_TOKENS = 32
@@ -70,12 +71,12 @@ def pooled_text_vectors(model, texts: list[str], max_len: int, batch_size: int =
     Under bf16 autocast when the text model is held in bf16 (the published GPU numerics)."""
     out = []
     device = model.device
-    bf16 = next(model.text_model.model.parameters()).dtype == torch.bfloat16
+    text_dtype = next(model.text_model.model.parameters()).dtype
     for lo in range(0, len(texts), batch_size):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with text_autocast(text_dtype, device.type):
             states, mask = model.text_states(list(texts[lo:lo + batch_size]), max_len)  # (b, s, d), (b, s)
             out.append(model.aligner.pool_text(states, mask).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, model.hparams.embed_dim)
+    return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim)
 
 
 def label_vectors(model, tasks: dict[str, ZeroShotTask] = TASKS) -> dict[str, torch.Tensor]:

@@ -19,13 +19,15 @@ import tempfile
 from pathlib import Path
 from typing import IO, Collection, Iterator
 
+from infra.errors import GLIMError
+
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM,
                          errno.EROFS})
 """Errors of a full disk (or quota) or of a directory one may not write: a user's problem, told
 in one line (``WriteError``), not a traceback."""
 
 
-class WriteError(RuntimeError):
+class WriteError(GLIMError, RuntimeError):
     """A file or directory could not be written: the disk is full or the place is not writable.
     The message is one line naming the path, the free space there and what was needed."""
 

@@ -13,12 +13,13 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from infra.atomic import WriteError, atomic_open, free_bytes, write_error
+from infra.errors import GLIMError
 
 TRAINING_STATE_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
 """What a checkpoint needs beyond the weights to continue training."""
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(GLIMError, RuntimeError):
     """A checkpoint is missing, unreadable or of another architecture."""
 
 

@@ -9,18 +9,20 @@ import importlib.util
 import os
 from pathlib import Path
 
+from infra.errors import OptionError
+
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
 NEEDS = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb")}
 """Logger → (module it needs, pip package that provides it)."""
 
 
 def check_logger(kind: str) -> None:
-    """Raise ``ValueError`` (one line) for an unknown logger or one whose package is missing."""
+    """Raise ``OptionError`` (one line) for an unknown logger or one whose package is missing."""
     if kind not in LOGGERS:
-        raise ValueError(f"unknown logger {kind!r}: use one of {', '.join(LOGGERS)}")
+        raise OptionError(f"unknown logger {kind!r}: use one of {', '.join(LOGGERS)}")
     module, package = NEEDS.get(kind, (None, None))
     if module and importlib.util.find_spec(module) is None:
-        raise ValueError(f"--logger {kind} needs the {package} package: `pip install {package}` "
+        raise OptionError(f"--logger {kind} needs the {package} package: `pip install {package}` "
                          "(it is in environment.yml; `make env` installs it)")
 
 

@@ -1,5 +1,7 @@
-"""Where a result came from: the code's git commit (and whether the tree had uncommitted changes),
-the versions of the packages that compute it, and the identity of input files (content hashes)."""
+"""The pieces every provenance record of GLIM's results is built from: the code's git commit (and
+whether the tree had uncommitted changes), the versions of the packages that compute it, and the
+content hash of an input file. Training's ``run.json`` (``training.fit``), the test run's
+``metrics.json`` (``evaluation.result``) and the store identity (``data.store_identity``) use them."""
 from __future__ import annotations
 
 import hashlib
@@ -47,18 +49,3 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def files_identity(directory: str | Path, names: Iterable[str]) -> dict[str, str | None]:
-    """``{"path": resolved directory, "<name> sha256": hash or None if missing}``."""
-    directory = Path(directory)
-    out: dict[str, str | None] = {"path": str(directory.resolve())}
-    for name in names:
-        f = directory / name
-        out[f"{name} sha256"] = file_sha256(f) if f.is_file() else None
-    return out
-
-
-def provenance(inputs: dict[str, dict] | None = None) -> dict:
-    """Git state, package versions and the identities of named inputs, for run.json / metrics.json."""
-    return {"git": git_state(), "versions": package_versions(), **({"inputs": inputs} if inputs else {})}

@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Sampler
 
 from infra.checkpoint_io import CorruptCheckpointError, check_resumable
+from infra.errors import GLIMError
 
 RUN_KEY = "glim_run"
 """Checkpoint key holding ``{"seed": ..., "config": {...}, "log_version": ...}`` (plain types)."""
@@ -28,7 +29,7 @@ PENDING_LOG_KEY = "pending_log_row"
 end precedes that step's row in the logger, so the row travels in the checkpoint."""
 
 
-class RunDirError(ValueError):
+class RunDirError(GLIMError, ValueError):
     """The output directory and the resume options do not fit together."""
 
 

@@ -1,4 +1,4 @@
-"""Aligner: EEG queries to the text model's width, and attention pooling of EEG and text (SPEC §3)."""
+"""Aligner: EEG queries to the text model's width, and attention pooling of EEG and text (docs/protocol.md §model)."""
 from __future__ import annotations
 
 import torch

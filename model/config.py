@@ -1,11 +1,14 @@
-"""GLIM's typed hyper-parameters, named as in the published checkpoint, with the paper's defaults.
+"""GLIM's typed hyper-parameters, named as in the published checkpoint, with the paper's defaults,
+and the run settings a checkpoint keeps beside them (``RUN_SETTINGS``).
 
 Light on purpose (no torch): the command lines parse and check them before anything heavy is
 imported, so a bad option fails in a moment rather than after the model loaded."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+from infra.errors import OptionError
 
 DEFAULT_TEXT_MODEL = "google/flan-t5-large"
 COMMITMENT_LOSSES = ("mse", "kl_div")
@@ -14,7 +17,7 @@ PROMPT_MODES = ("src", "zero", "sum", "mean")
 
 @dataclass
 class GLIMConfig:
-    """The hyper-parameters of GLIM (SPEC §3); ``GLIM(**hparams)`` takes exactly these names.
+    """The hyper-parameters of GLIM (docs/protocol.md §model); ``GLIM(**hparams)`` takes exactly these names.
 
     Args:
         input_eeg_len: EEG time steps of a padded record (1280 = 10 s at 128 Hz).
@@ -40,12 +43,6 @@ class GLIMConfig:
         commitment_loss_weight: weight of the commitment loss (0 in the paper).
         commitment_loss_key: commitment loss: mse or kl_div.
         use_y_mask: in training, mask EEG pooling and decoder with the input text's mask.
-        bsz_train: train batch size per device.
-        bsz_val: val/test batch size (distinct sentences per batch).
-        lr: Adam learning rate.
-        weight_decay: Adam weight decay.
-        full_val_interval: full validation after epoch 0 and every this many epochs.
-        bs_retrieval: batch size of the batch-retrieval metric (the published protocol: 24).
     """
 
     input_eeg_len: int = 1280
@@ -71,31 +68,25 @@ class GLIMConfig:
     commitment_loss_weight: float = 0.0
     commitment_loss_key: str = "mse"
     use_y_mask: bool = False
-    bsz_train: int = 72
-    bsz_val: int = 24
-    lr: float = 1e-4
-    weight_decay: float = 0
-    full_val_interval: int = 10
-    bs_retrieval: int = 24
 
     def __post_init__(self) -> None:
         if self.prompt_tuning_len:
-            raise ValueError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
+            raise OptionError("prompt_tuning_len > 0 is not supported (the paper uses 0)")
         if self.commitment_loss_key not in COMMITMENT_LOSSES:
-            raise ValueError(f"commitment_loss_key {self.commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
+            raise OptionError(f"commitment_loss_key {self.commitment_loss_key!r} is not one of {COMMITMENT_LOSSES}")
         if self.evaluate_prompt_embed not in PROMPT_MODES:
-            raise ValueError(f"evaluate_prompt_embed {self.evaluate_prompt_embed!r} is not one of {PROMPT_MODES}")
+            raise OptionError(f"evaluate_prompt_embed {self.evaluate_prompt_embed!r} is not one of {PROMPT_MODES}")
         if (self.commitment_loss_weight or self.use_y_mask) and self.hidden_eeg_len != self.input_text_len:
-            raise ValueError(f"{'use_y_mask' if self.use_y_mask else 'commitment_loss_weight > 0'} compares "
+            raise OptionError(f"{'use_y_mask' if self.use_y_mask else 'commitment_loss_weight > 0'} compares "
                              f"the {self.hidden_eeg_len} EEG embeddings with the {self.input_text_len} text "
                              "positions position by position: set hidden_eeg_len = input_text_len")
         widths = {"input_dim": self.input_dim, "hidden_dim": self.hidden_dim, "embed_dim": self.embed_dim}
         odd = [f"{k} {v}" for k, v in widths.items() if v % self.num_heads]
         if odd:
-            raise ValueError(f"{', '.join(odd)} not divisible by num_heads {self.num_heads}: every attention "
+            raise OptionError(f"{', '.join(odd)} not divisible by num_heads {self.num_heads}: every attention "
                              "splits its width into the heads")
         if len(self.prompt_nums) != 3 or len(self.prompt_dropout_probs) != 3:
-            raise ValueError("prompt_nums and prompt_dropout_probs take three values each "
+            raise OptionError("prompt_nums and prompt_dropout_probs take three values each "
                              "(task, dataset, subject)")
 
     def as_hparams(self) -> dict[str, Any]:
@@ -103,5 +94,25 @@ class GLIMConfig:
         return asdict(self)
 
 
-HPARAM_NAMES = frozenset(f.name for f in fields(GLIMConfig))
-"""Every hyper-parameter name GLIM takes."""
+RUN_SETTINGS: dict[str, str] = {
+    "bsz_train": "data.batch_size",
+    "bsz_val": "data.val_batch_size",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "full_val_interval": "full_val_interval",
+    "bs_retrieval": "retrieval_batch_size",
+}
+"""The training run's settings that a checkpoint keeps among its hyper-parameters, under the
+published checkpoint's names, and the train.py option each records. GLIM does not read them:
+they live with what they configure (the data module, the optimiser, full validation); test.py
+takes its default batch sizes from them."""
+
+HPARAM_NAMES = frozenset(f.name for f in fields(GLIMConfig)) | frozenset(RUN_SETTINGS)
+"""Every hyper-parameter name a GLIM checkpoint may hold."""
+
+
+def split_hparams(hparams: Mapping[str, Any]) -> tuple[GLIMConfig, dict[str, Any]]:
+    """A checkpoint's hyper-parameters as GLIM's typed config and the run settings beside it
+    (``RUN_SETTINGS`` names); an unknown name is a ``TypeError``, as for ``GLIMConfig``."""
+    settings = {k: v for k, v in hparams.items() if k in RUN_SETTINGS}
+    return GLIMConfig(**{k: v for k, v in hparams.items() if k not in RUN_SETTINGS}), settings

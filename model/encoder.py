@@ -1,4 +1,4 @@
-"""EEG encoder: modulated transformer blocks over time, then a causal query merger (SPEC §3)."""
+"""EEG encoder: modulated transformer blocks over time, then a causal query merger (docs/protocol.md §model)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -51,7 +51,7 @@ class EEGEncoder(nn.Module):
         return self.norm2(q)
 
 
-def length_groups(lengths: Sequence[int], max_groups: int, width: int = 128) -> list[list[int]]:
+def group_by_length(lengths: Sequence[int], max_groups: int, width: int = 128) -> list[list[int]]:
     """Sample indices in at most ``max_groups`` groups of similar EEG length that minimise the
     encoder's work when each group runs over its own longest length: Σ |g|·L_g·(L_g + 6·width)
     (attention grows with L², the linear layers with L·width²), by dynamic programming over the
@@ -81,10 +81,10 @@ def length_groups(lengths: Sequence[int], max_groups: int, width: int = 128) -> 
 def encode_by_length(encoder: EEGEncoder, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor,
                      lengths: Sequence[int], max_groups: int) -> torch.Tensor:
     """``encoder(x, mask, p)`` computed per group of samples of similar length, each group only
-    over its longest real length (``length_groups``). Exact: a sample's output depends on its
+    over its longest real length (``group_by_length``). Exact: a sample's output depends on its
     real time steps alone (padded keys are masked, everything else is per time step), and the
     output has a fixed length (the queries), so the groups are put back in batch order."""
-    groups = length_groups(lengths, max_groups, x.shape[-1])
+    groups = group_by_length(lengths, max_groups, x.shape[-1])
     if len(groups) == 1:
         length = max(1, max(int(lengths[i]) for i in groups[0]))
         return encoder(x[:, :length], mask[:, :length], p)
@@ -105,4 +105,4 @@ def real_lengths(mask: torch.Tensor) -> list[int]:
     return (mask.bool() * steps).amax(1).tolist() if mask.shape[1] else [0] * len(mask)
 
 
-__all__ = ["EEGEncoder", "encode_by_length", "length_groups", "real_lengths", "sincos_table"]
+__all__ = ["EEGEncoder", "encode_by_length", "group_by_length", "real_lengths", "sincos_table"]

@@ -2,16 +2,17 @@
 model, computes the losses and logs. Hyper-parameter names are those of the published checkpoint."""
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
+from infra.numerics import encoder_autocast
 from model.aligner import Aligner
-from model.config import GLIMConfig
+from model.config import GLIMConfig, split_hparams
 from model.encoder import EEGEncoder, encode_by_length, real_lengths
 from model.frozen_text import FrozenTextModel
 from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
@@ -23,34 +24,49 @@ from model.text_source import TextModelError
 
 
 class GLIM(L.LightningModule):
-    """EEG → text decoder with contrastive EEG-text alignment (SPEC §3).
+    """EEG → text decoder with contrastive EEG-text alignment (docs/protocol.md §model).
 
     ``GLIM(**hparams)``: the hyper-parameters are the fields of ``model.config.GLIMConfig``
     (typed, documented and defaulted to the paper's there, named as in the published checkpoint);
-    an unknown name is a ``TypeError``, inconsistent values a one-line ``ValueError``.
+    an unknown name is a ``TypeError``, inconsistent values a one-line ``OptionError``. GLIM reads
+    its typed ``config``; the run settings a checkpoint keeps beside it (``RUN_SETTINGS``: batch
+    sizes, optimiser, full validation) may come along and are saved with the checkpoint, unread.
+    The optimiser is the training run's (``make_optimizer``, set before fitting).
     """
 
-    length_groups = 4
+    max_length_groups = 4
     """The EEG encoder runs each group of samples of similar length (at most this many groups per
     batch) over the group's longest real length instead of the batch's padded length: exact (a
     sample's output depends on its real steps only), and less work. 0 runs every sample over the
     length the batch is padded to (the original's work)."""
 
-    cpu_bf16_encoder = False
-    """Under bf16 autocast on a CPU the EEG encoder computes in float32: the same function, more
-    accurate, and faster on CPUs without bf16 matrix units, where bf16 matrix products and
-    attention run slower than float32 ones (docs/performance.md). True follows autocast (bf16), as
-    the original's does. On accelerators the encoder always follows autocast."""
+    cpu_bf16_encoder = True
+    """Under bf16 autocast on a CPU the EEG encoder follows autocast (bf16), as the original's does;
+    False keeps it in float32 there (more accurate; measured as fast on a 2-core CPU without bf16
+    matrix units, docs/performance.md). On accelerators the encoder always follows autocast."""
 
-    cpu_bf16_text = False
-    """Likewise for the frozen text model (its encoder for the text states, its decoder for the LM
-    loss) when its weights are float32: under bf16 autocast on a CPU it computes in float32 unless
-    this is True. On accelerators (where ``train.py`` loads it in bf16) it follows autocast."""
+    cpu_bf16_text = True
+    """Likewise for the frozen text model when its weights are float32 (its encoder for the text
+    states, its decoder for the LM loss): under bf16 autocast on a CPU it follows autocast (bf16),
+    as the original's does; False computes it in float32 there (not bit-identical to the original,
+    faster on CPUs without bf16 matrix units). On accelerators it always follows autocast."""
+
+    trim_text_padding = False
+    """Off (the default): the original's computation. On: the training and validation steps run
+    the decoder over the batch's longest target and the LM head and cross-entropy over the
+    labelled positions only (``model.lm_loss.labelled_lm_loss``), and input texts are encoded at
+    their length bucket instead of ``input_text_len`` tokens (``FrozenTextModel.encode_texts``;
+    kept at ``input_text_len`` while the commitment loss compares the padding states). The same
+    function of the same inputs, less work; the values differ from the original's by
+    floating-point summation order, so it is not bit-identical and stays off by default."""
 
     def __init__(self, **hparams: Any):
         super().__init__()
-        cfg = GLIMConfig(**hparams)
-        self.save_hyperparameters(cfg.as_hparams())
+        cfg, settings = split_hparams(hparams)
+        self.config: GLIMConfig = cfg
+        self.save_hyperparameters({**cfg.as_hparams(), **settings})  # what the checkpoint keeps
+        self.run_settings: dict[str, Any] = settings  # by RUN_SETTINGS name, e.g. bsz_val
+        self.make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None
         self.p_embedder = PromptEmbedder(cfg.prompt_nums, cfg.input_dim, cfg.prompt_dropout_probs)
         self.eeg_encoder = EEGEncoder(cfg.input_eeg_len, cfg.input_dim, cfg.hidden_eeg_len, cfg.hidden_dim,
                                       cfg.n_in_blocks, cfg.n_out_blocks, cfg.num_heads, cfg.mlp_ratio,
@@ -64,13 +80,13 @@ class GLIM(L.LightningModule):
     # ----------------------------------------------------------------- text model
     def attach_text_model(self, name_or_path: str | None = None, dtype: torch.dtype | None = None) -> None:
         """Load the frozen text model (default: ``text_model_id``) and check its width."""
-        name = name_or_path or self.hparams.text_model_id
+        name = name_or_path or self.config.text_model_id
         tokenizer, model = load_text_model(name, dtype)
-        d_model = int(model.config.d_model)
-        if d_model != self.hparams.embed_dim:
+        d_model, width = int(model.config.d_model), self.config.embed_dim
+        if d_model != width:
             raise TextModelError(f"text model {name!r} has d_model {d_model} but GLIM's aligner "
-                                 f"width (embed_dim) is {self.hparams.embed_dim}: use a text model of width "
-                                 f"{self.hparams.embed_dim} or set embed_dim to {d_model}")
+                                 f"width (embed_dim) is {width}: use a text model of width "
+                                 f"{width} or set embed_dim to {d_model}")
         self.text_model = FrozenTextModel(tokenizer, model).to(self.device)
         self.text_model_name = name
 
@@ -92,37 +108,47 @@ class GLIM(L.LightningModule):
         return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
 
     def _text_in_float32(self) -> bool:
-        """Whether the frozen text model leaves autocast for float32 here (``cpu_bf16_text``)."""
+        """Whether the frozen text model leaves bf16 autocast for float32 here (``cpu_bf16_text``
+        False, float32 weights, CPU autocast on)."""
         return (self.device.type == "cpu" and not self.cpu_bf16_text and torch.is_autocast_enabled("cpu")
                 and next(self._text().model.parameters()).dtype == torch.float32)
 
-
-    def _padded_text_states(self) -> bool:
-        """Whether the states of a text's padding tokens are part of the result: only the
-        commitment loss compares them (with the EEG embeddings, position by position); the
-        pooling and the decoder mask them out, so without it texts are encoded at their length."""
-        return self.hparams.commitment_loss_weight > 0
+    def _encode_texts(self, texts: list[str], max_len: int
+                      ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """Tokenize on the host, padded to ``max_len`` as the original, and encode: states
+        (k, max_len, d), mask (k, max_len), token counts."""
+        tm = self._text()
+        enc = tm.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
+                           padding="max_length")
+        mask = enc["attention_mask"].to(self.device)  # (k, s)
+        states = tm.encode(enc["input_ids"].to(self.device), mask)
+        return states, mask.bool(), enc["attention_mask"].sum(1).tolist()  # counts from the host copy
 
     def text_states(self, texts: Sequence[str], max_len: int | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen text-encoder states (n, s, d) and attention mask (n, s) of ``texts``,
-        truncated to ``max_len`` tokens (default ``input_text_len``), computed once per distinct
-        text while the text cache is on (zero-shot label sentences included). s = ``max_len``
-        (padded as the original pads them) when the padding states count (commitment loss), else
-        the longest text's token count, the states zero beyond each text's tokens
-        (``FrozenTextModel.encode_texts``)."""
-        max_len = max_len or self.hparams.input_text_len
-        padded = self._padded_text_states()
+        """Frozen text-encoder states (n, max_len, d) and attention mask (n, max_len) of
+        ``texts``, padded to ``max_len`` tokens (default ``input_text_len``) as the original pads
+        them, computed once per distinct text while the text cache is on (zero-shot label
+        sentences included). With ``trim_text_padding`` (and no commitment loss) s is the longest
+        text's token count and the states are zero beyond each text's tokens."""
+        max_len = max_len or self.config.input_text_len
+        bucketed = self.trim_text_padding and self.config.commitment_loss_weight == 0
+        with encoder_autocast(self.device.type, not self._text_in_float32()):
+            if self.text_cache is None and not bucketed:
+                return self._encode_texts(list(texts), max_len)[:2]
 
-        def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
-            return self._text().encode_texts(new, max_len, padded)
+            def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
+                if bucketed:  # zero beyond each text's tokens
+                    return self._text().encode_texts(new, max_len, pad_to_max=False)
+                states, _, lengths = self._encode_texts(new, max_len)
+                return states, lengths
 
-        with torch.autocast("cpu", enabled=False) if self._text_in_float32() else nullcontext():
             if self.text_cache is None:
-                states, lengths = encode(list(texts))
+                states, lengths = encode(list(texts))  # (n, s, d)
                 mask = torch.arange(states.shape[1])[None] < torch.tensor(lengths)[:, None]  # (n, s) host
                 return states, mask.to(self.device, non_blocking=True)
-            space = TextSpace(self.text_model_name, max_len, padded, self._precision())
+            precision = self._precision() + ("|length-buckets" if bucketed else "")
+            space = TextSpace(self.text_model_name, max_len, precision)
             return self.text_cache.states(space, list(texts), encode, self.device)
 
     def compile_encoder(self, **options: Any) -> None:
@@ -136,19 +162,18 @@ class GLIM(L.LightningModule):
         """EEG (n, l, c), mask (n, l), prompt ids (n, 3) → EEG embeddings (n, m, d).
 
         ``lengths`` (host ints: real time steps per sample, as ``data.dataset.collate`` gives
-        them) let the encoder skip padding (``length_groups``); without them they are read from
+        them) let the encoder skip padding (``max_length_groups``); without them they are read from
         the mask when it is on the host (on an accelerator that would be a sync: no skipping)."""
         mask = mask.bool()
         if lengths is None and mask.device.type == "cpu":
             lengths = real_lengths(mask)
         p = self.p_embedder(prompt_ids, prompt_mode or self.prompt_mode)  # (n, c)
-        fp32 = eeg.device.type == "cpu" and not self.cpu_bf16_encoder and torch.is_autocast_enabled("cpu")
-        with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
-            if lengths is None or not self.length_groups:
+        with encoder_autocast(eeg.device.type, self.cpu_bf16_encoder):
+            if lengths is None or not self.max_length_groups:
                 h = self.eeg_encoder(eeg.float(), mask, p.float())  # (n, m, hidden)
             else:
                 h = encode_by_length(self.eeg_encoder, eeg.float(), mask, p.float(), lengths,
-                                     self.length_groups)
+                                     self.max_length_groups)
         return self.aligner.embed(h)  # (n, m, d)
 
     def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
@@ -156,38 +181,39 @@ class GLIM(L.LightningModule):
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
         ``tgt_text_len`` as the original: ``logits`` has that many positions).
 
-        ``logits=False`` (the training and validation steps) computes the same LM loss over the
-        labelled target positions only (``model.lm_loss.labelled_lm_loss``) and returns no logits.
+        ``logits=False`` returns no logits; with ``trim_text_padding`` it computes the LM loss
+        over the labelled target positions only (``model.lm_loss.labelled_lm_loss``).
 
         With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
         text's attention mask over the EEG embeddings, and the commitment loss counts only the
         unmasked positions."""
         emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode,
                               batch.get("eeg_len"))
-        states, text_mask = self.text_states(batch["input_text"])  # (n, s, d), (n, s)
+        states, text_mask = self.text_states(batch["model_input_text"])  # (n, s, d), (n, s)
         y_mask = None
-        if self.hparams.use_y_mask and self.training:  # the text's mask over the m = input_text_len embeddings
-            y_mask = F.pad(text_mask, (0, emb.shape[1] - text_mask.shape[1]), value=False)  # (n, m)
+        if self.config.use_y_mask and self.training:  # the text's mask over the m embeddings
+            pad = emb.shape[1] - text_mask.shape[1]  # > 0 only with trim_text_padding's shorter states
+            y_mask = F.pad(text_mask, (0, pad), value=False) if pad else text_mask  # (n, m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.hparams.tgt_text_len, pad_to_max=True, on_host=True)
+        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True, on_host=True)
         labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t) host
-        fp32 = self._text_in_float32()
-        with torch.autocast("cpu", enabled=False) if fp32 else nullcontext():
+        lm_logits, fp32 = None, self._text_in_float32()
+        with encoder_autocast(self.device.type, not fp32):
             dec_in = emb.float() if fp32 else emb  # (n, m, d)
-            if logits:
+            if logits or not self.trim_text_padding:
                 loss_lm, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
             else:
-                loss_lm, lm_logits = labelled_lm_loss(tm.model, dec_in, labels, y_mask), None
+                loss_lm = labelled_lm_loss(tm.model, dec_in, labels, y_mask)
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
-        w_clip, w_commit = self.hparams.clip_loss_weight, self.hparams.commitment_loss_weight
+        w_clip, w_commit = self.config.clip_loss_weight, self.config.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
         if w_commit > 0:
-            losses["loss_commit"] = commitment_loss(emb, states, self.hparams.commitment_loss_key, y_mask)
+            losses["loss_commit"] = commitment_loss(emb, states, self.config.commitment_loss_key, y_mask)
             loss = loss + w_commit * losses["loss_commit"]
         out = {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec, "eeg_emb": emb}
-        return out if lm_logits is None else {**out, "logits": lm_logits}
+        return {**out, "logits": lm_logits} if logits else out
 
     @torch.no_grad()
     def generate(self, eeg_emb: torch.Tensor, num_beams: int = 2, max_length: int = 64) -> list[str]:
@@ -203,14 +229,14 @@ class GLIM(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self(batch, logits=False)  # lengths come from collate: no host sync in the step
-        n = len(batch["input_text"])
+        n = len(batch["model_input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         out = self(batch, logits=False)
-        n = len(batch["input_text"])
+        n = len(batch["model_input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first
         logs = {f"val/{k}": out[k] for k in ("loss", "loss_clip", "loss_lm")}
@@ -223,5 +249,6 @@ class GLIM(L.LightningModule):
             self.text_cache.save()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
-                                weight_decay=self.hparams.weight_decay)
+        if self.make_optimizer is None:
+            raise RuntimeError("GLIM.make_optimizer is not set: the training run sets it (training.fit)")
+        return self.make_optimizer(self.parameters())

@@ -1,4 +1,4 @@
-"""Prompt embedder: task, dataset and subject ids to one conditioning vector (SPEC §3)."""
+"""Prompt embedder: task, dataset and subject ids to one conditioning vector (docs/protocol.md §model)."""
 from __future__ import annotations
 
 from typing import Sequence

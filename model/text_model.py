@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     import torch
 
 
-def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
+def load_text_model(name_or_path: str, dtype: torch.dtype | None = None, weights: bool = True):
     """Load ``(tokenizer, model)`` from a local directory or a hub id (uses the local cache only
-    when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    when ``HF_HUB_OFFLINE=1``). Raises ``TextModelError`` with what to download and where.
+    ``weights=False`` builds the model from its configuration with fresh weights (for loading a
+    checkpoint that holds them)."""
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -27,12 +29,26 @@ def load_text_model(name_or_path: str, dtype: torch.dtype | None = None):
     source = model_source(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
+        if weights:
+            model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=dtype)
+        else:
+            model = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(source), dtype=dtype)
+            model.generation_config = _generation_config(source, model.generation_config)
     except (OSError, ValueError) as e:
         raise TextModelError(unavailable_message("text model", name_or_path, "--text-model", e)) from None
     if not getattr(model.config, "is_encoder_decoder", False):
         raise TextModelError(f"text model {name_or_path!r} is not an encoder-decoder (T5 family)")
     return tokenizer, model
+
+
+def _generation_config(source: str, default):
+    """The model's saved generation settings (``generation_config.json``), else ``default``."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(source)
+    except OSError:  # saved without one
+        return default
 
 
 def tiny_t5_config(d_model: int = 64, seed_layers: int = 2):

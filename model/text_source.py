@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from infra.errors import GLIMError
 from model.config import DEFAULT_TEXT_MODEL
 
 
-class TextModelError(RuntimeError):
+class TextModelError(GLIMError, RuntimeError):
     """The text model cannot be loaded or does not fit the GLIM configuration."""
 
 

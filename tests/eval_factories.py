@@ -6,9 +6,10 @@ from pathlib import Path
 
 import torch
 
+from data.synthetic.random_store import write_random_store
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_GLIM, TINY_RUN_SETTINGS
 
 CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<reply>{% endif %}")
@@ -25,7 +26,7 @@ def random_checkpoint(root: Path, seed: int = 0) -> Path:
     """A randomly initialised tiny GLIM saved as a checkpoint, with its tiny T5 beside it."""
     t5 = build_tiny_t5(root / "tiny-t5", d_model=TINY_GLIM["embed_dim"])
     torch.manual_seed(seed)
-    model = GLIM(**{**TINY_GLIM, "text_model_id": str(t5)})
+    model = GLIM(**{**TINY_GLIM, **TINY_RUN_SETTINGS, "text_model_id": str(t5)})
     path = root / "random.ckpt"
     torch.save({"hyper_parameters": dict(model.hparams), "state_dict": model.state_dict()}, path)
     return path

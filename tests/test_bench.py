@@ -55,7 +55,7 @@ def test_demo_run_trains_and_tests_one_epoch(tmp_path):
 
 
 def test_demo_step_failure_is_one_line_with_its_log(tmp_path):
-    with pytest.raises(DemoFailed, match=r"exited 1: error: .* \(log: .*bad.log\)"):
+    with pytest.raises(DemoFailed, match=r"exited 2: error: .* \(log: .*bad.log\)"):
         run([sys.executable, "train.py", "--config", str(tmp_path / "missing.yaml")], tmp_path / "bad.log")
 
 

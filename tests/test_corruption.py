@@ -17,18 +17,18 @@ import pytest
 import torch
 import yaml
 
+from data.synthetic.random_store import write_random_store
 import train
 from data.dataset import GLIMDataset, collate
 from data.preprocess.prepare import process_file
 from data.preprocess.readers import RawFile
-from data.preprocess.steps import DropRecord, step3
+from data.preprocess.steps import DropRecord, preprocess_eeg
 from data.store import StoreError, open_store
 from infra.atomic import atomic_open, atomic_write_text, remove_stale_temp_files
 from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError, check_resumable
 from model.checkpoint import glim_from_checkpoint
-from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM, write_tiny_checkpoint
 from tests.paths import ROOT  # noqa: E402
 from tests.zuco_files import eeg, write_v5, write_v73
 
@@ -77,7 +77,7 @@ def test_eeg_that_overflows_when_resampled_is_dropped():
     raw = eeg(400, 3).astype(np.float32)
     raw[5, 7] = 3e38  # one flipped exponent bit away from a normal sample
     with pytest.raises(DropRecord):
-        step3(raw)
+        preprocess_eeg(raw)
 
 
 # ------------------------------------------------------------------------------------ stores
@@ -130,11 +130,7 @@ def test_inconsistent_stores_are_named(tmp_path, store_dir, damage, message):
 # ------------------------------------------------------------------------------------ checkpoints
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "glim.ckpt"
-    model = GLIM(**{**TINY_GLIM, "text_model_id": "unused"})
-    torch.save({"epoch": 0, "global_step": 0, "hyper_parameters": dict(model.hparams),
-                "state_dict": model.state_dict()}, path)
-    return path
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "glim.ckpt")
 
 
 def test_damaged_checkpoints_raise_a_one_line_error_or_load_unchanged(tmp_path, checkpoint):
@@ -241,7 +237,7 @@ def test_sigkill_while_saving_leaves_a_complete_checkpoint(tmp_path):
 def config(tmp_path_factory, store_dir) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
-    cfg = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store_dir)},
+    cfg = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store_dir), **TINY_DATA},
            "accelerator": "cpu", "devices": 1, "precision": "32-true", "progress": False}
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     return tmp / "tiny.yaml"

@@ -139,7 +139,7 @@ def test_sampler_invariants(uids, bsz, keep_leftover, shuffle, seed, epoch, repl
 def test_collate_keeps_every_sample(lengths, channels, texts):
     width = max(lengths) + 3
     items = [{"eeg": torch.randn(width, channels), "eeg_len": n, "prompt_ids": torch.tensor([1, 2, k]),
-              "text_uid": k, "record": 10 + k, "sample": 20 + k, "input_text": texts[k],
+              "text_uid": k, "record": 10 + k, "sample": 20 + k, "model_input_text": texts[k],
               "references": texts[: k + 1]} for k, n in enumerate(lengths)]
     batch = collate(items)
     n, longest = len(items), max(lengths)
@@ -147,7 +147,7 @@ def test_collate_keeps_every_sample(lengths, channels, texts):
     assert batch["mask"].sum(1).tolist() == lengths
     for k, item in enumerate(items):
         assert torch.equal(batch["eeg"][k], item["eeg"][:longest])
-    assert batch["text_uid"].tolist() == list(range(n)) and batch["input_text"] == texts[:n]
+    assert batch["text_uid"].tolist() == list(range(n)) and batch["model_input_text"] == texts[:n]
     assert batch["references"] == [texts[: k + 1] for k in range(n)] and batch["eeg_len"] == lengths
 
 

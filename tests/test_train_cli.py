@@ -11,8 +11,10 @@ import pytest
 import torch
 import yaml
 
+from data.synthetic.random_store import write_random_store
+from model.config import HPARAM_NAMES
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
 
 
@@ -42,7 +44,7 @@ def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     store = write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=64)
-    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store)},
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "data": {"data_dir": str(store), **TINY_DATA},
               "accelerator": "cpu", "devices": 1, "precision": "32-true", "max_epochs": 2,
               "ckpt_every": 1, "progress": False, "logger": "csv"}
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(config))
@@ -57,6 +59,9 @@ def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
     assert names == ["glim-zuco-epoch=0-step=32.ckpt", "glim-zuco-epoch=1-step=64.ckpt", "last.ckpt"]
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["model"]["hidden_dim"] == 32 and saved["seed"] == 42
+    hparams = torch.load(out / "last.ckpt", weights_only=True)["hyper_parameters"]  # the published names
+    assert set(hparams) == HPARAM_NAMES and hparams["bsz_train"] == hparams["bsz_val"] == 4
+    assert hparams["lr"] == 1e-4 and hparams["full_val_interval"] == 10 and hparams["bs_retrieval"] == 24
     res = setup / "results"
     r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res),
             "--progress", "false")
@@ -115,6 +120,23 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("where", ["command line", "yaml"])
+@pytest.mark.parametrize("old, new", [("bsz_train", "--data.batch_size"), ("bsz_val", "--data.val_batch_size"),
+                                      ("lr", "--lr"), ("bs_retrieval", "--retrieval_batch_size")])
+def test_moved_options_name_their_new_home(setup, tmp_path, capsys, where, old, new):
+    """A run setting that left ``--model.*`` fails in one line naming where it lives now."""
+    if where == "yaml":
+        moved = yaml.safe_load((setup / "tiny.yaml").read_text())
+        moved["model"][old] = 8
+        (tmp_path / "old.yaml").write_text(yaml.safe_dump(moved))
+        argv = ("--config", str(tmp_path / "old.yaml"))
+    else:
+        argv = ("--config", str(setup / "tiny.yaml"), f"--model.{old}", "8")
+    assert train_in_process(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --model.{old} is now {new} ") and len(err.splitlines()) == 1
+
+
 def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypatch):
     """train.py seeds, then builds the model before anything else draws: the weights handed to
     ``fit`` equal ``GLIM(**hparams)`` built right after ``torch.manual_seed(seed)``, bit for bit."""
@@ -143,10 +165,11 @@ def test_initial_weights_are_glim_built_right_after_manual_seed(setup, monkeypat
 
 def test_float32_precisions_keep_full_matmul_precision():
     """On a GPU train.py sets matmul precision 'medium' unless the precision asks for float32."""
-    from training.fit import is_float32
+    from infra.numerics import is_float32, training_numerics
 
     assert all(is_float32(p) for p in ("32-true", "32", 32, "64-true"))
     assert not any(is_float32(p) for p in ("bf16-mixed", "bf16-true", "16-mixed"))
+    assert all(training_numerics(p, gpu=True).matmul is None for p in ("32-true", "32", 32, "64-true"))
 
 
 @pytest.mark.parametrize("option, message", [

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.preprocess.steps import step1, step2
+from data.preprocess.steps import build_label_table, read_texts_labels, record_phases
 from data.store import VARIANT_COLUMNS
 from data.synthetic import mat
 from data.synthetic.mat import StructArray
@@ -106,6 +106,13 @@ def write_corpus(raw: Path, zuco1_subjects: Sequence[str] = ("ZAB", "ZDM"),
 
 
 def corpus_labels(raw: Path) -> pd.DataFrame:
-    """The complete label table of ``write_corpus``'s tree (steps 1–2 with dummy variants)."""
-    rows = step1(raw / "ZuCo1" / "task_materials", raw / "ZuCo2" / "task_materials")
-    return step2(rows, dummy_variants)
+    """The complete label table of ``write_corpus``'s tree (texts, labels, uids, dummy variants)."""
+    rows = read_texts_labels(raw / "ZuCo1" / "task_materials", raw / "ZuCo2" / "task_materials")
+    return build_label_table(rows, dummy_variants)
+
+
+def phases_of(records: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
+    """``record_phases`` of a table of matched records (``dataset``, ``task``, ``text uid`` in
+    record order) with the label table ``labels``, as a Series on the records' index."""
+    keys = list(records[["dataset", "task", "text uid"]].itertuples(index=False, name=None))
+    return pd.Series(record_phases(keys, labels["text uid"].tolist()), index=records.index, dtype=object)

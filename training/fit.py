@@ -2,31 +2,41 @@
 full validation), the data and the model, wired as the parsed and checked options say.
 
 train.py parses and checks the options with light modules only and imports this afterwards, so a
-bad option fails before torch and Lightning load."""
+bad option fails before torch and Lightning load. Each setting is read where it belongs: the
+model's ``--model.*`` (``GLIMConfig``), the data module's ``--data.*`` (``DataConfig``, batch
+sizes included), the optimiser's ``--lr``/``--weight_decay``, full validation's
+``--full_val_interval``/``--retrieval_batch_size``; the checkpoint keeps the run settings among its
+hyper-parameters under the published checkpoint's names (``model.config.RUN_SETTINGS``)."""
 from __future__ import annotations
 
 import json
 import sys
+import traceback
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from jsonargparse import ArgumentParser, Namespace
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from data.datamodule import GLIMDataModule
-from data.store import StoreError
+from data.store_identity import store_identity
 from evaluation.full_validation import FullValidation
-from evaluation.provenance import store_identity
-from infra.atomic import WriteError, atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
-from infra.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from infra.atomic import atomic_write_text, is_disk_error, remove_stale_temp_files, write_error
+from infra.checkpoint_io import AtomicCheckpointIO
 from infra.cli import CPU_HINT, one_line
 from infra.epoch_log import EpochLog
+from infra.errors import GLIMError, OptionError
 from infra.loggers import make_logger
+from infra.numerics import Numerics, training_numerics
 from infra.progress import is_terminal
 from infra.provenance import git_state, package_versions
+from infra.rank_watch import RankFailed, RankWatch, describe
 from infra.resume import (
     PENDING_LOG_KEY,
     RUN_KEY,
@@ -42,8 +52,8 @@ from infra.resume import (
 from infra.signals import EXIT_STATUS, RunInterrupted, StopOnSignal
 from infra.threads import pin_cpu_threads
 from model.checkpoint import RESUME_FREE_HPARAMS
+from model.config import RUN_SETTINGS
 from model.glim import GLIM
-from model.text_source import TextModelError
 
 
 class TrainData(ResumableTrainLoader, GLIMDataModule):
@@ -100,16 +110,23 @@ def build_logger(cfg: Namespace, out_dir: Path, resumed: dict | None):
     return make_logger(cfg.logger, out_dir, cfg.run_name)
 
 
-def build_trainer(cfg: Namespace, out_dir: Path, info: dict, resumed: dict | None = None):
+def cluster_plugins() -> list:
+    """Under SLURM, Lightning's SLURM environment without its own requeue: ``StopOnSignal``
+    requeues at a step boundary instead (see infra/signals.py)."""
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
+def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics, resumed: dict | None = None):
     """The Lightning trainer: periodic checkpoints, ``last.ckpt`` every epoch (or N steps) and on
-    SIGINT/SIGTERM, RNG states, run info and log version in every checkpoint, atomic writes."""
+    SIGINT/SIGTERM/SIGUSR1 (then requeued under SLURM), RNG states, run info and log version in
+    every checkpoint, atomic writes; under DDP a watch that ends every rank when one fails."""
     every = ModelCheckpoint(dirpath=out_dir, filename=cfg.run_name + "-{epoch}-{step}",
                             every_n_epochs=cfg.ckpt_every, save_top_k=-1, save_last=False,
                             save_on_train_epoch_end=True, enable_version_counter=False)
     logger = build_logger(cfg, out_dir, resumed)
     version = getattr(logger, "version", None) if cfg.logger in ("csv", "tensorboard") else None
     last = LastCheckpoint(out_dir / "last.ckpt", cfg.ckpt_every_n_steps)
-    callbacks = [every, last, StopOnSignal(last.save_now), RngState(),
+    callbacks = [every, last, StopOnSignal(last.save_now), RankWatch(together=(RunInterrupted,)), RngState(),
                  RunInfo({"seed": info["seed"], "cpu_threads": info["cpu_threads"], "config": info["config"],
                           "log_version": version if isinstance(version, int) else None})]
     rich = cfg.progress and is_terminal()
@@ -117,31 +134,36 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, resumed: dict | Non
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))
     if cfg.full_val:
-        callbacks.append(FullValidation(out_dir, num_workers=cfg.data.num_workers))
+        callbacks.append(FullValidation(out_dir, numerics, cfg.full_val_interval, cfg.retrieval_batch_size,
+                                        num_workers=cfg.data.num_workers))
     try:
         return L.Trainer(
             max_epochs=cfg.max_epochs, accelerator=cfg.accelerator, devices=cfg.devices,
             num_nodes=cfg.num_nodes, strategy=cfg.strategy, precision=cfg.precision,
             logger=logger, callbacks=callbacks,
-            plugins=[AtomicCheckpointIO()], use_distributed_sampler=False,
+            plugins=[AtomicCheckpointIO(), *cluster_plugins()], use_distributed_sampler=False,
             check_val_every_n_epoch=cfg.val_every, limit_train_batches=cfg.limit_train_batches,
             limit_val_batches=cfg.limit_val_batches, deterministic=cfg.deterministic,
             enable_progress_bar=rich, log_every_n_steps=1, num_sanity_val_steps=0)
     except (MisconfigurationException, TypeError, RuntimeError) as e:  # accelerator, devices, strategy, ...
         hint = f"; on the CPU pass {CPU_HINT}" if not torch.cuda.is_available() else ""
-        raise ValueError(f"trainer options: {one_line(e)}{hint}") from None
+        raise OptionError(f"trainer options: {one_line(e)}{hint}") from None
+
+
+def checkpoint_hparams(cfg: Namespace) -> dict[str, Any]:
+    """What the run's checkpoints keep as hyper-parameters: GLIM's (``--model.*``) and the run
+    settings under the published checkpoint's names (``bsz_train`` from ``--data.batch_size``, ...)."""
+    return {**vars(cfg.model), **{name: cfg[option] for name, option in RUN_SETTINGS.items()}}
 
 
 def seeded_model(cfg: Namespace) -> GLIM:
     """``seed_everything(seed, workers=True)``, then GLIM built at once (nothing draws from the
-    global generators in between), before the data module exists."""
+    global generators in between), before the data module exists; its optimiser is Adam with
+    ``--lr`` and ``--weight_decay``."""
     L.seed_everything(cfg.seed, workers=True)
-    return GLIM(**vars(cfg.model))
-
-
-def is_float32(precision: str | int) -> bool:
-    """Whether a Lightning precision asks for float32 (or float64) everywhere."""
-    return str(precision).split("-")[0] in ("32", "64")
+    model = GLIM(**checkpoint_hparams(cfg))
+    model.make_optimizer = partial(torch.optim.Adam, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return model
 
 
 def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
@@ -152,7 +174,7 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     threads = pin_cpu_threads()  # a resumed run multiplies as the uninterrupted one did
     state = None
     if ckpt is not None:
-        state = check_resume(ckpt, vars(cfg.model), RESUME_FREE_HPARAMS)
+        state = check_resume(ckpt, checkpoint_hparams(cfg), RESUME_FREE_HPARAMS)
         print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['global_step']})",
               file=sys.stderr)
         saved = (state.get(RUN_KEY) or {}).get("cpu_threads")
@@ -165,35 +187,51 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     if str(cfg.precision).startswith("bf16") and not gpu:
         print("note: bf16-mixed on the CPU is often slower than 32-true "
               "(see docs/performance.md)", file=sys.stderr)
-    if gpu and not is_float32(cfg.precision):
-        torch.set_float32_matmul_precision("medium")
-    model.attach_text_model(cfg.text_model, dtype=torch.bfloat16 if gpu and "bf16" in str(cfg.precision) else None)
+    numerics = training_numerics(cfg.precision, gpu)
+    model.attach_text_model(cfg.text_model, dtype=numerics.apply())
     model.use_text_cache(directory=cfg.text_cache_dir)
     if cfg.compile_encoder:
         model.compile_encoder()
-    data = TrainData(**vars(cfg.data), bsz_train=cfg.model.bsz_train, bsz_val=cfg.model.bsz_val)
+    data = TrainData(**vars(cfg.data))
     data.setup("fit")
     info, config_yaml = run_info(cfg, parser, ckpt)
-    trainer = build_trainer(cfg, out_dir, info, state)
+    trainer = build_trainer(cfg, out_dir, info, numerics, state)
     write_run_files(out_dir, info, config_yaml, cfg.overwrite)
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    watch = next(c for c in trainer.callbacks if isinstance(c, RankWatch))
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    except Exception:
+        if watch.failed_elsewhere:  # this rank only followed another one's failure
+            raise RankFailed(f"rank {watch.rank} stopped: {watch.cause}") from None
+        raise
     return out_dir / "last.ckpt"
 
 
+def failed_rank(error: Exception) -> int:
+    """An unexpected error: re-raised in a single process; on a rank of a distributed run, its
+    traceback, then ``error: rank R failed: ...`` as the last line (the other ranks end too)."""
+    if not (torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1):
+        raise error
+    traceback.print_exception(error)
+    print(f"error: rank {torch.distributed.get_rank()} failed: {describe(error)}", file=sys.stderr)
+    return 1
+
+
 def run(cfg: Namespace, parser: ArgumentParser) -> int:
-    """``fit``, with every expected failure as one ``error:`` line on stderr; the exit status."""
+    """``fit``; the exit status. An interrupted run says so in one line (``EXIT_STATUS``); a full
+    disk or an unwritable place becomes a ``WriteError`` (train.py reports every ``GLIMError``)."""
     try:
         last = fit(cfg, parser)
     except RunInterrupted as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return EXIT_STATUS
-    except (StoreError, TextModelError, CheckpointError, ValueError, WriteError) as e:
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return 1
+    except GLIMError:
+        raise  # train.py prints it in one line
     except OSError as e:
-        if not is_disk_error(e):
-            raise
-        print(f"error: {write_error(e, e.filename or cfg.out_dir)}", file=sys.stderr)
-        return 1
+        if is_disk_error(e):
+            raise write_error(e, e.filename or cfg.out_dir) from None
+        return failed_rank(e)
+    except Exception as e:
+        return failed_rank(e)
     print(f"done: {last}")
     return 0

@@ -4,8 +4,8 @@
 
 The table (a pandas pickle) has one row per EEG record: ``eeg`` (1280, 128) float array,
 ``mask`` (1280,), ``subject``, a label id, the label-table columns and ``phase``. It is
-read with the restricted unpickler of ``infra.unpickle`` (a pickle that would call anything but
-pandas, numpy and builtin containers is refused) and, being a pickle, is loaded whole: the
+read with the restricted unpickler of ``infra.unpickle`` (a pickle that names anything but the
+globals of a DataFrame of this format is refused) and, being a pickle, is loaded whole: the
 machine needs memory for the full table. Rows whose EEG or mask is unusable are reported
 on one line each and left out; the store appears only when the import completes.
 """
@@ -24,12 +24,13 @@ from rich.progress import track
 
 from data.preprocess.steps import PICKLE_WARNING
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.errors import GLIMError
 from infra.unpickle import load_table_pickle
 
 EEG_TABLE_COLUMNS = ("eeg", "mask", "subject", "phase", *LABEL_COLUMNS)
 
 
-class TableImportError(ValueError):
+class TableImportError(GLIMError, ValueError):
     """The table cannot be imported (one line for the user)."""
 
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         table = load_table_pickle(path)
         counts = import_eeg_table(table, args.out, echo=echo, source=str(path))
-    except TableImportError as error:
+    except GLIMError as error:
         echo(f"error: {error}")
         return 2
     except Exception as error:  # an unreadable pickle is a one-line error, not a traceback

@@ -2,9 +2,9 @@
 
     python -m data.prepare --raw data/raw_data --out data/processed/zuco \\
         [--labels TABLE | --variants TABLE] [--materials DIR] [--workers N] [--split PROTOCOL]
-        [--overwrite] [--strict]
+        [--word-features auto|none|GD|FFD|TRT] [--overwrite] [--strict]
 
-Raw-data layout (SPEC §1.1; the task materials sit in each release's own ``task_materials``
+Raw-data layout (docs/protocol.md §inputs; the task materials sit in each release's own ``task_materials``
 folder, as ZuCo ships them; ``--materials DIR`` points elsewhere, to a folder holding the CSVs
 of both releases or ``ZuCo1/`` and ``ZuCo2/`` sub-folders)::
 
@@ -21,15 +21,22 @@ The label table comes from ``--labels`` (the published ``zuco_label_8variants.df
 on the task materials with the text variants of ``--variants``. Files are read in the original's
 order (dataset, task folder, subject; ``--workers`` at a time, the order is kept), their kept EEG
 spilled to a temporary file, matched to label rows and appended to the store: memory does not
-grow with the corpus. The split comes from the matched records (SPEC §1.5: a sentence that no
+grow with the corpus. The split comes from the matched records (docs/protocol.md §split: a sentence that no
 subject's EEG kept takes no part), so each record's phase is set once every file is in, before
 the store is published. Every dropped record or file is reported on one line and counted in the
 final summary; the store appears only when the run completes.
 
+The word-level EEG features of every stored record (``data.preprocess.word_features``: the band
+values of one eye-tracking measure per fixated word; the input of the BrainTranslator baseline,
+not of GLIM) are read in the same pass and stored beside the EEG (``data.word_store``):
+``--word-features auto`` (default) stores the ``GD`` values when the files hold them and nothing
+otherwise, ``GD``/``FFD``/``TRT`` require them (an error when no file holds any), ``none`` skips
+them. Records without word vectors are kept (GLIM reads their EEG) and listed by file and reason.
+
 An existing store is replaced only with ``--overwrite``. A record that matches no label row, or
 that cannot be read (a damaged file, a missing field, a malformed array), is a *problem*; the
-drops the SPEC prescribes (missing sentences, non-finite EEG, too short or too long, excluded
-subjects) are not. ``--split`` chooses the split protocol (``data.preprocess.split``). Exit codes:
+drops the protocol prescribes (docs/protocol.md §eeg: missing sentences, non-finite EEG, too short
+or too long, excluded subjects) are not. ``--split`` chooses the split protocol (``data.preprocess.split``). Exit codes:
 
 - 0: the store is written, no problem;
 - 1: the store is written, but problems occurred: they are listed first in the summary;
@@ -51,7 +58,7 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
@@ -69,6 +76,7 @@ from data.preprocess.output import (
     write_error,
 )
 from data.preprocess.readers import (
+    RAW_CHANNELS,
     ZUCO1,
     ZUCO2,
     RawFile,
@@ -90,19 +98,31 @@ from data.preprocess.steps import (
     NO_ROW,
     Drop,
     DropRecord,
+    LabelTableError,
     Tally,
+    build_label_table,
     label_groups,
-    load_label_table,
     match_group,
     missing_columns,
+    preprocess_eeg,
+    read_checked_table,
+    read_texts_labels,
+    record_phases,
     rows_without_variants,
     save_label_table,
-    split_uids,
-    step1,
-    step2,
-    step3,
+)
+from data.preprocess.word_features import (
+    BANDS,
+    DEFAULT_MEASURE,
+    MAX_WORDS,
+    MEASURES,
+    NORMALISATION,
+    WORD_DIM,
+    WordReader,
+    WordTally,
 )
 from data.store import EEG_CHANNELS, EEG_LEN, LABEL_COLUMNS, PHASES, StoreWriter
+from infra.errors import GLIMError
 from infra.progress import progress
 
 MATERIALS_DIR = "task_materials"
@@ -113,11 +133,13 @@ NO_VARIANTS_HINT = ("pass --labels TABLE (the published zuco_label_8variants.df 
 
 EXPECTED_DROPS = ("excluded subject", "no EEG (missing sentence)", "empty EEG", "non-finite EEG",
                   "too short", "too long")
-"""Drops the SPEC prescribes (reason prefixes); every other drop is a problem."""
+"""Drops the protocol prescribes (docs/protocol.md §eeg) (reason prefixes); every other drop is a problem."""
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+AUTO, NONE = "auto", "none"
+WORD_FEATURE_CHOICES = (AUTO, NONE, *MEASURES)
 
 
-class PrepareError(RuntimeError):
+class PrepareError(GLIMError, RuntimeError):
     """A problem that stops the run before anything is written (one line for the user)."""
 
 
@@ -143,6 +165,9 @@ class KeptSentence:
     index: int
     text: str
     eeg_len: int
+    n_words: int = 0  # its word vectors follow in the file's word spill
+    word_counts: Counter | None = None
+    word_reason: str | None = None
 
 
 @dataclass
@@ -152,6 +177,7 @@ class FileResult:
     file: RawFile
     where: str
     eeg_path: Path
+    words_path: Path | None = None  # the kept sentences' word vectors, when extracted
     n_sentences: int = 0
     kept: list[KeptSentence] = field(default_factory=list)
     drops: list[Drop] = field(default_factory=list)
@@ -166,6 +192,7 @@ class Summary:
     kept: Counter = field(default_factory=Counter)
     stored: Counter = field(default_factory=Counter)
     problems: list[Drop] = field(default_factory=list)
+    words: WordTally | None = None  # when word features are extracted
 
     def drop(self, drop: Drop) -> None:
         """Count and echo a drop; keep it among the problems if it is one."""
@@ -177,7 +204,8 @@ class Summary:
         return {"sentences": dict(self.sentences), "kept_after_step3": dict(self.kept),
                 "stored": {f"{d} {p}": n for (d, p), n in sorted(self.stored.items())},
                 "dropped": {r: {"records": n, "files": f} for r, n, f in self.tally.rows()},
-                "problems": len(self.problems)}
+                "problems": len(self.problems),
+                **({"word_features": self.words.as_dict()} if self.words is not None else {})}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,12 +228,12 @@ def _read_table(path: str | Path, what: str, warn: Callable[[str], None]) -> pd.
     if not path.is_file():
         raise PrepareError(f"{what} not found: {path}")
     try:
-        return load_label_table(path, warn=warn)
-    except Exception as error:  # any unreadable table is a one-line error, not a traceback
-        raise PrepareError(f"cannot read {what} {path}: {type(error).__name__}: {error}") from error
+        return read_checked_table(path, what, warn)
+    except LabelTableError as error:
+        raise PrepareError(str(error)) from None
 
 
-def steps12_path(out_dir: str | Path) -> Path:
+def label_table_path(out_dir: str | Path) -> Path:
     """Where a run without variants leaves the label table of steps 1–2 (beside the store)."""
     out_dir = Path(out_dir)
     return out_dir.with_name(out_dir.name + ".labels.jsonl")
@@ -217,7 +245,7 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
     """The complete label table (all ``LABEL_COLUMNS``), or a ``PrepareError``.
 
     Without ``labels`` and without variants, the label table of steps 1–2 is written beside the
-    store (``steps12_path``) for ``python -m data.preprocess.variants`` and the run stops.
+    store (``label_table_path``) for ``python -m data.preprocess.variants`` and the run stops.
     """
     if labels is not None:
         table = _read_table(labels, "label table", warn)
@@ -226,15 +254,15 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
             raise PrepareError(f"label table {labels} lacks the columns {absent}")
         source = f"label table {labels}"
     else:
-        rows = step1(*materials_dirs(raw_dir, materials), tally=tally)
+        rows = read_texts_labels(*materials_dirs(raw_dir, materials), tally=tally)
         if rows.empty:
             raise PrepareError(f"no task materials found for {raw_dir} (see --materials); "
                                + NO_VARIANTS_HINT.format(table="TABLE"))
-        table = step2(rows, _read_table(variants, "variant table", warn) if variants else None)
+        table = build_label_table(rows, _read_table(variants, "variant table", warn) if variants else None)
         source = "steps 1-2" + (f" with the variants of {variants}" if variants else "")
     lacking = rows_without_variants(table)
     if lacking and labels is None:
-        written = save_label_table(table, steps12_path(out_dir))
+        written = save_label_table(table, label_table_path(out_dir))
         raise PrepareError(f"{lacking} of {len(table)} label rows from {source} have no text "
                            f"variants (their table is in {written}): "
                            + NO_VARIANTS_HINT.format(table=written))
@@ -248,27 +276,33 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
 # step 3 per file (runs in worker processes when --workers > 1)
 # ---------------------------------------------------------------------------------------------
 
-def process_file(raw_file: RawFile, where: str, eeg_path: Path) -> FileResult:
+def process_file(raw_file: RawFile, where: str, eeg_path: Path, measure: str | None = None) -> FileResult:
     """Read one file and apply step 3 to each sentence.
 
     The kept EEG is spilled to ``eeg_path`` in file order, unpadded (``eeg_len`` x 104 float32
-    each); an unexpected failure part-way drops the rest of the file, reported, and keeps the rest.
+    each), and with a word ``measure`` the kept sentences' word vectors to ``<eeg_path>.words``
+    (w x 840 float32 each); an unexpected failure part-way drops the rest of the file, reported,
+    and keeps the rest.
     """
-    result = FileResult(raw_file, where, eeg_path)
+    result = FileResult(raw_file, where, eeg_path,
+                        eeg_path.with_name(eeg_path.name + ".words") if measure else None)
     if raw_file.problem is not None:
         result.drops.append(Drop(where, None, raw_file.problem))
         return result
-    with open(eeg_path, "wb") as spill:
+    reader = WordReader(measure) if measure else None
+    with open(eeg_path, "wb") as spill, \
+            (open(result.words_path, "wb") if result.words_path else nullcontext()) as word_spill:
         try:
-            for sentence in read_sentences(raw_file.path):
-                _process_sentence(sentence, result, spill)
+            for sentence in read_sentences(raw_file.path, words=reader):
+                _process_sentence(sentence, result, spill, word_spill)
         except Exception as error:  # bad input must not stop the run
             result.drops.append(Drop(where, None, "failed while reading",
                                      f"{type(error).__name__}: {error}"))
     return result
 
 
-def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: BinaryIO) -> None:
+def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: BinaryIO,
+                      word_spill: BinaryIO | None = None) -> None:
     where = result.where
     if sentence.index is None:
         result.drops.append(Drop(where, None, sentence.reason or "?", sentence.detail))
@@ -278,16 +312,21 @@ def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: Binar
         result.drops.append(Drop(where, sentence.index, sentence.reason, sentence.detail))
         return
     try:
-        eeg, mask = step3(sentence.eeg)
+        eeg, mask = preprocess_eeg(sentence.eeg)
     except DropRecord as drop:
         result.drops.append(Drop(where, sentence.index, drop.reason, drop.detail))
         return
     length = int(mask.sum())
     spill.write(eeg[:length, :KEPT_CHANNELS].tobytes())
-    result.kept.append(KeptSentence(sentence.index, sentence.text, length))
+    kept = KeptSentence(sentence.index, sentence.text, length)
+    if word_spill is not None and sentence.words is not None:
+        word_spill.write(sentence.words.vectors.tobytes())
+        kept.n_words = len(sentence.words.vectors)
+        kept.word_counts, kept.word_reason = sentence.words.counts, sentence.words.reason
+    result.kept.append(kept)
 
 
-def _file_results(jobs: Sequence[tuple[RawFile, str, Path]], workers: int) -> Iterator[FileResult]:
+def _file_results(jobs: Sequence[tuple[RawFile, str, Path, str | None]], workers: int) -> Iterator[FileResult]:
     """``process_file`` over ``jobs`` in order, at most ``workers`` files at a time."""
     if workers <= 1:
         for job in jobs:
@@ -324,27 +363,34 @@ def _store_file(result: FileResult, writer: StoreWriter, groups: dict, label_rec
                         f"{len(result.kept)} records"))
         return
     matches = match_group([k.text for k in result.kept], rows, raw_file.task)
-    with open(result.eeg_path, "rb") as spill:
+    with open(result.eeg_path, "rb") as spill, \
+            (open(result.words_path, "rb") if result.words_path else nullcontext()) as word_spill:
         for kept, (row, reason) in zip(result.kept, matches):
             eeg = np.fromfile(spill, dtype=np.float32, count=kept.eeg_len * KEPT_CHANNELS)
+            words = None if word_spill is None else np.fromfile(
+                word_spill, dtype=np.float32, count=kept.n_words * WORD_DIM).reshape(kept.n_words, WORD_DIM)
             if reason is not None:
                 summary.drop(Drop(result.where, kept.index, reason, kept.text[:60]))
                 continue
-            writer.append(eeg.reshape(kept.eeg_len, KEPT_CHANNELS),
-                          {"eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": None,
-                           **label_records[row]})
+            eeg, record = eeg.reshape(kept.eeg_len, KEPT_CHANNELS), {
+                "eeg_len": kept.eeg_len, "subject": raw_file.subject, "phase": None, **label_records[row]}
+            if kept.n_words:
+                writer.append(eeg, record, words)
+            else:  # no word vector, or none extracted
+                writer.append(eeg, record)
             stored_rows.append(row)
+            if summary.words is not None:
+                summary.words.add(result.where, kept.n_words, kept.word_counts, kept.word_reason)
 
 
 def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
                 stored_rows: list[int], subjects: list[str], split: SplitProtocol,
                 summary: Summary) -> None:
-    """Split the stored records by text uid (``split_uids``), then by subject under a held-out
+    """Split the stored records by text uid (``record_phases``), then by subject under a held-out
     subject protocol (``data.preprocess.split``), and set their phases."""
     keys = [(label_records[row]["dataset"], label_records[row]["task"],
              label_records[row]["text uid"]) for row in stored_rows]
-    phase_of_uid = split_uids(keys, table["text uid"].tolist())
-    phases = [phase_of_uid[int(uid)] for _, _, uid in keys]
+    phases = record_phases(keys, table["text uid"].tolist())
     if split.name != SENTENCES:
         try:
             phases = subject_phases(split, subjects, [uid for _, _, uid in keys], phases)
@@ -357,8 +403,12 @@ def _set_phases(writer: StoreWriter, table: pd.DataFrame, label_records: dict,
 def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None = None,
             materials: str | Path | None = None, variants: str | Path | None = None,
             workers: int = 1, console: Console | None = None, overwrite: bool = False,
-            strict: bool = False, split: SplitProtocol = SplitProtocol()) -> Summary:
+            strict: bool = False, split: SplitProtocol = SplitProtocol(),
+            word_features: str = AUTO) -> Summary:
     """Run steps 1–4 and write the store at ``out_dir``; returns the counts of the run.
+
+    ``word_features``: ``auto`` (the ``GD`` word features when the files hold them), ``none``, or
+    a measure of ``data.preprocess.word_features.MEASURES`` (required: an error when none is found).
 
     ``PrepareError`` (nothing written) for an existing output without ``overwrite``, bad inputs,
     a full disk or an unwritable directory, and with ``strict`` for any problem (``is_problem``).
@@ -373,7 +423,11 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
     held = existing_output(out_dir)
     if held and not overwrite:
         raise PrepareError(f"{out_dir} already holds {held}; pass --overwrite to replace it")
+    if word_features not in WORD_FEATURE_CHOICES:
+        raise PrepareError(f"--word-features {word_features}: expected one of {', '.join(WORD_FEATURE_CHOICES)}")
     summary = Summary(Tally(echo=echo))
+    measure = None if word_features == NONE else DEFAULT_MEASURE if word_features == AUTO else word_features
+    summary.words = WordTally(measure) if measure else None
     table = resolve_labels(raw_dir, out_dir, labels, materials, variants, summary.tally, echo)
     groups = label_groups(table)
     label_records = table[list(LABEL_COLUMNS)].to_dict(orient="index")
@@ -393,7 +447,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, labels: str | Path | None 
         raise PrepareError(write_error(error, out_dir.parent, None) or str(error)) from None
     try:
         _write(files, raw_dir, spill_dir, out_dir, info, groups, label_records, table, workers,
-               strict, split, summary, done)
+               strict, split, summary, done, word_features == AUTO, echo)
     except OSError as error:
         needed = int(done[1] / max(done[0], 1) * len(files) * ROW_BYTES) if done[0] else None
         message = write_error(error, out_dir, needed)
@@ -411,12 +465,16 @@ ROW_BYTES = EEG_LEN * EEG_CHANNELS * 4
 
 def _write(files: list[RawFile], raw_dir: Path, spill_dir: Path, out_dir: Path, info: dict,
            groups: dict, label_records: dict, table: pd.DataFrame, workers: int, strict: bool,
-           split: SplitProtocol, summary: Summary, done: list[int]) -> None:
+           split: SplitProtocol, summary: Summary, done: list[int], words_optional: bool = True,
+           echo: Callable[[str], None] = print) -> None:
     """Read every file, match and append its records, set the phases and publish the store."""
     stored_rows: list[int] = []  # label row of each stored record, in store order
     subjects: list[str] = []  # subject of each stored record
-    jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32") for i, f in enumerate(files)]
-    with StoreWriter(out_dir, info=info) as writer, \
+    measure = summary.words.measure if summary.words is not None else None
+    jobs = [(f, str(f.path.relative_to(raw_dir)), spill_dir / f"{i}.f32", measure) for i, f in enumerate(files)]
+    word_info = ({"measure": measure, "bands": list(BANDS), "channels": RAW_CHANNELS,
+                  "max_words": MAX_WORDS, "normalisation": NORMALISATION} if measure else None)
+    with StoreWriter(out_dir, info=info, word_features=word_info, word_dim=WORD_DIM) as writer, \
             progress("reading ZuCo files", len(jobs)) as advance, \
             closing(_file_results(jobs, workers)) as results:  # stops the workers on errors
         for result in results:
@@ -429,6 +487,8 @@ def _write(files: list[RawFile], raw_dir: Path, spill_dir: Path, out_dir: Path, 
                 _store_file(result, writer, groups, label_records, stored_rows, summary)
                 subjects += [result.file.subject] * (len(stored_rows) - before)
             result.eeg_path.unlink(missing_ok=True)
+            if result.words_path is not None:
+                result.words_path.unlink(missing_ok=True)
             done[0], done[1] = done[0] + 1, writer.n
             advance(1, stored=writer.n)
         if writer.n == 0:
@@ -437,7 +497,26 @@ def _write(files: list[RawFile], raw_dir: Path, spill_dir: Path, out_dir: Path, 
             raise StrictError(f"--strict: {len(summary.problems)} records or files matched no label "
                               "row or could not be read (listed above); nothing written")
         _set_phases(writer, table, label_records, stored_rows, subjects, split, summary)
+        if summary.words is not None and summary.words.with_words == 0:
+            _no_word_features(writer, summary, words_optional, echo)
         writer.info["summary"] = summary.as_dict()
+
+
+def _no_word_features(writer: StoreWriter, summary: Summary, optional: bool,
+                      echo: Callable[[str], None]) -> None:
+    """No stored record has a word vector: publish without word features (``auto``) or refuse."""
+    measure = summary.words.measure
+    reasons = Counter()
+    for counts in summary.words.without.values():
+        reasons.update(counts)
+    why = ", ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+    if not optional:
+        raise PrepareError(f"--word-features {measure}: no stored record has word-level {measure} band "
+                           f"values ({why}); nothing written")
+    echo(f"note: the .mat files hold no word-level {measure} band values ({why}): the store holds no "
+         "word features (only the BrainTranslator baseline needs them)")
+    writer.drop_word_features()
+    summary.words = None
 
 
 def summary_tables(summary: Summary) -> list[Table]:
@@ -455,7 +534,14 @@ def summary_tables(summary: Summary) -> list[Table]:
         dropped.add_column(column, justify="left" if column == "reason" else "right")
     for reason, records, files in summary.tally.rows() or [("(none)", 0, 0)]:
         dropped.add_row(reason, str(records), str(files))
-    return [kept, dropped]
+    if summary.words is None:
+        return [kept, dropped]
+    words = Table(title=f"word features ({summary.words.measure})")
+    for column in ("", "count"):
+        words.add_column(column, justify="left" if not column else "right")
+    for what, n in summary.words.rows():
+        words.add_row(what, str(n))
+    return [kept, dropped, words]
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -484,6 +570,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default=SENTENCES,
                         help="split protocol: sentences (the original's, default), subjects:S1,S2,... "
                              "(held-out readers) or subjects+sentences:S1,S2,... (both held out)")
+    parser.add_argument("--word-features", default=AUTO, choices=WORD_FEATURE_CHOICES,
+                        help="word-level EEG features for the BrainTranslator baseline: auto (GD when the "
+                             "files hold them, default), none, or the measure GD/FFD/TRT (required)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
     parser.add_argument("--strict", action="store_true",
                         help="fail (exit 3, nothing written) if any record matches no label row or cannot be read")
@@ -494,15 +583,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         split = parse_split(args.split)
         if args.workers < 1:
             raise PrepareError(f"--workers {args.workers}: at least 1")
-    except (SplitError, PrepareError) as error:
+    except GLIMError as error:
         errors.print(f"error: {error}", markup=False)
         return EXIT_ERROR
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a terminated run cleans up too
     try:
         summary = prepare(args.raw, args.out, labels=args.labels, materials=args.materials,
                           variants=args.variants, workers=args.workers, console=console,
-                          overwrite=args.overwrite, strict=args.strict, split=split)
-    except PrepareError as error:
+                          overwrite=args.overwrite, strict=args.strict, split=split,
+                          word_features=args.word_features)
+    except GLIMError as error:
         errors.print(f"error: {error}", markup=False)
         return EXIT_STRICT if isinstance(error, StrictError) else EXIT_ERROR
     except KeyboardInterrupt:
@@ -510,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for line in problem_lines(summary):
+    for line in problem_lines(summary) + (summary.words.lines() if summary.words is not None else []):
         console.print(line, markup=False, highlight=False)
     for table in summary_tables(summary):
         console.print(table)

@@ -1,10 +1,13 @@
 """Readers of the raw ZuCo files as they really are (layouts in ZUCO_FORMAT.md).
 
-- ``find_raw_files``: the sentence-level ``.mat`` files of the raw-data tree (SPEC §1.1).
+- ``find_raw_files``: the sentence-level ``.mat`` files of the raw-data tree (docs/protocol.md §inputs).
 - ``read_sentences``: one ``SentenceRecord`` per sentence of a ``.mat`` file, ZuCo 1.0 (MATLAB v5/v7,
   scipy) or ZuCo 2.0 (MATLAB v7.3 = HDF5, h5py); the format is recognised from the file itself.
   A sentence without usable EEG, and a file that cannot be read at all, come out as records with
-  a ``reason`` instead of raising, so one bad file never stops a run.
+  a ``reason`` instead of raising, so one bad file never stops a run. The sizes a file declares
+  are checked against what it holds before anything is allocated from them (``mat_sizes``). A
+  ``words`` reader (such as ``data.preprocess.word_features.WordReader``) reads each sentence's
+  ``word`` field in the same pass.
 - ``read_*`` CSV readers of the task materials: CRLF / CR-only line ends, byte-order marks,
   comment lines, rows with a missing field and rows wider than their header are all handled
   without hand-correcting the files.
@@ -22,6 +25,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from infra.errors import GLIMError
+from data.preprocess.mat_sizes import check_v5, h5_read
+
 ZUCO1, ZUCO2 = "ZuCo1", "ZuCo2"
 SUBJECTS: dict[str, tuple[str, ...]] = {
     ZUCO1: ("ZAB", "ZDM", "ZDN", "ZGW", "ZJM", "ZJN", "ZJS", "ZKB", "ZKH", "ZKW", "ZMG", "ZPH"),
@@ -38,7 +44,7 @@ TASK_NAMES: dict[str, dict[str, str]] = {
     ZUCO1: {"SR": "task1", "NR": "task2", "TSR": "task3"},
     ZUCO2: {"NR": "task2", "TSR": "task3"},
 }
-"""The task name used everywhere after reading (SPEC §1.1)."""
+"""The task name used everywhere after reading (docs/protocol.md §inputs)."""
 MATLAB_DIR = "Matlab files"
 MAT_NAME = re.compile(r"^results(?P<subject>[A-Za-z0-9]+)_(?P<raw_task>SR|NR|TSR)\.mat$")
 RAW_CHANNELS = 105
@@ -65,7 +71,8 @@ class SentenceRecord:
 
     ``eeg`` is channels x time (105 x T on good data) or None; then ``reason`` says why
     (``detail`` adds specifics). ``index`` is the 0-based sentence index, None for a
-    problem of the whole file.
+    problem of the whole file. ``words``: what the ``words`` reader of ``read_sentences`` made
+    of the sentence's ``word`` field (None without a reader).
     """
 
     file: Path
@@ -74,6 +81,7 @@ class SentenceRecord:
     eeg: np.ndarray | None = None
     reason: str | None = None
     detail: str = ""
+    words: Any = None
 
 
 def _squash(name: str) -> str:
@@ -132,8 +140,13 @@ def _raw_file(path: Path, dataset: str, raw_task: str) -> RawFile:
 # .mat files
 # ---------------------------------------------------------------------------------------------
 
-def read_sentences(path: str | Path) -> Iterator[SentenceRecord]:
-    """Yield every sentence of a ZuCo ``.mat`` file (v5/v7 or v7.3) in file order."""
+def read_sentences(path: str | Path, words: Callable[[Any], Any] | None = None) -> Iterator[SentenceRecord]:
+    """Yield every sentence of a ZuCo ``.mat`` file (v5/v7 or v7.3) in file order.
+
+    ``words``, when given, is called once per sentence with text, with the sentence's ``word``
+    field (v5: the scipy value; v7.3: the h5py object its reference points to, or the exception
+    raised resolving it; None when the file has no ``word`` field); its result is the record's
+    ``words``. It must not raise."""
     import h5py
 
     path = Path(path)
@@ -142,7 +155,7 @@ def read_sentences(path: str | Path) -> Iterator[SentenceRecord]:
     except Exception as error:
         yield SentenceRecord(path, None, None, reason="unreadable file", detail=str(error))
         return
-    yield from (_read_v73(path) if is_hdf5 else _read_v5(path))
+    yield from (_read_v73(path, words) if is_hdf5 else _read_v5(path, words))
 
 
 def _eeg_array(value: Any, transpose: bool) -> tuple[np.ndarray | None, str | None, str]:
@@ -159,11 +172,12 @@ def _eeg_array(value: Any, transpose: bool) -> tuple[np.ndarray | None, str | No
     return (array.T if transpose else array), None, ""
 
 
-def _read_v5(path: Path) -> Iterator[SentenceRecord]:
+def _read_v5(path: Path, words: Callable[[Any], Any] | None = None) -> Iterator[SentenceRecord]:
     from scipy.io import loadmat
     from scipy.io.matlab import mat_struct
 
     try:
+        check_v5(path)  # scipy allocates what a file declares: sizes checked against the file first
         mat = loadmat(path, squeeze_me=True, struct_as_record=False, variable_names=["sentenceData"])
     except Exception as error:  # scipy raises many kinds on truncated or foreign files
         yield SentenceRecord(path, None, None, reason="unreadable file",
@@ -185,7 +199,8 @@ def _read_v5(path: Path) -> Iterator[SentenceRecord]:
             yield SentenceRecord(path, index, None, reason="content not text")
             continue
         eeg, reason, detail = _eeg_array(getattr(sentence, "rawData", np.nan), transpose=False)
-        yield SentenceRecord(path, index, text, eeg, reason, detail)
+        yield SentenceRecord(path, index, text, eeg, reason, detail,
+                             words(getattr(sentence, "word", None)) if words is not None else None)
 
 
 def _v5_text(value: Any) -> str | None:
@@ -199,7 +214,7 @@ def _v5_text(value: Any) -> str | None:
     return None
 
 
-def _read_v73(path: Path) -> Iterator[SentenceRecord]:
+def _read_v73(path: Path, words: Callable[[Any], Any] | None = None) -> Iterator[SentenceRecord]:
     import h5py
 
     try:
@@ -214,8 +229,10 @@ def _read_v73(path: Path) -> Iterator[SentenceRecord]:
             missing = ("sentenceData" if not isinstance(group, h5py.Group) else
                        next((f for f in ("content", "rawData") if f not in group), None))
             if missing is None:
-                contents = np.asarray(group["content"][()]).ravel()
-                raws = np.asarray(group["rawData"][()]).ravel()
+                contents = np.asarray(h5_read(group["content"])).ravel()
+                raws = np.asarray(h5_read(group["rawData"])).ravel()
+                word_refs = (np.asarray(h5_read(group["word"])).ravel()
+                             if words is not None and "word" in group else None)
         except Exception as error:
             yield SentenceRecord(path, None, None, reason="unreadable file",
                                  detail=f"{type(error).__name__}: {error}")
@@ -224,7 +241,21 @@ def _read_v73(path: Path) -> Iterator[SentenceRecord]:
             yield SentenceRecord(path, None, None, reason="missing field", detail=missing)
             return
         for index in range(max(len(contents), len(raws))):
-            yield _v73_sentence(handle, path, index, contents, raws)
+            record = _v73_sentence(handle, path, index, contents, raws)
+            if words is not None and record.text is not None:
+                record.words = words(_v73_word(handle, word_refs, index))
+            yield record
+
+
+def _v73_word(handle: Any, refs: np.ndarray | None, index: int) -> Any:
+    """What sentence ``index``'s ``word`` reference points to: None without the field, the
+    exception when the reference cannot be resolved."""
+    if refs is None or index >= len(refs):
+        return None
+    try:
+        return handle[refs[index]]
+    except Exception as error:  # a dangling reference spoils this sentence's words only
+        return error
 
 
 def _v73_sentence(handle: Any, path: Path, index: int, contents: np.ndarray,
@@ -240,7 +271,7 @@ def _v73_sentence(handle: Any, path: Path, index: int, contents: np.ndarray,
         target = handle[raws[index]]
         if "MATLAB_empty" in target.attrs and target.attrs["MATLAB_empty"]:
             return SentenceRecord(path, index, text, reason="empty EEG")
-        eeg, reason, detail = _eeg_array(target[()], transpose=True)
+        eeg, reason, detail = _eeg_array(h5_read(target), transpose=True)
         return SentenceRecord(path, index, text, eeg, reason, detail)
     except Exception as error:  # a dangling reference or a damaged chunk spoils this sentence only
         return SentenceRecord(path, index, None, reason="unreadable sentence",
@@ -251,7 +282,7 @@ def _h5_text(dataset: Any) -> str | None:
     """A MATLAB char array stored by v7.3: uint16 codes, or an empty marker."""
     if "MATLAB_empty" in dataset.attrs and dataset.attrs["MATLAB_empty"]:
         return ""
-    codes = np.asarray(dataset[()])
+    codes = np.asarray(h5_read(dataset))
     if codes.dtype.kind not in "iu":
         return None
     return "".join(map(chr, codes.ravel().tolist()))
@@ -276,7 +307,7 @@ def read_csv_rows(path: str | Path, delimiter: str) -> list[list[str]]:
     return rows
 
 
-class MaterialError(ValueError):
+class MaterialError(GLIMError, ValueError):
     """A task-material file cannot be parsed; the message names the file."""
 
 

@@ -1,6 +1,6 @@
 """The split protocols a store can hold (``data.prepare --split``), recorded in ``store.json``.
 
-- ``sentences`` (the default, the original's, SPEC §1.5): sentences are held out, subjects are
+- ``sentences`` (the default, the original's, docs/protocol.md §split): sentences are held out, subjects are
   shared; every record takes the phase of its text uid (``steps.split_uids``).
 - ``subjects:S1,S2,...``: readers are held out, sentences are shared. Every record of a held-out
   subject is evaluation data, every other record is train. The held-out records' distinct text
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from data.preprocess.steps import SPLIT_SEED
+from infra.errors import GLIMError
 
 SENTENCES, SUBJECTS, BOTH = "sentences", "subjects", "subjects+sentences"
 PROTOCOLS = (SENTENCES, SUBJECTS, BOTH)
@@ -30,7 +31,7 @@ EXCLUDED = "excluded"
 """Phase of a record that the ``subjects+sentences`` protocol uses nowhere."""
 
 
-class SplitError(ValueError):
+class SplitError(GLIMError, ValueError):
     """A ``--split`` value that names no protocol, or held-out subjects that do not fit the data."""
 
 

@@ -1,4 +1,4 @@
-"""The typo book of ZuCo sentence texts (SPEC §1.2).
+"""The typo book of ZuCo sentence texts (docs/protocol.md §texts).
 
 ZuCo's task-material CSVs and the ``content`` strings of its ``.mat`` files carry typos and
 mis-encoded characters. ``revise`` repairs them by plain substring replacement, in the fixed order

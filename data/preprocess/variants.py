@@ -1,4 +1,4 @@
-"""Step 2's text variants (SPEC §1.3): fill the eight target-variant columns of a label table.
+"""Step 2's text variants (docs/protocol.md §labels): fill the eight target-variant columns of a label table.
 
 Six variants come from an instruction model (three simplification principles, two samples each,
 with a hint naming what must be kept); an answer marked ``<ERROR>`` is replaced by the answer to a
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
-from data.preprocess.steps import load_label_table
+from data.preprocess.steps import LabelTableError, read_checked_table, save_label_table
+from data.prompts import INPUT_PREFIX
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
-from infra.atomic import atomic_open
 from infra.cli import gpu_visible
-from infra.json_safe import json_safe
+from infra.errors import GLIMError
 from model.text_model import load_text_model
 from model.text_source import TextModelError, model_source, unavailable_message
 
@@ -59,7 +59,7 @@ SENTIMENT_HINT = ("The sentence comes from a movie review with a {label} sentime
                   "must keep this {label} sentiment.\n")
 RELATION_HINT = ("The sentence states a relation of the type '{label}' between its entities; the new "
                  "sentence must keep this relation.\n")
-NAIVE_PROMPTS: dict[str, str] = {"naive rewritten": "To English: {sentence}",
+NAIVE_PROMPTS: dict[str, str] = {"naive rewritten": INPUT_PREFIX + "{sentence}",
                                  "naive simplified": "Summarize: {sentence}"}
 LLM_COLUMNS: dict[str, str] = {c: c.rsplit(" (", 1)[0] for c in VARIANT_COLUMNS[:6]}
 """Each LLM column and its principle."""
@@ -69,7 +69,7 @@ TOP_P = 0.9
 EXAMPLE_LLM = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-class VariantError(RuntimeError):
+class VariantError(GLIMError, RuntimeError):
     """The label table, the cache or the arguments cannot be used."""
 
 
@@ -202,15 +202,15 @@ def generate(gen: Generator, prompts: list[str], *, max_new_tokens: int, sample:
 
 # ---- table and cache ---------------------------------------------------------------------------
 def read_label_table(path: str | Path) -> pd.DataFrame:
-    """A label table (``steps.load_label_table``: .jsonl, .csv or the published pickle) whose
+    """A label table (``steps.read_checked_table``: .jsonl, .csv or the published pickle) whose
     variant columns may be missing."""
     path = Path(path)
     if not path.is_file():
         raise VariantError(f"label table not found: {path}")
     try:
-        table = load_label_table(path, warn=lambda line: print(line, file=sys.stderr))
-    except Exception as error:  # any unreadable table is a one-line error
-        raise VariantError(f"cannot read label table {path}: {type(error).__name__}: {error}") from None
+        table = read_checked_table(path, warn=lambda line: print(line, file=sys.stderr))
+    except LabelTableError as error:
+        raise VariantError(str(error)) from None
     if "input text" not in table.columns:
         raise VariantError(f"label table {path} has no 'input text' column")
     for column in VARIANT_COLUMNS:
@@ -218,15 +218,6 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
             table[column] = None
     ordered = [c for c in LABEL_COLUMNS if c in table.columns]
     return table[ordered + [c for c in table.columns if c not in ordered]].astype({c: object for c in VARIANT_COLUMNS})
-
-
-def write_jsonl_atomic(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``table`` as JSON lines to a temporary sibling, then move it into place."""
-    path = Path(path)
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        for record in table.to_dict(orient="records"):
-            f.write(json.dumps({k: json_safe(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
-    return path
 
 
 CacheKey = tuple[str, str, str]  # (input text, hint, column)
@@ -425,8 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             table, llm=args.llm, t5=args.t5, cache_path=cache, batch_size=args.batch_size,
             device=args.device, max_new_tokens=args.max_new_tokens, seed=args.seed,
             temperature=args.temperature, overwrite=args.overwrite)
-        write_jsonl_atomic(filled, args.out)
-    except (VariantError, TextModelError) as e:
+        save_label_table(filled, args.out)
+    except GLIMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {len(filled)} rows to {args.out}: {counts['generated']} answers generated "

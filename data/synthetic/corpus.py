@@ -4,7 +4,7 @@
 
 writes ``ZuCo1/<task>/Matlab files/results{SUBJ}_{SR,NR,TSR}.mat`` (MATLAB v5),
 ``ZuCo2/<task>/Matlab files/results{SUBJ}_{NR,TSR}.mat`` (MATLAB v7.3 = HDF5), the task materials
-of both datasets in their real layouts, ``labels_8variants.jsonl`` (the SPEC §1.3 label table,
+of both datasets in their real layouts, ``labels_8variants.jsonl`` (the docs/protocol.md §labels label table,
 for ``python -m data.prepare --labels``) and ``synthetic.json`` (what was written). The sentences
 are the project's own (templates and word lists); the EEG of each word carries a fixed spatial
 pattern (see ``data.synthetic.eeg``). Files are written one at a time (bounded memory) and are
@@ -43,6 +43,7 @@ DEFAULT_SIGNAL_TO_NOISE = 1.0
 LABELS_FILE = "labels_8variants.jsonl"
 SUMMARY_FILE = "synthetic.json"
 UNKNOWN_SUBJECT = "ZXX"
+WORD_MEASURES = ("FFD", "TRT", "GD", "GPT")
 
 
 def mat_path(root: Path, tp: TaskPlan, subject: str) -> Path:
@@ -82,7 +83,8 @@ class _Progress:
 
 
 def write_subject_file(path: Path, tp: TaskPlan, subject: str, rng: np.random.Generator,
-                       seed: int, missing: set[int], signal_to_noise: float, word_features: bool,
+                       seed: int, missing: set[int], signal_to_noise: float,
+                       word_features: bool | Sequence[str],
                        compress: bool, progress: _Progress,
                        wrong_channels_at: int | None = None) -> dict[str, int]:
     """Write one subject's ``.mat`` file of a task; returns counts of slots and missing ones."""
@@ -139,14 +141,15 @@ def _plant_faults(root: Path, plan: CorpusPlan, seed: int, subjects1: Sequence[s
 def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2,
                  n_sentences: int | Sequence[int] = 40, seed: int = 0,
                  signal_to_noise: float = DEFAULT_SIGNAL_TO_NOISE, faults: bool = False,
-                 word_features: bool = False, compress: bool = False,
+                 word_features: bool | Sequence[str] = False, compress: bool = False,
                  progress: bool = False) -> dict[str, Any]:
     """Write a synthetic ZuCo ``raw_data`` tree to ``out_dir``; returns a summary dict.
 
     ``n_sentences``: recorded sentences per subject file, one int for all five tasks or
     (SR, NR1, TSR1, NR2, TSR2); full size is ``data.synthetic.plan.FULL_SIZE``. Subjects are the
-    first ``n_subjects1`` / ``n_subjects2`` codes of SPEC §1.1. ``word_features=True`` adds the
-    per-band word values (``FFD_t1`` ... ; 24 per word in ZuCo1, 64 in ZuCo2: slow and large). ``faults=True`` plants the faults listed
+    first ``n_subjects1`` / ``n_subjects2`` codes of docs/protocol.md §inputs. ``word_features=True`` adds the
+    per-band word values (``FFD_t1`` ... ; 24 per word in ZuCo1, 64 in ZuCo2: slow and large),
+    ``word_features=("GD",)`` only those of the named measures. ``faults=True`` plants the faults listed
     in the summary for error-handling tests.
     """
     started = time.perf_counter()
@@ -186,7 +189,8 @@ def write_corpus(out_dir: str | Path, n_subjects1: int = 2, n_subjects2: int = 2
         "material_rows": {f"{tp.dataset}/{tp.task}": len(tp.rows) for tp in plan.tasks},
         "label_rows": len(labels), "labels": LABELS_FILE, "mat_files": files,
         "sentence_slots": slots, "missing_sentences": missing,
-        "duplicates_zuco1": len(plan.duplicates), "word_features": word_features,
+        "duplicates_zuco1": len(plan.duplicates),
+        "word_features": word_features if isinstance(word_features, bool) else list(word_features),
         "faults": planted,
     }
     (root / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
@@ -203,6 +207,17 @@ def _sizes(text: str) -> int | tuple[int, ...]:
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
+def _word_measures(ap: argparse.ArgumentParser, value: str | None) -> bool | tuple[str, ...]:
+    """``--word-features``: False (absent), True (all measures) or the named measures."""
+    if value is None or value == "all":
+        return value is not None
+    measures = tuple(m.strip() for m in value.split(",") if m.strip())
+    unknown = [m for m in measures if m not in WORD_MEASURES]
+    if unknown or not measures:
+        ap.error(f"--word-features {value!r}: expected 'all' or measures among {', '.join(WORD_MEASURES)}")
+    return measures
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(prog="python -m data.synthetic", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="output directory (the raw_data root)")
@@ -212,11 +227,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--signal-to-noise", type=float, default=DEFAULT_SIGNAL_TO_NOISE)
     ap.add_argument("--faults", action="store_true", help="plant faults for error-handling tests")
-    ap.add_argument("--word-features", action="store_true",
-                    help="add the per-band word values (FFD_t1 ...; slow and large)")
+    ap.add_argument("--word-features", nargs="?", const="all", default=None, metavar="MEASURES",
+                    help="add the per-band word values (FFD_t1 ...): of every measure ZuCo holds (no "
+                         "value or 'all': slow and large) or of the named ones (e.g. GD, or FFD,GD,TRT)")
     ap.add_argument("--compress", action="store_true", help="compress the .mat files")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    words = _word_measures(ap, args.word_features)
     try:
         subj, sizes = [int(s) for s in args.subjects.split(",")], _sizes(args.sentences)
     except ValueError:
@@ -224,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                  "separated by commas (or --sentences full)")
     try:
         summary = write_corpus(args.out, subj[0], subj[-1], sizes, args.seed, args.signal_to_noise,
-                               args.faults, args.word_features, args.compress, progress=not args.quiet)
+                               args.faults, words, args.compress, progress=not args.quiet)
     except OSError as err:  # an unwritable --out, a full disk: one line, not a traceback
         ap.exit(1, f"error: cannot write the corpus to {args.out}: {err.strerror or err}\n")
     print(f"wrote {len(summary['mat_files'])} .mat files, {summary['sentence_slots']} sentence "

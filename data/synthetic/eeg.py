@@ -17,7 +17,6 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import lfilter
 
-RATE = 500
 N_CHANNELS = 105
 N_ACTIVE = 104
 BANDS = ("t1", "t2", "a1", "a2", "b1", "b2", "g1", "g2")

@@ -267,7 +267,7 @@ SENTIMENT_NAMES = {"-1": "negative", "0": "neutral", "1": "positive"}
 
 
 def label_rows(plan: CorpusPlan) -> list[dict[str, Any]]:
-    """The label table (SPEC §1.3): one row per material row, in task order."""
+    """The label table (docs/protocol.md §labels): one row per material row, in task order."""
     rows, uids = [], {}
     for tp in plan.tasks:
         for r in tp.rows:

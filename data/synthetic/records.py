@@ -1,7 +1,7 @@
 """The ``sentenceData`` entries of a synthetic subject file (ZuCo1 and ZuCo2 field layouts)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -38,8 +38,19 @@ def _eye_track(wr: WordReading, index: int) -> Cell:
     return out
 
 
+def word_band_fields(dataset: str, wr: WordReading, data: np.ndarray,
+                     measures: bool | Sequence[str] = True) -> dict[str, np.ndarray | None]:
+    """The per-band word fields of a dataset's files: every measure ZuCo holds (``True``: ZuCo1
+    FFD TRT GD; ZuCo2 FFD GD GPT TRT with their ``_diff`` fields), or only ``measures`` (e.g.
+    ``("GD",)``, what the BrainTranslator baseline reads: a corpus 8 fields per word larger, not 24 or 64)."""
+    if measures is True:
+        metrics = ("FFD", "TRT", "GD") if dataset == "ZuCo1" else ("FFD", "GD", "GPT", "TRT")
+        return word_bands(wr, data, metrics, diff=dataset == "ZuCo2")
+    return word_bands(wr, data, tuple(measures))
+
+
 def _word(dataset: str, suffix: str, wr: WordReading, index: int, data: np.ndarray,
-          word_features: bool) -> dict[str, Any]:
+          word_features: bool | Sequence[str]) -> dict[str, Any]:
     fixated = bool(wr.fixations)
     m = word_measures(wr)
     w: dict[str, Any] = {
@@ -57,8 +68,7 @@ def _word(dataset: str, suffix: str, wr: WordReading, index: int, data: np.ndarr
     w["rawEEG"] = Cell(data[:, a:b] for a, b in wr.fixations) if fixated else None
     w["rawET"] = _eye_track(wr, index) if fixated else None
     if word_features:
-        metrics = ("FFD", "TRT", "GD") if dataset == "ZuCo1" else ("FFD", "GD", "GPT", "TRT")
-        w.update(word_bands(wr, data, metrics, diff=dataset == "ZuCo2"))
+        w.update(word_band_fields(dataset, wr, data, word_features))
     return w
 
 
@@ -70,7 +80,7 @@ def missing_sentence(dataset: str, suffix: str, sentence: Sentence) -> dict[str,
 
 def recorded_sentence(dataset: str, suffix: str, sentence: Sentence, profile: SubjectProfile,
                       rng: np.random.Generator, signal_to_noise: float,
-                      word_features: bool = True) -> dict[str, Any]:
+                      word_features: bool | Sequence[str] = True) -> dict[str, Any]:
     """Simulate one reading of ``sentence`` and lay it out as a ``sentenceData`` entry."""
     words = sentence.words
     reading = read_sentence(words, profile, rng, signal_to_noise)

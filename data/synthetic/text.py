@@ -1,9 +1,9 @@
 """Synthetic stimulus sentences: movie reviews with a sentiment, biographies with relations.
 
-Each sentence comes with the eight target variants of SPEC §1.3, made by simple deterministic
+Each sentence comes with the eight target variants of docs/protocol.md §labels, made by simple deterministic
 rewrites (synonym swaps, clause drops, clause splits), and with the typo-bearing forms that the
 task materials (``csv_text``) and the ``.mat`` files (``mat_text``) show; ``text`` is the clean
-form, i.e. what the SPEC §1.2 typo book gives back.
+form, i.e. what the docs/protocol.md §texts typo book gives back.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _first_words(text: str, n: int = 10) -> str:
 
 
 def _variants(text: str, main: str, semantic: tuple[str, str], parts: Sequence[str]) -> tuple[str, ...]:
-    """The eight SPEC §1.3 targets in column order."""
+    """The eight docs/protocol.md §labels targets in column order."""
     lex0 = _swap(text, W.SYNONYMS_V0)
     lex1 = _swap(_swap(text, W.SYNONYMS_V1), W.SYNONYMS_V0)
     syntax0 = _cap(main) + "."
@@ -173,7 +173,7 @@ class TextGenerator:
 
 
 # --- planted typos ------------------------------------------------------------------------------
-# (clean form, typo form) pairs; the SPEC §1.2 typo book maps each typo form back.
+# (clean form, typo form) pairs; the docs/protocol.md §texts typo book maps each typo form back.
 CSV_TYPOS: tuple[tuple[str, str], ...] = (
     ("empty", "emp11111ty"),
     ("'s", "’s"),

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from data.prompts import INPUT_PREFIX
-from data.store import VARIANT_COLUMNS, StoreError, open_store
-from infra.atomic import WriteError
+from data.store import VARIANT_COLUMNS, open_store
+from infra.errors import GLIMError
 from infra.writable import check_writable
 from model.text_model import build_tiny_t5, load_text_model, pretrain_text_model
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # the paths first: a bad one fails before torch builds anything
         check_writable(args.out)
         pairs = sentence_pairs(args.pretrain_on) if args.pretrain_on else []
-    except (WriteError, StoreError) as err:
+    except GLIMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     path = build_tiny_t5(args.out, args.d_model, args.seed)

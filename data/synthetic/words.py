@@ -1,7 +1,7 @@
 """Word lists and templates of the synthetic corpus (invented reviews and biographies).
 
 Everything here is made up for the synthetic corpus; no sentence is taken from ZuCo. No entry
-may contain a source string of the SPEC §1.2 typo book (tests check it), except where a typo
+may contain a source string of the docs/protocol.md §texts typo book (tests check it), except where a typo
 is planted on purpose by ``data.synthetic.text``.
 """
 from __future__ import annotations
@@ -127,7 +127,7 @@ BIO_TOPICS = ("the weather", "old trains", "his childhood", "the war years", "mo
 
 RELATIONS = ("AWARD", "EDUCATION", "EMPLOYER", "FOUNDER", "JOB_TITLE", "NATIONALITY",
              "POLITICAL_AFFILIATION", "VISITED", "WIFE")
-"""The 9 relation types of SPEC §1.3 (ZuCo1 task3 blocks, in this order)."""
+"""The 9 relation types of docs/protocol.md §labels (ZuCo1 task3 blocks, in this order)."""
 ZUCO2_RELATIONS = ("EDUCATION", "EMPLOYER", "FOUNDER", "JOB_TITLE", "NATIONALITY",
                    "POLITICAL_AFFILIATION", "WIFE")
 """One relation per ZuCo2 ``tsr_{i}.csv`` file, i = 1..7."""

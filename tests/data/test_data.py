@@ -1,4 +1,4 @@
-"""Store format, dataset expansion, collate and the distinct-uid batch sampler (SPEC §2)."""
+"""Store format, dataset expansion, collate and the distinct-uid batch sampler (docs/protocol.md §batches)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from data.dataset import GLIMDataset, collate
 from data.prompts import SUBJECT_VOCAB, prompt_ids
 from data.sampler import DistinctUidBatchSampler, distinct_uid_batches
 from data.store import VARIANT_COLUMNS, StoreError, StoreWriter, open_store
-from tests.factories import write_random_store
+from data.synthetic.random_store import write_random_store
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_train_expands_variants_eval_keeps_references(store_dir):
     assert targets == [train.records.iloc[0][c] for c in VARIANT_COLUMNS]
     item = test[0]
     assert item["target_text"] == item["raw_text"] and len(item["references"]) == 8
-    assert item["input_text"] == "To English: " + item["raw_text"]
+    assert item["model_input_text"] == "To English: " + item["raw_text"]
     assert item["eeg"].shape == (1280, 128) and item["eeg"].dtype == torch.float32
 
 
@@ -130,17 +130,17 @@ def test_sampler_reshuffles_per_epoch_reproducibly():
 def test_datamodule_sampler_seeds_and_leftover(store_dir):
     from data.datamodule import GLIMDataModule
 
-    dm = GLIMDataModule(data_dir=store_dir, bsz_train=4, bsz_val=3, seed=7)
+    dm = GLIMDataModule(data_dir=store_dir, batch_size=4, val_batch_size=3, seed=7)
     dm.setup("fit")
     train, val = dm.datasets["train"], dm.datasets["val"]
     assert train.noise_seed == val.noise_seed == 7  # seed: the noise-input seed, not the sampler's
     assert list(dm.train_dataloader().batch_sampler) == list(DistinctUidBatchSampler(train.uids, 4, True, seed=0))
-    other = GLIMDataModule(data_dir=store_dir, bsz_train=4, sampler_seed=1)
+    other = GLIMDataModule(data_dir=store_dir, batch_size=4, sampler_seed=1)
     other.setup("fit")
     assert list(other.train_dataloader().batch_sampler) != list(dm.train_dataloader().batch_sampler)
     dropped = dm.val_dataloader().batch_sampler
     assert len(dropped) > 0 and all(len(b) == 3 for b in dropped) and dropped.leftover()
-    kept = GLIMDataModule(data_dir=store_dir, bsz_val=3, keep_leftover=True)
+    kept = GLIMDataModule(data_dir=store_dir, val_batch_size=3, keep_leftover=True)
     kept.setup("fit")
     batches = list(kept.val_dataloader().batch_sampler)
     assert sorted(i for b in batches for i in b) == list(range(len(val)))

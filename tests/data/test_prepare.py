@@ -13,10 +13,10 @@ import pytest
 from nbclient import NotebookClient
 
 from data.preprocess import import_table, prepare
-from data.preprocess.steps import save_label_table, split_records, step3
+from data.preprocess.steps import preprocess_eeg, save_label_table
 from data.store import LABEL_COLUMNS, StoreWriter, open_store
 from tests.paths import ROOT  # noqa: E402
-from tests.zuco_files import TASK1, corpus_labels, eeg, write_corpus, write_v5
+from tests.zuco_files import TASK1, corpus_labels, eeg, phases_of, write_corpus, write_v5
 
 SR_DIR = Path("ZuCo1") / "task1- SR" / "Matlab files"
 
@@ -43,10 +43,10 @@ def test_prepare_writes_the_store(corpus, tmp_path: Path, capsys) -> None:
     records = store.records
     assert len(store) == 12 and set(records["subject"]) == {"ZAB", "ZDM", "YAC"}
     assert set(LABEL_COLUMNS) <= set(records.columns)
-    expected, mask = step3(eeg(600, 0))  # ZAB's first sentence in write_corpus
+    expected, mask = preprocess_eeg(eeg(600, 0))  # ZAB's first sentence in write_corpus
     np.testing.assert_array_equal(store.eeg[0], expected)
     assert records["eeg_len"][0] == mask.sum() == int(600 * 128 / 500)
-    assert records["phase"].tolist() == split_records(records, pd.read_json(labels, lines=True)).tolist()
+    assert records["phase"].tolist() == phases_of(records, pd.read_json(labels, lines=True)).tolist()
     assert store.info["summary"]["dropped"] == {} and any("store written" in line for line in lines)
     assert not list(tmp_path.glob(".out.spill-*")) and not (tmp_path / "out.partial").exists()
 
@@ -170,8 +170,8 @@ def test_step_notebooks_run_in_order(corpus, tmp_path: Path) -> None:
     out = str(tmp_path / "processed")
     _execute("__STEP1_texts_labels.ipynb", {"RAW_DIR": str(raw), "MATERIALS_DIR": None, "OUT_DIR": out})
     _execute("__STEP2_uids_variants.ipynb", {"OUT_DIR": out, "VARIANTS": str(labels)})
-    step2 = pd.read_json(Path(out) / "zuco_label_table.jsonl", lines=True)
-    assert step2["input text"].tolist() == pd.read_json(labels, lines=True)["input text"].tolist()
+    label_table = pd.read_json(Path(out) / "zuco_label_table.jsonl", lines=True)
+    assert label_table["input text"].tolist() == pd.read_json(labels, lines=True)["input text"].tolist()
     nb = _execute("__STEP3_eeg.ipynb", {"RAW_DIR": str(raw), "MAX_FILES": None})
     assert "kept: {'ZuCo1': 8, 'ZuCo2': 4}" in json.dumps(nb.cells[3].outputs)
     store = str(tmp_path / "store")

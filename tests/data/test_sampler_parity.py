@@ -1,4 +1,4 @@
-"""The batch sampler against the original's batches (reference/parity/sampler.json, SPEC §2), and
+"""The batch sampler against the original's batches (reference/parity/sampler.json, docs/protocol.md §batches), and
 the variant-major train dataset the original's sampler is run on."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from data.dataset import GLIMDataset
 from data.sampler import DistinctUidBatchSampler, greedy_batches
 from data.store import VARIANT_COLUMNS, open_store
-from tests.factories import write_random_store
+from data.synthetic.random_store import write_random_store
 from tests.paths import SHARED  # noqa: E402
 
 GOLDEN = SHARED / "reference" / "parity" / "sampler.json"

@@ -1,4 +1,4 @@
-"""The train/val/test split against the original's (reference/parity/split.json, SPEC §1.5)."""
+"""The train/val/test split against the original's (reference/parity/split.json, docs/protocol.md §split)."""
 from __future__ import annotations
 
 import json
@@ -9,9 +9,10 @@ import pytest
 
 from data.preprocess import prepare
 from data.preprocess.readers import SUBJECTS, TASK_NAMES
-from data.preprocess.steps import split_records, split_uids
+from data.preprocess.steps import split_uids
 from data.store import Store, open_store
 from tests.paths import SHARED  # noqa: E402
+from tests.zuco_files import phases_of
 
 PARITY = SHARED / "reference" / "parity"
 CASES = ("a", "b", "c1", "c2", "c3", "d")
@@ -109,16 +110,16 @@ def test_published_zuco1_test_set(golden: dict, published: pd.DataFrame) -> None
 
 def test_split_ignores_sentences_without_records() -> None:
     labels = pd.DataFrame({"dataset": "ZuCo1", "task": "task1", "text uid": list(range(30)) + [0]})
-    everything = split_records(labels, labels)
+    everything = phases_of(labels, labels)
     records = labels[labels["text uid"] != 29]
-    kept = split_records(records, labels)
+    kept = phases_of(records, labels)
     assert (everything[labels["text uid"] == 0] == "train").all()  # duplicated in the label table
     assert kept[records["text uid"] == 0].eq("train").all()
     alone = split_uids([("ZuCo1", "task1", u) for u in range(29)], [*range(30), 0])
     assert kept.tolist() == [alone[u] for u in records["text uid"]]  # as if row 29 did not exist
     assert kept.tolist() != everything[records.index].tolist()  # and not the label table's split
     per_subject = pd.concat([records] * 3, ignore_index=True)  # records per sentence do not matter
-    assert split_records(per_subject, labels).tolist() == kept.tolist() * 3
+    assert phases_of(per_subject, labels).tolist() == kept.tolist() * 3
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +136,10 @@ def synthetic_store(tmp_path_factory) -> tuple[Store, pd.DataFrame]:
 def test_store_phases_are_the_split_of_its_records(synthetic_store) -> None:
     store, labels = synthetic_store
     records = store.records
-    assert records["phase"].tolist() == split_records(records, labels).tolist()
+    assert records["phase"].tolist() == phases_of(records, labels).tolist()
     unrecorded = set(labels["text uid"]) - set(records["text uid"])
     assert unrecorded  # the corpus has sentences no subject recorded: they took no part
-    assert records["phase"].tolist() != split_records(labels, labels).loc[
+    assert records["phase"].tolist() != phases_of(labels, labels).loc[
         [labels.index[labels["text uid"] == u][0] for u in records["text uid"]]].tolist()
     counts = records.groupby(["dataset", "phase"]).size()
     assert store.info["summary"]["stored"] == {f"{d} {p}": n for (d, p), n in counts.items()}

@@ -1,4 +1,5 @@
-"""Steps 1–4 of the ZuCo preprocessing (SPEC §1.2–1.5)."""
+"""The ZuCo preprocessing steps (docs/protocol.md §texts to §split): texts and labels, the label table, the EEG of a
+sentence, matching and split."""
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ import scipy.signal
 from data.preprocess.steps import (
     AMBIGUOUS,
     NO_ROW,
-    STEP1_COLUMNS,
+    TEXT_LABEL_COLUMNS,
     DropRecord,
     Tally,
     load_label_table,
@@ -20,19 +21,17 @@ from data.preprocess.steps import (
     resampled_length,
     rows_without_variants,
     save_label_table,
+    build_label_table,
+    preprocess_eeg,
+    read_texts_labels,
     split_group,
-    split_records,
-    step1,
-    step2,
-    step3,
-    step4,
     text_uids,
 )
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from tests.zuco_files import (
     corpus_labels,
-    dummy_variants,
     eeg,
+    phases_of,
     write_corpus,
     write_lines,
 )
@@ -52,9 +51,9 @@ def _same(a, b) -> bool:
 # ---- step 1 --------------------------------------------------------------------------------------
 
 
-def test_step1_reproduces_the_published_zuco1_rows(shared_dir: Path, published: pd.DataFrame) -> None:
+def test_read_texts_labels_reproduces_the_published_zuco1_rows(shared_dir: Path, published: pd.DataFrame) -> None:
     tally = Tally()
-    rows = step1(shared_dir / "zuco" / "task_materials", None, tally)
+    rows = read_texts_labels(shared_dir / "zuco" / "task_materials", None, tally)
     expected = published[published["dataset"] == "ZuCo1"].reset_index(drop=True)
     assert len(rows) == 1107 and tally.rows() == []
     for column in ("raw text", "input text", "dataset", "task", "control"):
@@ -62,7 +61,7 @@ def test_step1_reproduces_the_published_zuco1_rows(shared_dir: Path, published: 
     assert all(_same(a, b) for a, b in zip(rows["raw label"], expected["raw label"]))
 
 
-def test_step1_zuco2_layouts(tmp_path: Path) -> None:
+def test_read_texts_labels_zuco2_layouts(tmp_path: Path) -> None:
     zuco2 = tmp_path / "z2"
     write_lines(zuco2 / "nr_1.csv", ["1;1;Ford was born on a farm.;", "1;2;He founded a company.;CONTROL"])
     write_lines(zuco2 / "nr_1_control_questions.csv",
@@ -71,7 +70,7 @@ def test_step1_zuco2_layouts(tmp_path: Path) -> None:
     write_lines(zuco2 / "tsr_1.csv", ["3;1;Rain fell.;CONTROL", "3;2;She married him.;WIFE",
                                       "3;3;Nothing here.;CONTROL", "3;4;He wed her.;WIFE"])
     tally = Tally()
-    rows = step1(None, zuco2, tally)
+    rows = read_texts_labels(None, zuco2, tally)
     assert rows[["task", "control"]].values.tolist() == [
         ["task2", False], ["task2", True], ["task3", True], ["task3", False], ["task3", True], ["task3", False]]
     assert math.isnan(rows.loc[0, "raw label"]) and rows.loc[1, "raw label"] == "He founded a company"
@@ -79,10 +78,10 @@ def test_step1_zuco2_layouts(tmp_path: Path) -> None:
     assert sum(n for _, _, n in tally.rows()) == 12  # nr_2..7 and tsr_2..7 reported missing
 
 
-def test_step1_reports_missing_materials(tmp_path: Path) -> None:
+def test_read_texts_labels_reports_missing_materials(tmp_path: Path) -> None:
     lines: list[str] = []
-    rows = step1(tmp_path, None, Tally(echo=lines.append))
-    assert rows.empty and list(rows.columns) == list(STEP1_COLUMNS)
+    rows = read_texts_labels(tmp_path, None, Tally(echo=lines.append))
+    assert rows.empty and list(rows.columns) == list(TEXT_LABEL_COLUMNS)
     assert len(lines) == 3 and all("missing task material" in line for line in lines)
 
 
@@ -93,20 +92,20 @@ def test_text_uids_reproduce_the_published_table(published: pd.DataFrame) -> Non
     assert (text_uids(published["input text"]) == published["text uid"].to_numpy()).all()
 
 
-def test_step2_reproduces_the_published_table(shared_dir: Path, published: pd.DataFrame) -> None:
-    zuco1 = step1(shared_dir / "zuco" / "task_materials", None)
-    zuco2 = published[published["dataset"] == "ZuCo2"][list(STEP1_COLUMNS)]
-    table = step2(pd.concat([zuco1, zuco2], ignore_index=True), variants=published)
+def test_label_table_reproduces_the_published_table(shared_dir: Path, published: pd.DataFrame) -> None:
+    zuco1 = read_texts_labels(shared_dir / "zuco" / "task_materials", None)
+    zuco2 = published[published["dataset"] == "ZuCo2"][list(TEXT_LABEL_COLUMNS)]
+    table = build_label_table(pd.concat([zuco1, zuco2], ignore_index=True), variants=published)
     assert list(table.columns) == list(LABEL_COLUMNS)
     assert table["text uid"].tolist() == published["text uid"].tolist()
     for column in ("sentiment label", "relation label", *VARIANT_COLUMNS):
         assert all(_same(a, b) for a, b in zip(table[column], published[column])), column
-    ones = step2(zuco1)  # the ZuCo1 part alone numbers its texts the same way
+    ones = build_label_table(zuco1)  # the ZuCo1 part alone numbers its texts the same way
     assert ones["text uid"].tolist() == published["text uid"][:1107].tolist()
     assert rows_without_variants(ones) == len(ones)
 
 
-def test_step2_variants_by_callable_and_readable_labels(tmp_path: Path) -> None:
+def test_label_table_variants_by_callable_and_readable_labels(tmp_path: Path) -> None:
     labels = corpus_labels(write_corpus(tmp_path / "raw"))
     assert rows_without_variants(labels) == 0
     assert labels["sentiment label"].tolist()[:4] == ["positive", "neutral", "negative", "positive"]
@@ -131,9 +130,9 @@ def test_label_table_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("n_samples,dtype", [(250, np.float32), (1777, np.float32), (5000, np.float64)])
-def test_step3_equals_scipy_resample(n_samples: int, dtype) -> None:
+def test_preprocess_eeg_equals_scipy_resample(n_samples: int, dtype) -> None:
     raw = eeg(n_samples, seed=n_samples, dtype=dtype)
-    out, mask = step3(raw)
+    out, mask = preprocess_eeg(raw)
     length = int(n_samples * 128 / 500)
     assert resampled_length(n_samples) == length
     assert out.shape == (1280, 128) and out.dtype == np.float32 and mask.dtype == np.int8
@@ -144,15 +143,15 @@ def test_step3_equals_scipy_resample(n_samples: int, dtype) -> None:
     assert not out[length:].any() and not out[:, 104:].any()
 
 
-def test_step3_casts_to_float32_before_resampling() -> None:
+def test_preprocess_eeg_casts_to_float32_before_resampling() -> None:
     raw = 10 * eeg(1777, seed=3, dtype=np.float64)
-    out, _ = step3(raw)
+    out, _ = preprocess_eeg(raw)
     length = resampled_length(1777)
     cast_after = scipy.signal.resample(raw[:104], length, axis=1).T.astype(np.float32)
     assert not np.array_equal(out[:length, :104], cast_after)  # the two orders differ (~1e-6)
     np.testing.assert_allclose(out[:length, :104], cast_after, atol=1e-4)
     with pytest.raises(DropRecord, match="non-finite"):  # beyond float32: inf after the cast
-        step3(np.where(np.arange(1777) == 5, 1e39, raw))
+        preprocess_eeg(np.where(np.arange(1777) == 5, 1e39, raw))
 
 
 @pytest.mark.parametrize("raw,reason", [
@@ -161,18 +160,18 @@ def test_step3_casts_to_float32_before_resampling() -> None:
     (eeg(600, channels=104), "wrong channel count"),
     (eeg(600)[:, :, None], "wrong channel count"),
 ])
-def test_step3_drop_rules(raw: np.ndarray, reason: str) -> None:
+def test_preprocess_eeg_drop_rules(raw: np.ndarray, reason: str) -> None:
     with pytest.raises(DropRecord) as drop:
-        step3(raw)
+        preprocess_eeg(raw)
     assert drop.value.reason == reason
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_step3_drops_non_finite(bad: float) -> None:
+def test_preprocess_eeg_drops_non_finite(bad: float) -> None:
     raw = eeg(600)
     raw[7, 100] = bad
     with pytest.raises(DropRecord, match="non-finite"):
-        step3(raw)
+        preprocess_eeg(raw)
 
 
 # ---- step 4: matching ----------------------------------------------------------------------------
@@ -248,7 +247,7 @@ def test_split_without_single_uids_and_in_set_order() -> None:
 
 
 def test_split_of_the_published_table(published: pd.DataFrame, shared_dir: Path) -> None:
-    phases = split_records(published, published)  # every row with one record
+    phases = phases_of(published, published)  # every row with one record
     duplicated = published["text uid"].duplicated(keep=False)
     assert (phases[duplicated] == "train").all()
     counts = phases.groupby([published["dataset"], published["task"], phases]).size().unstack()
@@ -258,18 +257,3 @@ def test_split_of_the_published_table(published: pd.DataFrame, shared_dir: Path)
     test_texts = samples.loc[samples["Raw Task Key"] == "task1", "Input Text"]
     matched = task1[task1["input text"].isin(set(test_texts))]
     assert len(matched) >= 30 and (phases[matched.index] == "test").all()
-
-
-def test_step4_matches_and_reports() -> None:
-    labels = pd.DataFrame({"raw text": ["A.", "B."], "dataset": "ZuCo1", "task": "task1", "control": False,
-                           "raw label": ["1", "0"], "input text": ["A.", "B."], "text uid": [0, 1],
-                           "sentiment label": ["positive", "neutral"], "relation label": np.nan})
-    for column in VARIANT_COLUMNS:
-        labels[column] = dummy_variants(labels)[column]
-    records = pd.DataFrame({"dataset": "ZuCo1", "task": "task1", "subject": ["ZAB", "ZAB", "ZDM"],
-                            "text": ["A.", "B.", "Nope."], "index": [0, 1, 0], "eeg_len": [10, 20, 30]})
-    lines: list[str] = []
-    matched = step4(records, labels, Tally(echo=lines.append))
-    assert matched["label row"].tolist() == [0, 1] and matched["eeg_len"].tolist() == [10, 20]
-    assert set(matched["phase"]) <= {"train", "val", "test"} and "text uid" in matched
-    assert lines == ["records ZuCo1 task1 ZDM: sentence 0: text matches no label row (Nope.)"]

@@ -45,7 +45,7 @@ MAT_BOOK = [("111Senator", "Senator"), ("Creteil", "Créteil"), ("Zoonomia", "Zo
 
 
 def fix(text: str, mat: bool = False) -> str:
-    """The SPEC §1.2 typo book."""
+    """The docs/protocol.md §texts typo book."""
     for src, dst in COMMON_BOOK + (MAT_BOOK if mat else []):
         text = text.replace(src, dst)
     return text

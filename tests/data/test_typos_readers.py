@@ -46,7 +46,8 @@ def _code_spans(markdown: str) -> list[str]:
     return [s[1:-1] if s[:2] == " `" or s[-2:] == "` " else s for s in spans]
 
 
-def test_typo_book_equals_the_spec(shared_dir: Path) -> None:
+def test_typo_book_equals_the_reference_list(shared_dir: Path) -> None:
+    """The typo book as the reference description beside the repository lists it."""
     spec = (shared_dir / "SPEC.md").read_text(encoding="utf-8")
     start = spec.index("Typo book")
     block = spec[start:spec.index("\n", spec.index("King Leopold", start))].replace("\n  ", " ")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from data.preprocess import variants
+from data.preprocess.steps import save_label_table
 from data.store import LABEL_COLUMNS, VARIANT_COLUMNS
 from model.text_model import TextModelError, build_tiny_t5
 
@@ -164,10 +165,10 @@ def test_final_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(variants.os, "replace", broken)
     with pytest.raises(OSError):
-        variants.write_jsonl_atomic(table, out)
+        save_label_table(table, out)
     assert out.read_text() == "old\n" and not (tmp_path / "out.jsonl.tmp").exists()
     monkeypatch.undo()
-    variants.write_jsonl_atomic(table, out)
+    save_label_table(table, out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows == [{"input text": "a", "raw label": ["X", "Y"]}, {"input text": "b", "raw label": None}]
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.aggregate import checkpoint_epoch, main
+from evaluation.across_runs import checkpoint_epoch, main
 
 
 def write_run(root: Path, name: str, bleu: float, seed: int = 42, lr: float = 1e-4, sha: str | None = None,
               store: str = "s" * 64, ckpt: str = "glim-zuco-epoch=199-step=49600.ckpt") -> str:
     d = root / name
     d.mkdir()
-    training = {"seed": seed, "config": {"seed": seed, "model": {"lr": lr, "text_model_id": "t5"},
+    training = {"seed": seed, "config": {"seed": seed, "lr": lr, "model": {"text_model_id": "t5"},
                                          "data": {"sampler_seed": 0, "seed": 42, "num_workers": 4}, "out_dir": name}}
     result = {"metrics": {"Bleu1": bleu}, "condition": "eeg", "config": {"ckpt": f"{name}/{ckpt}", "seed": 0,
                                                                           "num_beams": 2, "out": name},
@@ -40,11 +40,11 @@ def test_runs_differing_in_config_data_or_epoch_are_refused(tmp_path, capsys):
         assert main([a, b, "--out", str(tmp_path / f"agg-{name}")]) == 1
         err = capsys.readouterr().err
         assert err.startswith("error: the runs differ in more than the seed") and "--allow-different" in err
-        assert {"lr": "training.model.lr", "data": "data", "epoch": "checkpoint epoch"}[name] in err
+        assert {"lr": "training.lr", "data": "data", "epoch": "checkpoint epoch"}[name] in err
         assert not (tmp_path / f"agg-{name}").exists()
     assert main([a, str(tmp_path / "lr"), "--out", str(tmp_path / "agg"), "--allow-different"]) == 0
     agg = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
-    assert list(agg["differences"]) == ["training.model.lr"]
+    assert list(agg["differences"]) == ["training.lr"]
     assert "differ in more than the seed" in (tmp_path / "agg" / "aggregate.md").read_text()
 
 

@@ -1,4 +1,4 @@
-"""Full validation during training (SPEC §4): when it runs, what it writes and logs, and that it
+"""Full validation during training (docs/protocol.md §training): when it runs, what it writes and logs, and that it
 leaves training as it was (train mode, RNG states, final weights)."""
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ import torch
 
 from data.dataset import GLIMDataset
 from data.store import open_store
+from data.synthetic.random_store import write_random_store
 from evaluation.full_validation import FullValidation, is_due, preserved_rng
+from infra.numerics import training_numerics
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_DATA, TINY_GLIM
 from tests.test_train_cli import train_in_process
 
 N_VAL = 16  # 4 val sentences x 4 readers, batches of 4: no leftover
@@ -44,8 +46,8 @@ def setup(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("full_val")
     write_random_store(tmp / "store", n_sentences=12, n_subjects=2)
     t5 = build_tiny_t5(tmp / "tiny-t5", d_model=TINY_GLIM["embed_dim"])
-    config = {"model": {**TINY_GLIM, "text_model_id": str(t5), "full_val_interval": 2},
-              "data": {"data_dir": str(tmp / "store")}, "accelerator": "cpu", "devices": 1,
+    config = {"model": {**TINY_GLIM, "text_model_id": str(t5)}, "full_val_interval": 2,
+              "data": {"data_dir": str(tmp / "store"), **TINY_DATA}, "accelerator": "cpu", "devices": 1,
               "precision": "32-true", "ckpt_every": 1, "logger": "csv", "progress": False,
               "deterministic": True, "limit_train_batches": 3}
     (tmp / "tiny.yaml").write_text(json.dumps(config))
@@ -69,13 +71,13 @@ def test_callback_writes_logs_and_leaves_train_mode_and_rng(setup: Path, tmp_pat
     model.train()
     logger = Recorder()
     val = GLIMDataset(open_store(setup / "store"), "val")
-    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, global_step=12, precision="32-true",
-                              is_global_zero=True, loggers=[logger],
-                              datamodule=SimpleNamespace(datasets={"val": val}))
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, global_step=12, is_global_zero=True,
+                              loggers=[logger], datamodule=SimpleNamespace(datasets={"val": val}, val_batch_size=4))
+    float32 = training_numerics("32-true", gpu=False)
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    FullValidation(tmp_path, max_length=8).on_train_epoch_end(trainer, model)
+    FullValidation(tmp_path, float32, max_length=8).on_train_epoch_end(trainer, model)
     assert torch.equal(torch.rand(3), expected)  # the loader's draw was undone
     assert model.training and model.eeg_encoder.training and not model.text_model.model.training
 
@@ -92,7 +94,7 @@ def test_callback_writes_logs_and_leaves_train_mode_and_rng(setup: Path, tmp_pat
     assert metrics["full_val/group/<NR>-ZuCo1-ZAB-task2/n"] == 4
 
     trainer.current_epoch = 1  # not due with interval 10
-    FullValidation(tmp_path, max_length=8).on_train_epoch_end(trainer, model)
+    FullValidation(tmp_path, float32, max_length=8).on_train_epoch_end(trainer, model)
     assert len(logger.logged) == 1 and not (tmp_path / "full_val" / "epoch=1").exists()
 
 

@@ -21,7 +21,8 @@ from evaluation.metrics import (
     score_teacher_forced,
     teacher_forced,
 )
-from evaluation.scoring import TF_TARGET, roundtrip_texts, score_generation
+from evaluation.columns import TF_TARGET
+from evaluation.sample_scores import roundtrip_texts, score_generation
 from tests.paths import ROOT  # noqa: E402
 
 

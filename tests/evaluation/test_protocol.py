@@ -1,4 +1,4 @@
-"""The test protocol (SPEC §5): the sampler's batches with the leftover dropped or every record,
+"""The test protocol (docs/protocol.md §evaluation): the sampler's batches with the leftover dropped or every record,
 what the results say about it, and the numerics chosen per device."""
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation.predict import (
-    NoBatchError,
-    make_loader,
-    protocol,
-    protocol_line,
-    set_numerics,
-)
-from evaluation.numerics import resolve_numerics
+from evaluation.protocol import protocol, protocol_line
+from evaluation.run import NoBatchError, evaluation_loader
+from infra.numerics import evaluation_numerics, resolve_numerics, training_numerics
 
 
 class Uids:
@@ -32,7 +27,7 @@ READERS = Uids([u for _ in range(4) for u in range(6)])
 
 
 def batches(all_records: bool, batch_size: int = 5) -> list[list[int]]:
-    return list(make_loader(READERS, batch_size, all_records=all_records).batch_sampler)
+    return list(evaluation_loader(READERS, batch_size, all_records=all_records).batch_sampler)
 
 
 def test_leftover_is_dropped_by_default() -> None:
@@ -74,7 +69,25 @@ def test_numerics_are_the_published_ones_on_a_gpu_and_float32_on_the_cpu() -> No
         resolve_numerics("fp8", "cuda")
     before = torch.get_float32_matmul_precision()
     try:
-        assert set_numerics("bf16") is torch.bfloat16 and torch.get_float32_matmul_precision() == "medium"
-        assert set_numerics("float32") is None and torch.get_float32_matmul_precision() == "highest"
+        published = evaluation_numerics("auto", "cuda")
+        assert published.apply() is torch.bfloat16 and torch.get_float32_matmul_precision() == "medium"
+        assert published.autocast_bf16 and published.name == "bf16"
+        float32 = evaluation_numerics("auto", "cpu")
+        assert float32.apply() is None and torch.get_float32_matmul_precision() == "highest"
+        assert not float32.autocast_bf16 and float32.name == "float32"
     finally:
         torch.set_float32_matmul_precision(before)
+
+
+def test_training_numerics_follow_the_lightning_precision() -> None:
+    """On a GPU bf16-mixed is the published numerics; 16-mixed keeps a float32 text model but the
+    medium matmul precision; float32 changes nothing; on the CPU the text model stays float32 and
+    full validation follows bf16 autocast when the precision asks for it."""
+    gpu = training_numerics("bf16-mixed", gpu=True)
+    assert (gpu.text_bf16, gpu.autocast_bf16, gpu.matmul) == (True, True, "medium")
+    assert training_numerics("16-mixed", gpu=True).matmul == "medium"
+    assert not training_numerics("16-mixed", gpu=True).text_bf16
+    assert training_numerics("32-true", gpu=True).matmul is None
+    cpu = training_numerics("bf16-mixed", gpu=False)
+    assert (cpu.text_bf16, cpu.autocast_bf16, cpu.matmul) == (False, True, None)
+    assert not training_numerics("32", gpu=False).autocast_bf16

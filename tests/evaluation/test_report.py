@@ -9,13 +9,15 @@ import pandas as pd
 import pytest
 
 from evaluation.figures import training_curves as curves_figure
-from evaluation.provenance import provenance, provenance_lines, store_identity
+from data.store_identity import store_identity
 from evaluation.report import (
     blank_reason,
     curve_lines,
+    provenance_lines,
     retrieval_chance,
     value_or_reason,
 )
+from evaluation.result import provenance
 from evaluation.run_logs import training_curves
 
 

@@ -8,8 +8,8 @@ import pytest
 
 import evaluation.classification as classification
 from evaluation.classification import test_predictions as predictions
-from evaluation.provenance import sha256_file
 from evaluation.samples_cache import KEY_FILE, stored_key
+from infra.provenance import file_sha256
 from tests.eval_factories import eval_store, random_checkpoint
 
 
@@ -31,7 +31,7 @@ def test_a_second_checkpoint_does_not_reuse_the_first_ones_samples(inputs, tmp_p
         raise AssertionError("the cache should have been used")
 
     with monkeypatch.context() as m:  # same checkpoint, store and text model: read back, nothing loaded
-        m.setattr(classification, "glim_from_checkpoint", no_load)
+        m.setattr(classification, "evaluation_model", no_load)
         again = predictions(str(first), str(store), out=str(out), batch_size=6)
     pd.testing.assert_frame_equal(again, pd.read_csv(out / "samples.csv"))
 
@@ -39,7 +39,7 @@ def test_a_second_checkpoint_does_not_reuse_the_first_ones_samples(inputs, tmp_p
     said = capsys.readouterr().out.strip().splitlines()
     assert len(said) == 1 and "another checkpoint" in said[0] and "recomputing" in said[0]
     assert not a.filter(like="zero_shot").equals(b.filter(like="zero_shot"))  # b's own predictions
-    assert stored_key(out)["checkpoint_sha256"] == sha256_file(second)
+    assert stored_key(out)["checkpoint_sha256"] == file_sha256(second)
 
 
 def test_key_of_a_test_py_result_and_of_a_replaced_csv(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.factories import write_random_store
+from data.synthetic.random_store import write_random_store
 from train import build_parser
 from training.fit import TrainData
 
@@ -17,8 +17,9 @@ def store_dir(tmp_path_factory):
 
 
 def test_train_on_noise_reads_the_seeded_noise_of_every_record(store_dir) -> None:
-    cfg = build_parser().parse_args(["--data.data_dir", str(store_dir), "--data.noise_input", "true"])
-    data = TrainData(**vars(cfg.data), bsz_train=4, bsz_val=3)
+    cfg = build_parser().parse_args(["--data.data_dir", str(store_dir), "--data.noise_input", "true",
+                                     "--data.batch_size", "4", "--data.val_batch_size", "3"])
+    data = TrainData(**vars(cfg.data))
     data.setup("fit")
     train = data.datasets["train"]
     n_records = len(train.records)
@@ -32,8 +33,9 @@ def test_train_on_noise_reads_the_seeded_noise_of_every_record(store_dir) -> Non
 
 
 def test_training_on_eeg_is_the_default(store_dir) -> None:
-    cfg = build_parser().parse_args(["--data.data_dir", str(store_dir)])
-    data = TrainData(**vars(cfg.data), bsz_train=4, bsz_val=3)
+    cfg = build_parser().parse_args(["--data.data_dir", str(store_dir), "--data.batch_size", "4",
+                                     "--data.val_batch_size", "3"])
+    data = TrainData(**vars(cfg.data))
     data.setup("fit")
     assert not data.datasets["train"].noise_input
     assert data.datasets["train"][0]["eeg_len"] < 1280

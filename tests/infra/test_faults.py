@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from evaluation import aggregate, score
+from evaluation import across_runs, score
 from infra import atomic, checkpoint_io
 from infra.atomic import WriteError, atomic_dir, atomic_write_text
 from infra.checkpoint_io import AtomicCheckpointIO
@@ -85,10 +85,10 @@ def test_aggregate_on_a_full_disk_leaves_nothing_and_reruns_without_overwrite(tm
     out = tmp_path / "agg"
     with monkeypatch.context() as m:
         full_disk_for(m, "aggregate.md")
-        assert aggregate.main([*runs, "--out", str(out)]) == 1
+        assert across_runs.main([*runs, "--out", str(out)]) == 1
     assert_one_error_line(capsys.readouterr().err, out / "aggregate.md")
     assert not out.exists()
-    assert aggregate.main([*runs, "--out", str(out)]) == 0 and (out / "aggregate.json").is_file()
+    assert across_runs.main([*runs, "--out", str(out)]) == 0 and (out / "aggregate.json").is_file()
 
 
 def test_a_checkpoint_on_a_full_disk_is_a_write_error_and_the_old_one_stays(tmp_path, monkeypatch):

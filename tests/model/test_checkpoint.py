@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model.checkpoint import CheckpointError, glim_from_checkpoint
+from model.config import HPARAM_NAMES
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
 
@@ -31,7 +32,12 @@ def test_published_format_checkpoint_loads_strictly(shared_dir, tmp_path, wide_t
     path = tmp_path / "glim-zuco-epoch=199-step=49600.ckpt"
     state = _manifest_checkpoint(shared_dir, path)
     model = glim_from_checkpoint(path, text_model=wide_t5)
-    assert model.hparams.text_model_id == "google/flan-t5-large"
+    assert model.config.text_model_id == "google/flan-t5-large"
+    manifest = json.loads((shared_dir / "reference/glim_checkpoint_manifest.json").read_text())["hyper_parameters"]
+    assert set(manifest) == HPARAM_NAMES and dict(model.hparams) == manifest  # every name kept, written back unchanged
+    assert model.run_settings == {"bsz_train": 72, "bsz_val": 24, "lr": 0.0001, "weight_decay": 0,
+                                  "full_val_interval": 10, "bs_retrieval": 24}
+    assert not set(model.run_settings) & set(vars(model.config))  # GLIM's typed config holds no run setting
     ours = model.state_dict()
     assert ours.keys() == state.keys()
     assert all(torch.equal(ours[k], state[k]) for k in state)

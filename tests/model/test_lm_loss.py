@@ -1,10 +1,12 @@
 """The LM loss over the labelled target positions only is the padded loss: same value within float
-noise, same gradients; the training step uses it, the full forward keeps the 64-position logits."""
+noise, same gradients; the training step uses it with ``GLIM.trim_text_padding`` only (by default
+it computes the original's loss, bit for bit), the full forward keeps the 64-position logits."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+from model.glim import GLIM
 from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
 from model.text_model import load_text_model
 from tests.model.test_speed_paths import LOSSES, make_batch, make_glim
@@ -65,9 +67,10 @@ def test_labelled_loss_wants_host_labels(text_model):
                          torch.zeros(1, 4, dtype=torch.long, device="meta"))
 
 
-def test_training_forward_gives_the_losses_of_the_full_forward(tiny_t5):
-    """``forward(batch, logits=False)`` (training and validation steps) against ``forward(batch)``
-    (teacher-forced predictions, the golden test): same losses, same gradients, no logits."""
+def forward_both_ways(tiny_t5, monkeypatch, trim: bool) -> tuple:
+    """(out, grads) of ``forward(batch)`` and of ``forward(batch, logits=False)`` (training and
+    validation steps), with ``GLIM.trim_text_padding`` as ``trim``."""
+    monkeypatch.setattr(GLIM, "trim_text_padding", trim)
     batch = make_batch(n=4, length=200)
     results = []
     for logits in (True, False):
@@ -75,8 +78,25 @@ def test_training_forward_gives_the_losses_of_the_full_forward(tiny_t5):
         out = m(batch, logits=logits)
         out["loss"].backward()
         results.append((out, {n: p.grad for n, p in m.named_parameters() if p.grad is not None}))
-    (full, g_full), (lean, g_lean) = results
-    assert full["logits"].shape[1] == m.hparams.tgt_text_len and "logits" not in lean
+    assert results[0][0]["logits"].shape[1] == m.config.tgt_text_len and "logits" not in results[1][0]
+    return results
+
+
+def test_training_forward_is_the_full_forward_bit_for_bit_by_default(tiny_t5, monkeypatch):
+    """The default training step computes what the original computes: the same losses and
+    gradients as the full forward (which the golden parity test checks), to the bit."""
+    (full, g_full), (step, g_step) = forward_both_ways(tiny_t5, monkeypatch, trim=False)
+    for k in LOSSES:
+        assert torch.equal(step[k], full[k]), k
+    assert g_step.keys() == g_full.keys()
+    for n in g_full:
+        assert torch.equal(g_step[n], g_full[n]), n
+
+
+def test_trimmed_training_forward_gives_the_losses_of_the_full_forward(tiny_t5, monkeypatch):
+    """With ``trim_text_padding`` (the LM loss over labelled positions, texts at their length
+    bucket): the same losses and gradients within float noise."""
+    (full, g_full), (lean, g_lean) = forward_both_ways(tiny_t5, monkeypatch, trim=True)
     for k in LOSSES:
         assert torch.allclose(lean[k], full[k], rtol=1e-6, atol=0), k
     assert g_lean.keys() == g_full.keys()

@@ -1,6 +1,8 @@
-"""Model behaviour of SPEC §3: identity init, padding invariance, prompt modes, losses, frozen text model."""
+"""Model behaviour (docs/protocol.md §model): identity init, padding invariance, prompt modes, losses,
+frozen text model."""
 from __future__ import annotations
 
+from functools import partial
 import json
 
 import pytest
@@ -147,6 +149,7 @@ def test_text_model_frozen_in_eval_and_not_saved(glim):
     before = {k: v.clone() for k, v in tm.state_dict().items()}
     glim.train()
     assert not tm.training and all(not p.requires_grad for p in tm.parameters())
+    glim.make_optimizer = partial(torch.optim.Adam, lr=1e-4)  # the training run's (training.fit)
     opt = glim.configure_optimizers()
     opt_params = {id(p) for g in opt.param_groups for p in g["params"]}
     assert not opt_params & {id(p) for p in tm.parameters()}
@@ -179,10 +182,10 @@ def test_text_model_of_wrong_width_is_refused(tiny_t5):
         m.attach_text_model()
 
 
-def test_cpu_autocast_computes_encoder_and_text_model_in_float32_unless_asked_for_bf16(glim, monkeypatch):
-    """Under bf16 autocast on a CPU the EEG encoder and the frozen text model compute in float32
-    (faster there, and more accurate); ``cpu_bf16_encoder`` / ``cpu_bf16_text`` make them follow
-    autocast, as the original's do."""
+def test_cpu_autocast_runs_encoder_and_text_model_in_bf16_unless_kept_in_float32(glim, monkeypatch):
+    """Under bf16 autocast on a CPU the EEG encoder and the frozen text model follow autocast by
+    default, as the original's do; ``cpu_bf16_encoder`` / ``cpu_bf16_text`` False keep them in
+    float32 there."""
     glim.eval()
     eeg, mask = torch.randn(2, 300, 128), torch.ones(2, 300, dtype=torch.bool)
     ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
@@ -191,8 +194,9 @@ def test_cpu_autocast_computes_encoder_and_text_model_in_float32_unless_asked_fo
     plain_states, _ = glim.text_states(texts)
     inner = {}
     hook = glim.eeg_encoder.x_proj.register_forward_hook(lambda m, i, o: inner.update(dtype=o.dtype))
+    assert GLIM.cpu_bf16_encoder and GLIM.cpu_bf16_text  # the defaults: as the original
     try:
-        for bf16 in (False, True):
+        for bf16 in (True, False):
             monkeypatch.setattr(glim, "cpu_bf16_encoder", bf16)
             monkeypatch.setattr(glim, "cpu_bf16_text", bf16)
             glim.use_text_cache(True)
@@ -213,7 +217,7 @@ def _batch(n: int = 4, length: int = 300, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     texts = [f"To English: {i} ok." for i in range(n)]  # shorter than input_text_len: padding to mask
     return {"eeg": torch.randn(n, length, 128, generator=g), "mask": torch.ones(n, length, dtype=torch.bool),
-            "prompt_ids": torch.tensor([[1, 1, 2]] * n), "input_text": texts,
+            "prompt_ids": torch.tensor([[1, 1, 2]] * n), "model_input_text": texts,
             "target_text": [t.removeprefix("To English: ") for t in texts]}
 
 

@@ -89,7 +89,7 @@ def model(parity):
 def forward(model, golden):
     ref, js = golden
     batch = {"eeg": ref["eeg"], "mask": ref["mask"].bool(), "prompt_ids": ref["prompt_ids"],
-             "input_text": js["model_input_texts"], "target_text": js["target_texts"]}
+             "model_input_text": js["model_input_texts"], "target_text": js["target_texts"]}
     with torch.no_grad():
         out = model(batch)
         out["encoder_out"] = model.eeg_encoder(ref["eeg"], ref["mask"].bool(), model.p_embedder(ref["prompt_ids"]))

@@ -10,9 +10,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from data.datamodule import GLIMDataModule
 from data.dataset import GLIMDataset, collate
 from data.sampler import DistinctUidBatchSampler
+from data.synthetic.random_store import write_random_store
 from model.glim import GLIM
 from model.text_cache import TextSpace, TextStateCache
-from tests.factories import TINY_GLIM, write_random_store
+from tests.factories import TINY_GLIM
 
 LOSSES = ("loss", "loss_clip", "loss_lm")
 
@@ -33,7 +34,7 @@ def make_batch(n: int = 4, length: int = 300, seed: int = 2) -> dict:
     mask = torch.arange(length)[None] < lengths[:, None]  # (n, l)
     return {"eeg": torch.randn(n, length, 128, generator=g) * mask[..., None], "mask": mask,
             "eeg_len": lengths.tolist(), "prompt_ids": torch.tensor([[1, 1, 3]] * n),
-            "input_text": ["To English: " + t for t in texts], "target_text": texts}
+            "model_input_text": ["To English: " + t for t in texts], "target_text": texts}
 
 
 @pytest.mark.parametrize("commitment", [0.0, 0.5])  # > 0: states padded to input_text_len
@@ -52,7 +53,7 @@ def test_states_cached_from_other_batches_match_within_float_tolerance(tiny_t5):
     batch = make_batch()
     plain = make_glim(tiny_t5, cache=False)(batch)
     cached = make_glim(tiny_t5)
-    for text in batch["input_text"]:  # each text encoded alone: other shapes, other reduction order
+    for text in batch["model_input_text"]:  # each text encoded alone: other shapes, other reduction order
         cached.text_states([text])
     warm = cached(batch)
     assert cached.text_cache.misses == 4 and cached.text_cache.hits == 4
@@ -94,14 +95,14 @@ def test_text_states_repad_and_persist(tiny_t5, tmp_path, monkeypatch):
 
     fresh = make_glim(tiny_t5)  # another run: the states come from the file
     fresh.use_text_cache(directory=str(tmp_path))
-    monkeypatch.setattr(fresh.text_model, "encode_texts", lambda *a: pytest.fail("text states recomputed"))
+    monkeypatch.setattr(fresh, "_encode_texts", lambda *a: pytest.fail("text states recomputed"))
     again, again_mask = fresh.text_states(labels[::-1], max_len=32)
     assert torch.equal(again, states.flip(0)) and torch.equal(again_mask, mask.flip(0))
 
 
 def test_cache_evicts_least_recently_used_beyond_its_budget():
     cache = TextStateCache(max_bytes=3 * 2 * 4 * 4)  # three entries of (2 tokens, 4) float32
-    space = TextSpace("m", 8, False, "float32")
+    space = TextSpace("m", 8, "float32")
     encode = lambda texts: (torch.ones(len(texts), 2, 4), [2] * len(texts))  # noqa: E731
     cache.states(space, ["a", "b"], encode, torch.device("cpu"))
     cache.states(space, ["a"], encode, torch.device("cpu"))  # "a" used last
@@ -121,7 +122,7 @@ def test_encoding_by_length_is_exact_in_outputs_and_gradients(tiny_t5, groups):
     results = {}
     for name, b, k in (("original", padded, 0), ("grouped", padded, groups), ("collated", batch, groups)):
         m = make_glim(tiny_t5).train()
-        m.length_groups = k
+        m.max_length_groups = k
         torch.manual_seed(5)
         out = m(b)
         out["loss"].backward()
@@ -137,15 +138,15 @@ def test_encoding_by_length_is_exact_in_outputs_and_gradients(tiny_t5, groups):
             assert torch.allclose(grad[n], ref_grad[n], atol=1e-5, rtol=1e-4), (name, n)
 
 
-def test_length_groups_minimise_padded_work():
-    from model.encoder import length_groups
+def test_groups_by_length_minimise_padded_work():
+    from model.encoder import group_by_length
 
     lengths = [300, 1280, 310, 1200, 640, 650, 305]
-    groups = length_groups(lengths, 3)
+    groups = group_by_length(lengths, 3)
     assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
     assert [sorted(lengths[i] for i in g) for g in groups] == [[300, 305, 310], [640, 650], [1200, 1280]]
-    assert length_groups(lengths, 1) == [list(range(len(lengths)))]
-    assert length_groups([5], 4) == [[0]]
+    assert group_by_length(lengths, 1) == [list(range(len(lengths)))]
+    assert group_by_length([5], 4) == [[0]]
 
 
 class HostSyncs(TorchDispatchMode):
@@ -208,7 +209,7 @@ def test_length_grouping_keeps_invariants_and_cuts_padding(seed):
 
 def test_datamodule_length_grouping(tmp_path):
     store = write_random_store(tmp_path / "store", n_sentences=12, n_subjects=2)
-    dm = GLIMDataModule(data_dir=store, bsz_train=4, bsz_val=4, length_grouping=True)
+    dm = GLIMDataModule(data_dir=store, batch_size=4, val_batch_size=4, length_grouping=True)
     dm.setup("fit")
     batches = list(dm.train_dataloader().batch_sampler)
     ds: GLIMDataset = dm.datasets["train"]

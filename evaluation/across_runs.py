@@ -25,8 +25,9 @@ import pandas as pd
 from evaluation import columns as C
 from evaluation.stats import t_interval
 from evaluation.tables import fmt, markdown_table
-from infra.atomic import WriteError, atomic_dir
+from infra.atomic import atomic_dir
 from infra.atomic import atomic_write_text as write_atomic
+from infra.errors import GLIMError
 
 OUTPUT_FILES = ("aggregate.json", "aggregate.md")
 SEED_KEYS = frozenset({"seed", "data.seed", "data.sampler_seed"})
@@ -43,7 +44,7 @@ IGNORED_KEYS = frozenset({
 model are compared by identity instead."""
 
 
-class AggregateError(Exception):
+class AggregateError(GLIMError):
     """A user-facing error, reported as one line."""
 
 
@@ -202,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         summary = run(args)
-    except (AggregateError, WriteError) as e:
+    except GLIMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     shown = [k for k in (C.bleu(1), C.rouge("fmeasure"), C.POOL_MRR) if k in summary]
