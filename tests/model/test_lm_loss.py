@@ -69,8 +69,9 @@ def test_labelled_loss_wants_host_labels(text_model):
 
 def forward_both_ways(tiny_t5, monkeypatch, trim: bool) -> tuple:
     """(out, grads) of ``forward(batch)`` and of ``forward(batch, logits=False)`` (training and
-    validation steps), with ``GLIM.trim_text_padding`` as ``trim``."""
-    monkeypatch.setattr(GLIM, "trim_text_padding", trim)
+    validation steps), with ``GLIM.trim_text_padding`` on when ``trim``, else as GLIM ships."""
+    if trim:
+        monkeypatch.setattr(GLIM, "trim_text_padding", True)
     batch = make_batch(n=4, length=200)
     results = []
     for logits in (True, False):
