@@ -93,11 +93,11 @@ def setup(harness: Path, text_model: str) -> dict[str, str]:
     env = dict(os.environ, GLIM_T5=text_model, HF_HUB_OFFLINE="1")
     done = subprocess.run(["bash", str(harness / "setup.sh")], cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
+    if not done.returncode and lines and lines[-1].startswith("echo "):  # setup.sh: the original is missing
+        raise HarnessError(shlex.split(lines[-1])[1])
     if done.returncode or not lines or "=" not in lines[-1]:
         why = (done.stderr.strip().splitlines() or lines or ["no output"])[-1]
         raise HarnessError(f"{harness}/setup.sh failed (exit {done.returncode}): {why[:200]}")
-    if lines[-1].startswith("echo "):  # setup.sh's way of saying the original is missing
-        raise HarnessError(shlex.split(lines[-1])[1])
     return dict(item.split("=", 1) for item in shlex.split(lines[-1]))
 
 
@@ -224,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             f"run on {platform.node()} ({os.cpu_count()} CPUs), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"text model `{args.text_model}`, batch {args.batch}, {args.precision}, {args.threads} threads; "
             f"{args.pairs} pairs of {args.steps} rounds after {args.warmup} warm-up round(s), one step per side per "
-            f"round. Command: `python -m bench.vs_original --text-model {args.text_model} --variants "
-            f"{','.join(args.variants)} --steps {args.steps} --pairs {args.pairs}`; wall time "
+            f"round. Command: `python -m bench.vs_original --harness DIR --text-model {args.text_model} --variants "
+            f"{','.join(args.variants)} --warmup {args.warmup} --steps {args.steps} --pairs {args.pairs}`; wall time "
             f"{time.time() - start:.0f} s.")
     table = markdown(result, args.variants, head, loads)
     print("\n" + table)

@@ -80,3 +80,34 @@ def test_encoded_steps_count_the_padded_work_and_the_groups():
     assert encoded_steps(batch, 0) == 1280
     assert encoded_steps(batch, 1) == lengths.max()
     assert lengths.mean() <= encoded_steps(batch, 4) <= encoded_steps(batch, 2) <= lengths.max()
+
+
+def test_vs_original_table_gives_each_pair_its_ratio_to_the_original(tmp_path):
+    from bench.vs_original import ORIGINAL, Pair, markdown
+
+    pairs = [Pair({ORIGINAL: 4.0, "default": 2.0}, {ORIGINAL: 630, "default": 630},
+                  {ORIGINAL: 1280, "default": 1170}, 2.1),
+             Pair({ORIGINAL: 5.0, "default": 3.0}, {ORIGINAL: 620, "default": 620},
+                  {ORIGINAL: 1280, "default": 1150}, 2.3)]
+    table = markdown(pairs, ["default"], "head", [2.0, 2.1, 2.3])
+    rows = [r for r in table.splitlines() if r.startswith("| ")]
+    assert rows[0].startswith("| pair | original s [real / padded] | default s")
+    assert rows[2] == "| 1 | 4.00 [630 / 1280] | 2.00 [630 / 1170] | 0.500 | 2.1 |"
+    assert rows[3].endswith("| 0.600 | 2.3 |")
+    assert rows[4].startswith("| median | 4.50 | 2.50 | **0.55** |")
+    assert "2.0 2.1 2.3" in table
+
+
+def test_vs_original_refuses_bad_options_and_a_missing_original_in_one_line(tmp_path, capsys, monkeypatch):
+    from bench import vs_original
+
+    with pytest.raises(SystemExit) as stop:
+        vs_original.main(["--harness", str(tmp_path), "--variants", "default,fast"])
+    assert stop.value.code == 2 and capsys.readouterr().err.startswith("error: --variants takes default, warm")
+    with pytest.raises(SystemExit):
+        vs_original.main(["--harness", str(tmp_path / "none")])
+    assert capsys.readouterr().err.startswith("error: --harness DIR")
+    (tmp_path / "setup.sh").write_text("echo \"echo 'original missing: no git mirror' >&2; exit 3\"\n")
+    assert vs_original.main(["--harness", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: original missing: no git mirror\n"
