@@ -164,11 +164,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.threads} threads, {args.precision}; defaults: max_length_groups={GLIM.max_length_groups}, "
               f"cpu_bf16_encoder={GLIM.cpu_bf16_encoder}, cpu_bf16_text={GLIM.cpu_bf16_text}, "
               f"trim_text_padding={GLIM.trim_text_padding}")
-        with autocast(args.precision), torch.no_grad():  # a later epoch: every input text seen once
-            texts = pool.input_texts()
-            for s in range(0, len(texts), 64):
-                ours.text_states(texts[s:s + 64])
         runs = variants(ours, pool, batches, args.precision)
+        texts = pool.input_texts()
+        for v in runs:  # a later epoch: every input text seen once, in each variant's own key
+            if v.model.text_cache is not None:
+                with autocast(args.precision), torch.no_grad():
+                    for s in range(0, len(texts), 64):
+                        v.model.text_states(texts[s:s + 64])
         for k in range(n_steps):
             for v in runs:
                 v.step(k)
