@@ -328,7 +328,7 @@ def test_generated_hyper_parameters_load_or_fail_without_a_real_build(tmp_path, 
 
 
 # ------------------------------------------------------------------------------------ text cache
-SPACE = TextSpace("tiny", 8, False, "float32")
+SPACE = TextSpace("tiny", 8, "float32")
 TEXTS = ["It is good.", "It is bad.", "Born in 1947."]
 
 
