@@ -17,7 +17,6 @@ passes. The raw corpus of a seed
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 
 from evaluation.grounding import GROUNDING
 from evaluation.zero_shot import TASKS
+from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATION = GROUNDING["generation"]
@@ -141,7 +141,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.demo_seeds", description=__doc__.split("\n")[0])
+    parser = OptionParser(prog="python -m bench.demo_seeds", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "demo_seeds")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run at once")

@@ -89,8 +89,8 @@ def text_autocast(text_dtype: torch.dtype, device_type: str) -> ContextManager:
 
 
 def encoder_autocast(device_type: str, cpu_bf16: bool) -> ContextManager:
-    """Around the EEG encoder: as autocast says, except on the CPU with ``cpu_bf16`` False, where
-    bf16 autocast is switched off (float32 encoder)."""
+    """Around the EEG encoder (or a float32 text model): as autocast says, except on the CPU with
+    ``cpu_bf16`` False, where bf16 autocast is switched off (float32 computation)."""
     import torch
 
     if device_type == "cpu" and not cpu_bf16 and torch.is_autocast_enabled("cpu"):

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+LENGTH_BUCKET = 8
+"""``FrozenTextModel.encode_texts`` pads a text to a multiple of this many tokens (its bucket)."""
 
 
 class FrozenTextModel(nn.Module):
@@ -35,10 +39,44 @@ class FrozenTextModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def tokenize(self, texts: list[str], max_len: int, pad_to_max: bool = False) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: list[str], max_len: int, pad_to_max: bool = False,
+                 on_host: bool = False) -> dict[str, torch.Tensor]:
+        """Token ids and attention mask (n, s), truncated to ``max_len``, padded to it or to the
+        longest text; on the model's device, or on the host with ``on_host``."""
         enc = self.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
                              padding="max_length" if pad_to_max else "longest")
-        return {k: v.to(self.device) for k, v in enc.items()}
+        return dict(enc) if on_host else {k: v.to(self.device) for k, v in enc.items()}
+
+    def encode_texts(self, texts: list[str], max_len: int, pad_to_max: bool
+                     ) -> tuple[torch.Tensor, list[int]]:
+        """Encoder states of ``texts`` (truncated to ``max_len`` tokens) and their token counts.
+
+        ``pad_to_max``: every text padded to ``max_len`` and encoded in one batch, as the original
+        does; the states (k, max_len, d) include those of the padding tokens. Otherwise each text
+        is padded only to its length bucket (its token count rounded up to ``LENGTH_BUCKET``,
+        at most ``max_len``), the texts of one bucket are encoded together, and the states
+        (k, s, d) are zero beyond each text's tokens, s being the longest text's count. The real
+        tokens' states are the same function of the text either way (the attention mask hides the
+        padding), and a text's computed shape depends on the text alone, not on its companions."""
+        enc = self.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
+                             padding="max_length" if pad_to_max else "longest")
+        ids, mask = enc["input_ids"], enc["attention_mask"]  # (k, s) host
+        lengths = mask.sum(1).tolist()
+        if pad_to_max:
+            return self.encode(ids.to(self.device), mask.to(self.device)), lengths
+        rows: list[torch.Tensor | None] = [None] * len(texts)
+        buckets: dict[int, list[int]] = {}
+        for i, n in enumerate(lengths):
+            buckets.setdefault(min(max_len, -(-max(n, 1) // LENGTH_BUCKET) * LENGTH_BUCKET), []).append(i)
+        for size, members in buckets.items():
+            b_ids = torch.full((len(members), size), int(self.tokenizer.pad_token_id or 0), dtype=ids.dtype)
+            b_mask = torch.zeros(len(members), size, dtype=mask.dtype)
+            for j, i in enumerate(members):
+                b_ids[j, :lengths[i]], b_mask[j, :lengths[i]] = ids[i, :lengths[i]], 1
+            states = self.encode(b_ids.to(self.device), b_mask.to(self.device))  # (|b|, size, d)
+            for j, i in enumerate(members):
+                rows[i] = states[j, :lengths[i]]
+        return pad_sequence(rows, batch_first=True), lengths  # (k, s, d)
 
     @torch.no_grad()
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

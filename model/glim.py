@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
@@ -14,6 +15,7 @@ from model.aligner import Aligner
 from model.config import GLIMConfig, split_hparams
 from model.encoder import EEGEncoder, encode_by_length, real_lengths
 from model.frozen_text import FrozenTextModel
+from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
 from model.loss import clip_loss, commitment_loss, similarity
 from model.prompt import PromptEmbedder
 from model.text_cache import TextSpace, TextStateCache
@@ -42,6 +44,21 @@ class GLIM(L.LightningModule):
     """Under bf16 autocast on a CPU the EEG encoder follows autocast (bf16), as the original's does;
     False keeps it in float32 there (more accurate; measured as fast on a 2-core CPU without bf16
     matrix units, docs/performance.md). On accelerators the encoder always follows autocast."""
+
+    cpu_bf16_text = True
+    """Likewise for the frozen text model when its weights are float32 (its encoder for the text
+    states, its decoder for the LM loss): under bf16 autocast on a CPU it follows autocast (bf16),
+    as the original's does; False computes it in float32 there (not bit-identical to the original,
+    faster on CPUs without bf16 matrix units). On accelerators it always follows autocast."""
+
+    trim_text_padding = False
+    """Off (the default): the original's computation. On: the training and validation steps run
+    the decoder over the batch's longest target and the LM head and cross-entropy over the
+    labelled positions only (``model.lm_loss.labelled_lm_loss``), and input texts are encoded at
+    their length bucket instead of ``input_text_len`` tokens (``FrozenTextModel.encode_texts``;
+    kept at ``input_text_len`` while the commitment loss compares the padding states). The same
+    function of the same inputs, less work; the values differ from the original's by
+    floating-point summation order, so it is not bit-identical and stays off by default."""
 
     def __init__(self, **hparams: Any):
         super().__init__()
@@ -90,6 +107,12 @@ class GLIM(L.LightningModule):
         amp = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
         return f"{next(tm.model.parameters()).dtype}|autocast={amp}"
 
+    def _text_in_float32(self) -> bool:
+        """Whether the frozen text model leaves bf16 autocast for float32 here (``cpu_bf16_text``
+        False, float32 weights, CPU autocast on)."""
+        return (self.device.type == "cpu" and not self.cpu_bf16_text and torch.is_autocast_enabled("cpu")
+                and next(self._text().model.parameters()).dtype == torch.float32)
+
     def _encode_texts(self, texts: list[str], max_len: int
                       ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """Tokenize on the host, padded to ``max_len`` as the original, and encode: states
@@ -106,17 +129,27 @@ class GLIM(L.LightningModule):
         """Frozen text-encoder states (n, max_len, d) and attention mask (n, max_len) of
         ``texts``, padded to ``max_len`` tokens (default ``input_text_len``) as the original pads
         them, computed once per distinct text while the text cache is on (zero-shot label
-        sentences included)."""
+        sentences included). With ``trim_text_padding`` (and no commitment loss) s is the longest
+        text's token count and the states are zero beyond each text's tokens."""
         max_len = max_len or self.config.input_text_len
-        if self.text_cache is None:
-            return self._encode_texts(list(texts), max_len)[:2]
+        bucketed = self.trim_text_padding and self.config.commitment_loss_weight == 0
+        with encoder_autocast(self.device.type, not self._text_in_float32()):
+            if self.text_cache is None and not bucketed:
+                return self._encode_texts(list(texts), max_len)[:2]
 
-        def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
-            states, _, lengths = self._encode_texts(new, max_len)
-            return states, lengths
+            def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
+                if bucketed:  # zero beyond each text's tokens
+                    return self._text().encode_texts(new, max_len, pad_to_max=False)
+                states, _, lengths = self._encode_texts(new, max_len)
+                return states, lengths
 
-        space = TextSpace(self.text_model_name, max_len, self._precision())
-        return self.text_cache.states(space, list(texts), encode, self.device)
+            if self.text_cache is None:
+                states, lengths = encode(list(texts))  # (n, s, d)
+                mask = torch.arange(states.shape[1])[None] < torch.tensor(lengths)[:, None]  # (n, s) host
+                return states, mask.to(self.device, non_blocking=True)
+            precision = self._precision() + ("|length-buckets" if bucketed else "")
+            space = TextSpace(self.text_model_name, max_len, precision)
+            return self.text_cache.states(space, list(texts), encode, self.device)
 
     def compile_encoder(self, **options: Any) -> None:
         """Compile the EEG encoder in place with ``torch.compile`` (dynamic time length by
@@ -143,9 +176,13 @@ class GLIM(L.LightningModule):
                                      self.max_length_groups)
         return self.aligner.embed(h)  # (n, m, d)
 
-    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, batch: dict[str, Any], prompt_mode: str | None = None,
+                logits: bool = True) -> dict[str, torch.Tensor]:
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
         ``tgt_text_len`` as the original: ``logits`` has that many positions).
+
+        ``logits=False`` returns no logits; with ``trim_text_padding`` it computes the LM loss
+        over the labelled target positions only (``model.lm_loss.labelled_lm_loss``).
 
         With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
         text's attention mask over the EEG embeddings, and the commitment loss counts only the
@@ -153,22 +190,30 @@ class GLIM(L.LightningModule):
         emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], prompt_mode,
                               batch.get("eeg_len"))
         states, text_mask = self.text_states(batch["model_input_text"])  # (n, s, d), (n, s)
-        y_mask = text_mask if self.config.use_y_mask and self.training else None  # (n, s = m)
+        y_mask = None
+        if self.config.use_y_mask and self.training:  # the text's mask over the m embeddings
+            pad = emb.shape[1] - text_mask.shape[1]  # > 0 only with trim_text_padding's shorter states
+            y_mask = F.pad(text_mask, (0, pad), value=False) if pad else text_mask  # (n, m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
         tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True)
-        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)
-        out = tm.model(encoder_outputs=BaseModelOutput(last_hidden_state=emb), labels=labels,
-                       attention_mask=y_mask)
-        losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": out.loss.float()}
+        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True, on_host=True)
+        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t) host
+        lm_logits, fp32 = None, self._text_in_float32()
+        with encoder_autocast(self.device.type, not fp32):
+            dec_in = emb.float() if fp32 else emb  # (n, m, d)
+            if logits or not self.trim_text_padding:
+                loss_lm, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
+            else:
+                loss_lm = labelled_lm_loss(tm.model, dec_in, labels, y_mask)
+        losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
         w_clip, w_commit = self.config.clip_loss_weight, self.config.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
         if w_commit > 0:
             losses["loss_commit"] = commitment_loss(emb, states, self.config.commitment_loss_key, y_mask)
             loss = loss + w_commit * losses["loss_commit"]
-        return {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec,
-                "eeg_emb": emb, "logits": out.logits}
+        out = {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec, "eeg_emb": emb}
+        return {**out, "logits": lm_logits} if logits else out
 
     @torch.no_grad()
     def generate(self, eeg_emb: torch.Tensor, num_beams: int = 2, max_length: int = 64) -> list[str]:
@@ -183,14 +228,14 @@ class GLIM(L.LightningModule):
         self._text()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        out = self(batch)  # lengths come from collate: no host sync in the step
+        out = self(batch, logits=False)  # lengths come from collate: no host sync in the step
         n = len(batch["model_input_text"])
         self.log_dict({f"train/{k}": out[k].detach() for k in ("loss", "loss_clip", "loss_lm")},
                       batch_size=n, prog_bar=True)
         return out["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        out = self(batch)
+        out = self(batch, logits=False)
         n = len(batch["model_input_text"])
         sim = similarity(out["eeg_vec"], out["text_vec"])  # (n, n)
         rank = (sim > sim.diagonal()[:, None]).sum(1)  # (n,) 0 = the true text is first

@@ -17,11 +17,6 @@ from model.text_model import TextModelError, build_tiny_t5
 from tests.factories import TINY_GLIM
 
 
-@pytest.fixture(scope="module")
-def tiny_t5(tmp_path_factory):
-    return str(build_tiny_t5(tmp_path_factory.mktemp("t5") / "tiny-t5", d_model=64))
-
-
 @pytest.fixture()
 def glim(tiny_t5):
     torch.manual_seed(0)
@@ -187,23 +182,35 @@ def test_text_model_of_wrong_width_is_refused(tiny_t5):
         m.attach_text_model()
 
 
-def test_eeg_encoder_follows_cpu_bf16_autocast_unless_kept_in_float32(glim):
+def test_cpu_autocast_runs_encoder_and_text_model_in_bf16_unless_kept_in_float32(glim, monkeypatch):
+    """Under bf16 autocast on a CPU the EEG encoder and the frozen text model follow autocast by
+    default, as the original's do; ``cpu_bf16_encoder`` / ``cpu_bf16_text`` False keep them in
+    float32 there."""
     glim.eval()
     eeg, mask = torch.randn(2, 300, 128), torch.ones(2, 300, dtype=torch.bool)
     ids = torch.tensor([[1, 1, 2], [2, 2, 20]])
+    texts = ["To English: one.", "To English: another one."]
     plain = glim.encode_eeg(eeg, mask, ids)
+    plain_states, _ = glim.text_states(texts)
     inner = {}
     hook = glim.eeg_encoder.x_proj.register_forward_hook(lambda m, i, o: inner.update(dtype=o.dtype))
-    assert GLIM.cpu_bf16_encoder  # the default: bf16 under autocast, as the original
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        glim.encode_eeg(eeg, mask, ids)
-    assert inner["dtype"] == torch.bfloat16
-    glim.cpu_bf16_encoder = False
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        emb = glim.encode_eeg(eeg, mask, ids)
-    hook.remove()
-    assert inner["dtype"] == torch.float32
-    assert torch.allclose(emb.float(), plain, atol=0.05)  # only the aligner ran in bf16
+    assert GLIM.cpu_bf16_encoder and GLIM.cpu_bf16_text  # the defaults: as the original
+    try:
+        for bf16 in (True, False):
+            monkeypatch.setattr(glim, "cpu_bf16_encoder", bf16)
+            monkeypatch.setattr(glim, "cpu_bf16_text", bf16)
+            glim.use_text_cache(True)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                emb = glim.encode_eeg(eeg, mask, ids)
+                states, _ = glim.text_states(texts)
+            assert inner["dtype"] == (torch.bfloat16 if bf16 else torch.float32)
+            ((space, _), *_) = glim.text_cache._entries
+            assert space.precision.endswith("autocast=torch.bfloat16" if bf16 else "autocast=None")
+            assert torch.equal(states, plain_states) != bf16  # float32: the states of a float32 run
+            if not bf16:  # only the aligner ran in bf16
+                assert torch.allclose(emb.float(), plain, atol=0.05)
+    finally:
+        hook.remove()
 
 
 def _batch(n: int = 4, length: int = 300, seed: int = 0) -> dict:

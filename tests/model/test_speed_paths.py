@@ -13,15 +13,9 @@ from data.sampler import DistinctUidBatchSampler
 from data.synthetic.random_store import write_random_store
 from model.glim import GLIM
 from model.text_cache import TextSpace, TextStateCache
-from model.text_model import build_tiny_t5
 from tests.factories import TINY_GLIM
 
 LOSSES = ("loss", "loss_clip", "loss_lm")
-
-
-@pytest.fixture(scope="module")
-def tiny_t5(tmp_path_factory):
-    return str(build_tiny_t5(tmp_path_factory.mktemp("t5") / "tiny-t5", d_model=64))
 
 
 def make_glim(tiny_t5: str, cache: bool = True, **hp) -> GLIM:
@@ -65,6 +59,28 @@ def test_states_cached_from_other_batches_match_within_float_tolerance(tiny_t5):
     assert cached.text_cache.misses == 4 and cached.text_cache.hits == 4
     for k in LOSSES:
         assert torch.allclose(plain[k], warm[k], atol=1e-5, rtol=0), k
+
+
+def test_texts_are_encoded_at_their_length_bucket(tiny_t5, monkeypatch):
+    """Without the commitment loss the frozen encoder runs each text over its token count rounded
+    up to ``LENGTH_BUCKET``, not ``max_len``: the real tokens' states equal the padded encoding's
+    within float noise, the rest is zero, and a text's states do not depend on its companions."""
+    from model.frozen_text import LENGTH_BUCKET
+
+    tm = make_glim(tiny_t5).text_model
+    texts = ["To English: a.", "To English: a longer sentence.", "To English: mid size one", "x"]
+    padded, counts = tm.encode_texts(texts, 48, pad_to_max=True)  # (k, 48, d)
+    widths = []
+    encode = tm.encode
+    monkeypatch.setattr(tm, "encode", lambda ids, mask: widths.append(ids.shape[1]) or encode(ids, mask))
+    states, lengths = tm.encode_texts(texts, 48, pad_to_max=False)
+    assert lengths == counts and states.shape[1] == max(counts) < 48
+    assert sorted(widths) == sorted({-(-n // LENGTH_BUCKET) * LENGTH_BUCKET for n in counts})
+    for i, n in enumerate(counts):
+        assert torch.allclose(states[i, :n], padded[i, :n], atol=1e-5)
+        assert not states[i, n:].any()
+        alone, _ = tm.encode_texts([texts[i]], 48, pad_to_max=False)
+        assert torch.equal(alone[0], states[i, :n])
 
 
 def test_text_states_repad_and_persist(tiny_t5, tmp_path, monkeypatch):
