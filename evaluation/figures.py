@@ -1,15 +1,17 @@
-"""Report figures (matplotlib, Agg backend), each written atomically as a PNG.
+"""Report figures (matplotlib, Agg backend outside notebooks), each written atomically as a PNG.
 
 Every function takes scored sample tables / comparison tables and returns the path written.
 """
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "inline" not in os.environ.get("MPLBACKEND", ""):  # a notebook's kernel keeps its inline figures
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

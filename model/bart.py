@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from infra.options import OptionParser
+
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")
 BOS, PAD, EOS = 0, 1, 2
 
@@ -57,8 +59,6 @@ def build_tiny_bart(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.bart --out DIR [--d_model 64] [--layers 1] [--seed 0]``: write a tiny BART."""
-    from infra.options import OptionParser
-
     parser = OptionParser(prog="python -m model.bart", description="Write a tiny random BART (tests, demo).")
     parser.add_argument("--out", required=True)
     parser.add_argument("--d_model", type=int, default=64)

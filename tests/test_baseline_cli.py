@@ -132,7 +132,7 @@ def test_test_py_judges_the_baseline_by_the_protocol(judged):
     assert isinstance(metrics[bleu(1)], float) and isinstance(metrics[tf(bleu(1))], float)
     assert not [k for k in metrics if k.startswith(("retrieval", "zero_shot"))]  # no number where N/A
     assert record["baselines"] == {} and set(record["diversity"]) == {"EEG", "noise", "shuffled"}
-    assert "generated (beam search, no teacher forcing): Bleu1=" in printed
+    assert "generated (beam search, no teacher forcing): BLEU-1 @MTV " in printed
     assert "teacher-forced (argmax of the teacher-forced logits, not a generation):" in printed
     assert "retrieval: not applicable" in printed and "zero-shot: not applicable" in printed
     report = (out / "report.md").read_text()
