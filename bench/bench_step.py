@@ -32,10 +32,10 @@ import torch
 
 from bench.padded_path import padded_copy, shared_copy
 from bench.workload import Pool, paper_hparams
+from infra.options import OptionParser
 from model.encoder import group_by_length
 from model.glim import GLIM
 from model.text_model import build_tiny_t5
-from infra.options import OptionParser
 
 PADDED = "padded path"
 OURS = "ours (defaults)"

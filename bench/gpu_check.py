@@ -39,9 +39,9 @@ from bench.demo_check import DemoFailed, DemoSizes, demo_check, smoke_demo
 from bench.memory_estimate import FLAN_T5_LARGE, estimate
 from bench.padded_path import padded_copy
 from bench.workload import Pool, paper_hparams
+from infra.options import OptionParser
 from model.frozen_text import FrozenTextModel
 from model.glim import GLIM
-from infra.options import OptionParser
 
 TRAIN_RECORDS = 17_908
 """Train records of the published split (ZuCo 1.0 + 2.0); each is read with 8 target variants."""

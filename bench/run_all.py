@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from infra.options import OptionParser
 
 BENCH = Path(__file__).resolve().parent

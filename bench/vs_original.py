@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
