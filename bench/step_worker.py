@@ -10,7 +10,8 @@ MEAN_REAL_LENGTH PADDED_LENGTH THREADS`` (timed from batch start to batch end: f
 backward, optimizer step; loading the batch is not counted), anything else ends the process.
 VARIANT: ``default`` (train.py as shipped: the first epoch, text states computed as texts
 appear), ``warm`` (every input text's states cached first: every later epoch), ``trim``
-(``GLIM.trim_text_padding``, text cache warm), ``fp32cpu`` (``GLIM.cpu_bf16_encoder`` and
+(``GLIM.trim_text_padding``, text cache warm), ``trim_first`` (the same, text cache cold: the first
+epoch), ``fp32cpu`` (``GLIM.cpu_bf16_encoder`` and
 ``cpu_bf16_text`` False, text cache warm), ``grouped`` (``--data.length_grouping true``).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 import warnings
 
-VARIANTS = ("default", "warm", "trim", "fp32cpu", "grouped")
+VARIANTS = ("default", "warm", "trim", "trim_first", "fp32cpu", "grouped")
 WARM = ("warm", "trim", "fp32cpu")
 """Variants that fill the text cache with every input text before the first step."""
 
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> int:
         init(self, *args, **{**kwargs, "callbacks": [*(kwargs.get("callbacks") or []), gate]})
 
     L.Trainer.__init__ = init_with_gate
-    if variant == "trim":
+    if variant in ("trim", "trim_first"):
         GLIM.trim_text_padding = True
     elif variant == "fp32cpu":
         GLIM.cpu_bf16_encoder = GLIM.cpu_bf16_text = False

@@ -38,7 +38,7 @@ from pathlib import Path
 from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "warm", "trim", "fp32cpu", "grouped")  # bench.step_worker's (no torch import here)
+VARIANTS = ("default", "warm", "trim", "trim_first", "fp32cpu", "grouped")  # bench.step_worker's (no torch import here)
 ORIGINAL = "original"
 
 
