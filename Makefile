@@ -88,9 +88,10 @@ baseline-demo: env
 		--signal_to_noise $(DEMO_SNR) --seed $(DEMO_SEED) --word_features GD
 	$(PY) -m data.prepare --raw $(DEMO_RAW) --out $(DEMO_STORE) --labels $(DEMO_RAW)/labels_8variants.jsonl --word_features GD --overwrite
 	$(PY) -m data.synthetic.tiny_t5 --out $(DEMO_CKPT)/tiny-t5 --pretrain_on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)
-	$(PY) -m model.bart --out checkpoints/demo/tiny-bart
+	$(PY) -m data.synthetic.tiny_bart --out $(DEMO_CKPT)/tiny-bart --pretrain_on $(DEMO_STORE) --steps 300 --seed $(DEMO_SEED)
 	$(DEMO_TRAIN) --out_dir $(DEMO_CKPT)
-	$(PY) train.py --config configs/brain_translator_demo.yaml --overwrite --seed $(DEMO_SEED) --data.data_dir $(DEMO_STORE)
+	$(PY) train.py --config configs/brain_translator_demo.yaml --overwrite --seed $(DEMO_SEED) --data.data_dir $(DEMO_STORE) \
+		--model.text_model_id $(DEMO_CKPT)/tiny-bart
 	$(DEMO_TEST) --ckpt $(DEMO_CKPT)/last.ckpt --out $(DEMO_OUT) --controls noise,shuffled
 	$(DEMO_TEST) --ckpt checkpoints/demo-baseline/last.ckpt --out results/demo-baseline --controls noise,shuffled
 	$(PY) -m evaluation.compare $(DEMO_OUT) results/demo-baseline --out results/demo-comparison --overwrite

@@ -1,7 +1,8 @@
 """A tiny local BART for tests and the demo (no download): BART's architecture and special tokens
 (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2, ``<unk>`` 3; decoding starts with ``</s>`` and is forced to
-``<s>`` first, as in ``facebook/bart-large``) with a byte-level BPE tokenizer made here: the 256
-byte symbols and no merge, so every byte is a token and no vocabulary file is needed."""
+``<s>`` first, as in ``facebook/bart-large``) with a byte-level BPE tokenizer made here (the 256
+byte symbols and no merge, so every byte is a token and no vocabulary file is needed) or a
+tokenizer given with the same special tokens (the demo's word tokenizer, ``data.synthetic.tiny_bart``)."""
 from __future__ import annotations
 
 import os
@@ -36,20 +37,24 @@ def tiny_bart_config(vocab_size: int, d_model: int = 64, layers: int = 1, max_po
 
 
 def build_tiny_bart(out_dir: str | os.PathLike, d_model: int = 64, seed: int = 0, layers: int = 1,
-                    max_positions: int = 256) -> Path:
-    """Write a tiny random BART (about 100k parameters at width 64) with its byte-level tokenizer;
-    deterministic for a seed. Returns the directory."""
+                    max_positions: int = 256, tokenizer=None) -> Path:
+    """Write a tiny random BART (about 100k parameters at width 64) with its byte-level tokenizer,
+    or with ``tokenizer`` (whose ids of ``SPECIAL_TOKENS`` must be BART's); deterministic for a
+    seed. Returns the directory."""
     import torch
     from transformers import BartForConditionalGeneration, BartTokenizer, GenerationConfig
 
     out = Path(out_dir)
-    vocab = byte_vocabulary()
+    if tokenizer is None:
+        tokenizer = BartTokenizer(vocab=byte_vocabulary(), merges=[])
+    ids = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+    if ids != list(range(len(SPECIAL_TOKENS))):
+        raise ValueError(f"the tokenizer's ids of {SPECIAL_TOKENS} are {ids}, not BART's 0-3")
     torch.manual_seed(seed)
-    model = BartForConditionalGeneration(tiny_bart_config(len(vocab), d_model, layers, max_positions))
+    model = BartForConditionalGeneration(tiny_bart_config(len(tokenizer), d_model, layers, max_positions))
     model.generation_config = GenerationConfig(bos_token_id=BOS, pad_token_id=PAD, eos_token_id=EOS,
                                                decoder_start_token_id=EOS, forced_bos_token_id=BOS,
                                                forced_eos_token_id=EOS)
-    tokenizer = BartTokenizer(vocab=vocab, merges=[])
     tokenizer.model_max_length = max_positions
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

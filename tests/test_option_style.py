@@ -31,6 +31,7 @@ COMMANDS = [  # (file with the __main__ guard, the command as typed, module whos
     ("data/synthetic/__main__.py", "python -m data.synthetic", "data.synthetic.corpus", "--signal_to_noise"),
     ("data/synthetic/corpus.py", "python -m data.synthetic", "data.synthetic.corpus", "--word_features"),
     ("data/synthetic/tiny_t5.py", "python -m data.synthetic.tiny_t5", "data.synthetic.tiny_t5", "--pretrain_on"),
+    ("data/synthetic/tiny_bart.py", "python -m data.synthetic.tiny_bart", "data.synthetic.tiny_bart", "--mask_rate"),
     ("bench/bench_data_memory.py", "python -m bench.bench_data_memory", "bench.bench_data_memory", "--sizes_gb"),
     ("bench/bench_eval.py", "python -m bench.bench_eval", "bench.bench_eval", "--sentences"),
     ("bench/bench_metrics.py", "python -m bench.bench_metrics", "bench.bench_metrics", "--process"),

@@ -17,18 +17,31 @@ if TYPE_CHECKING:
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 """Ids 0, 1, 2: T5's padding (also the decoder start) and end of sequence, then the unknown word."""
 
+BART_SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")
+"""Ids 0, 1, 2, 3 as BART's (``model.bart``): start, padding, end of sequence, unknown word."""
 
-def word_tokenizer(texts: Iterable[str], max_length: int = 512) -> PreTrainedTokenizerFast:
+
+def word_tokenizer(texts: Iterable[str], max_length: int = 512, style: str = "t5") -> PreTrainedTokenizerFast:
     """A word-level tokenizer whose vocabulary is the words and punctuation marks of ``texts``
-    (in order of frequency, deterministic), appending ``</s>`` to every sequence as T5's does."""
+    (in order of frequency, deterministic). ``style``: ``t5`` appends ``</s>`` to every sequence
+    as T5's tokenizer does; ``bart`` has BART's special tokens and wraps a sequence in ``<s> ... </s>``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
+    if style not in ("t5", "bart"):
+        raise ValueError(f"style must be t5 or bart, not {style!r}")
+    special = SPECIAL_TOKENS if style == "t5" else BART_SPECIAL_TOKENS
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(list(texts), trainers.WordLevelTrainer(special_tokens=list(SPECIAL_TOKENS),
+    tok.train_from_iterator(list(texts), trainers.WordLevelTrainer(special_tokens=list(special),
                                                                   show_progress=False))
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                                   model_max_length=max_length)
+    ids = {token: i for i, token in enumerate(special)}
+    if style == "t5":
+        tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", ids["</s>"])])
+        return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                       model_max_length=max_length)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=max_length)

@@ -207,3 +207,45 @@ def test_resume_across_the_step_change_is_exact(hparams, store_dir, tmp_path):
     resumed = _fit(hparams, store_dir, tmp_path / "b", 2, ckpt_path=tmp_path / "b" / "epoch1.ckpt")
     one, two = straight.state_dict(), resumed.state_dict()
     assert all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_word_bart_tokenizer_has_barts_special_tokens_and_round_trips():
+    from data.synthetic.tokenizer import word_tokenizer
+
+    tok = word_tokenizer(["the film was good.", "a bad film."], style="bart")
+    assert tok.convert_tokens_to_ids(["<s>", "<pad>", "</s>", "<unk>"]) == [0, 1, 2, 3]
+    ids = tok("the film was bad.")["input_ids"]
+    assert ids[0] == 0 and ids[-1] == 2 and len(ids) == 2 + 5  # <s> the film was bad . </s>
+    assert tok.decode(ids, skip_special_tokens=True) == "the film was bad."
+    assert tok.decode(tok("a zebra")["input_ids"], skip_special_tokens=True) == "a"  # unknown word dropped
+    with pytest.raises(ValueError, match="style"):
+        word_tokenizer(["x"], style="gpt")
+
+
+def test_tiny_bart_refuses_a_tokenizer_with_other_special_ids(tmp_path):
+    from data.synthetic.tokenizer import word_tokenizer
+
+    with pytest.raises(ValueError, match="not BART's"):
+        build_tiny_bart(tmp_path / "b", d_model=16, tokenizer=word_tokenizer(["a b"], style="t5"))
+
+
+def test_demo_bart_pretrained_on_a_store_writes_its_sentences(tmp_path, store_dir, capsys):
+    """``data.synthetic.tiny_bart --pretrain_on``: a word tokenizer of the store's texts and a BART
+    that learnt to rewrite them from masked copies (its loss far below an untrained one's)."""
+    from data.synthetic import tiny_bart
+    from model.text_model import load_text_model
+
+    assert tiny_bart.main(["--out", str(tmp_path / "fresh"), "--pretrain_on", str(store_dir), "--steps", "0"]) == 0
+    assert tiny_bart.main(["--out", str(tmp_path / "taught"), "--pretrain_on", str(store_dir), "--steps", "150"]) == 0
+    assert "words tokenizer" in capsys.readouterr().out
+    texts = tiny_bart.store_texts(store_dir)[:16]
+    losses = {}
+    for name in ("fresh", "taught"):
+        tok, model = load_text_model(str(tmp_path / name))
+        enc = tok(texts, return_tensors="pt", padding=True)
+        labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+        with torch.no_grad():
+            losses[name] = float(model(**enc, labels=labels).loss)
+        words = texts[0].replace(".", " .").split()
+        assert len(tok(texts[0])["input_ids"]) == len(words) + 2  # a token per word, not per byte
+    assert losses["taught"] < 0.5 * losses["fresh"], losses
