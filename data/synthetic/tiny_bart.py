@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import sys
 
-from data.store import VARIANT_COLUMNS, open_store
+from data.synthetic.tiny_t5 import sentence_pairs, teach
 from data.synthetic.tokenizer import word_tokenizer
 from infra.errors import GLIMError
 from infra.options import OptionParser
 from infra.writable import check_writable
 from model.bart import build_tiny_bart
-from model.text_model import load_text_model, pretrain_text_model
 
 
 def store_texts(store: str) -> list[str]:
-    """Every distinct sentence of ``store`` and its 8 variants, in store order."""
-    records = open_store(store).records.drop_duplicates("text uid")
-    return [str(r[c]) for _, r in records.iterrows() for c in ("input text", *VARIANT_COLUMNS)]
+    """Every distinct sentence of ``store`` and its 8 variants, in store order (the targets the
+    demo's T5 learns to write)."""
+    return [target for _, target in sentence_pairs(store)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,12 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tokenizer = word_tokenizer(texts, style="bart") if texts else None
     path = build_tiny_bart(args.out, args.d_model, args.seed, args.layers, tokenizer=tokenizer)
-    if texts:
-        loss = pretrain_text_model(path, [(t, t) for t in texts], args.steps, seed=args.seed,
-                                   mask_rate=args.mask_rate)
-        print(f"pretrained on {len(texts)} texts for {args.steps} steps (last loss {loss:.3f})")
-    n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
-    print(f"tiny BART ({n:,} parameters, {'words' if texts else 'bytes'} tokenizer) written to {path}")
+    teach(path, [(t, t) for t in texts], args.steps, args.seed, args.mask_rate,
+          f"tiny BART ({'words' if texts else 'bytes'} tokenizer)")
     return 0
 
 

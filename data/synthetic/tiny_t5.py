@@ -60,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tokenizer = word_tokenizer(text for pair in pairs for text in pair) if tokenizer_kind == "words" else None
     path = build_tiny_t5(args.out, args.d_model, args.seed, tokenizer)
-    if args.pretrain_on:
-        loss = pretrain_text_model(path, pairs, args.steps, seed=args.seed, mask_rate=args.mask_rate)
-        print(f"pretrained on {len(pairs)} sentence pairs for {args.steps} steps (last loss {loss:.3f})")
-    n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
-    print(f"tiny T5 ({n:,} parameters, {tokenizer_kind} tokenizer) written to {path}")
+    teach(path, pairs, args.steps, args.seed, args.mask_rate, f"tiny T5 ({tokenizer_kind} tokenizer)")
     return 0
+
+
+def teach(path: Path, pairs: list[tuple[str, str]], steps: int, seed: int, mask_rate: float, what: str) -> None:
+    """Pretrain the text model at ``path`` on ``pairs`` (none: leave it random) and say what was written."""
+    if pairs:
+        loss = pretrain_text_model(path, pairs, steps, seed=seed, mask_rate=mask_rate)
+        print(f"pretrained on {len(pairs)} text pairs for {steps} steps (last loss {loss:.3f})")
+    n = sum(p.numel() for p in load_text_model(str(path))[1].parameters())
+    print(f"{what}, {n:,} parameters, written to {path}")
 
 
 if __name__ == "__main__":
