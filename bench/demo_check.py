@@ -27,7 +27,7 @@ class DemoSizes:
 
 
 def smoke_demo() -> DemoSizes:
-    return DemoSizes(subjects=1, sentences=8, pretrain_steps=0, train_batches=2,
+    return DemoSizes(subjects=1, sentences=8, pretrain_steps=2, train_batches=2,
                      options=("--data.batch_size", "4", "--data.val_batch_size", "4", "--retrieval_batch_size", "4",
                               "--limit_val_batches", "1", "--full_val", "false"))
 
@@ -69,7 +69,7 @@ def demo_check(work: Path, accelerator: str, sizes: DemoSizes) -> list[tuple[str
                   "--sentences", str(sizes.sentences), "--seed", "0", "--quiet"], work / "synthetic.log")
     t_data += run([py, "-m", "data.prepare", "--raw", str(raw), "--out", str(store), "--labels",
                    str(raw / "labels_8variants.jsonl")], work / "prepare.log")
-    pretrain = ["--pretrain-on", str(store), "--steps", str(sizes.pretrain_steps)] if sizes.pretrain_steps else []
+    pretrain = ["--pretrain_on", str(store), "--steps", str(sizes.pretrain_steps)] if sizes.pretrain_steps else []
     t_data += run([py, "-m", "data.synthetic.tiny_t5", "--out", str(t5), *pretrain], work / "tiny_t5.log")
     t_train = run([py, "train.py", "--config", "configs/demo.yaml", "--model.text_model_id", str(t5),
                    "--data.data_dir", str(store), "--out_dir", str(ckpt), "--max_epochs", "1",
