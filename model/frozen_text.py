@@ -58,8 +58,7 @@ class FrozenTextModel(nn.Module):
         (k, s, d) are zero beyond each text's tokens, s being the longest text's count. The real
         tokens' states are the same function of the text either way (the attention mask hides the
         padding), and a text's computed shape depends on the text alone, not on its companions."""
-        enc = self.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
-                             padding="max_length" if pad_to_max else "longest")
+        enc = self.tokenize(texts, max_len, pad_to_max, on_host=True)
         ids, mask = enc["input_ids"], enc["attention_mask"]  # (k, s) host
         lengths = mask.sum(1).tolist()
         if pad_to_max:

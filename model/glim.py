@@ -113,17 +113,6 @@ class GLIM(L.LightningModule):
         return (self.device.type == "cpu" and not self.cpu_bf16_text and torch.is_autocast_enabled("cpu")
                 and next(self._text().model.parameters()).dtype == torch.float32)
 
-    def _encode_texts(self, texts: list[str], max_len: int
-                      ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """Tokenize on the host, padded to ``max_len`` as the original, and encode: states
-        (k, max_len, d), mask (k, max_len), token counts."""
-        tm = self._text()
-        enc = tm.tokenizer(texts, max_length=max_len, truncation=True, return_tensors="pt",
-                           padding="max_length")
-        mask = enc["attention_mask"].to(self.device)  # (k, s)
-        states = tm.encode(enc["input_ids"].to(self.device), mask)
-        return states, mask.bool(), enc["attention_mask"].sum(1).tolist()  # counts from the host copy
-
     def text_states(self, texts: Sequence[str], max_len: int | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Frozen text-encoder states (n, max_len, d) and attention mask (n, max_len) of
@@ -134,14 +123,10 @@ class GLIM(L.LightningModule):
         max_len = max_len or self.config.input_text_len
         bucketed = self.trim_text_padding and self.config.commitment_loss_weight == 0
         with encoder_autocast(self.device.type, not self._text_in_float32()):
-            if self.text_cache is None and not bucketed:
-                return self._encode_texts(list(texts), max_len)[:2]
-
             def encode(new: list[str]) -> tuple[torch.Tensor, list[int]]:
-                if bucketed:  # zero beyond each text's tokens
-                    return self._text().encode_texts(new, max_len, pad_to_max=False)
-                states, _, lengths = self._encode_texts(new, max_len)
-                return states, lengths
+                """States (k, s, d) and token counts: padded to ``max_len`` as the original, or
+                (bucketed) zero beyond each text's tokens."""
+                return self._text().encode_texts(new, max_len, pad_to_max=not bucketed)
 
             if self.text_cache is None:
                 states, lengths = encode(list(texts))  # (n, s, d)

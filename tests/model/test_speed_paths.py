@@ -95,7 +95,7 @@ def test_text_states_repad_and_persist(tiny_t5, tmp_path, monkeypatch):
 
     fresh = make_glim(tiny_t5)  # another run: the states come from the file
     fresh.use_text_cache(directory=str(tmp_path))
-    monkeypatch.setattr(fresh, "_encode_texts", lambda *a: pytest.fail("text states recomputed"))
+    monkeypatch.setattr(fresh._text(), "encode_texts", lambda *a, **k: pytest.fail("text states recomputed"))
     again, again_mask = fresh.text_states(labels[::-1], max_len=32)
     assert torch.equal(again, states.flip(0)) and torch.equal(again_mask, mask.flip(0))
 
