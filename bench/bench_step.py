@@ -5,7 +5,7 @@ defaults against the padded path and against its own options, in one run.
                                [--text_model tiny|large] [--precision bf16|fp32] [--profile]
 
 A diagnostic of GLIM's own paths, not a comparison with the original implementation (that one runs
-only beside the project: ``bench/vs_original.sh``). Every variant trains on the same batches, the
+only beside the project: ``python -m bench.vs_original``). Every variant trains on the same batches, the
 original sampler's (``DistinctUidBatchSampler``, not length-grouped), of ZuCo-like EEG lengths,
 the text cache warm (a later epoch); steps are interleaved variant by variant so that the
 machine's load drift falls on all of them alike. The frozen text model: ``tiny`` (width 1024, 2 +

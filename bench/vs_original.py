@@ -35,10 +35,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.step_worker import VARIANTS  # the module imports torch only when it runs
 from infra.options import OptionParser
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "warm", "trim", "trim_first", "fp32cpu", "grouped")  # bench.step_worker's (no torch import here)
 ORIGINAL = "original"
 
 
