@@ -48,8 +48,8 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser, Namespac
 
 from data.config import DataConfig
 from data.store import open_store
-from evaluation.protocol import RETRIEVAL_BATCH_SIZE
 from data.word_store import NO_WORD_FEATURES
+from evaluation.protocol import RETRIEVAL_BATCH_SIZE
 from infra import log_filters
 from infra.cli import CPU_HINT, PRECISIONS, check_config_files, gpu_visible, one_line, preread_option
 from infra.errors import GLIMError, OptionError
@@ -58,13 +58,13 @@ from infra.options import USAGE_ERROR, error_line, parse_options
 from infra.writable import check_writable
 from model.brain_translator_config import BrainTranslatorConfig
 from model.config import RUN_SETTINGS, GLIMConfig
+from model.text_source import check_text_model
 
 ARCHITECTURES = {"glim": GLIMConfig, "brain_translator": BrainTranslatorConfig}
 """``--architecture``: the model trained, by the class of its ``--model.*`` options."""
 GLIM_ONLY = {"text_cache_dir": None, "compile_encoder": False, "lr": 1e-4, "weight_decay": 0}
 """Top-level options of GLIM's alone, with their defaults (the BrainTranslator's optimiser settings
 are its own ``--model.lr``, ``--model.stage1_lr``, ``--model.weight_decay`` ...)."""
-from model.text_source import check_text_model
 
 
 def build_parser(architecture: str = "glim") -> ArgumentParser:

@@ -12,7 +12,6 @@ from data.store import Store, open_store
 from data.word_store import NO_WORD_FEATURES
 
 
-
 class WordFeatureDataset(GLIMDataset):
     """GLIM's samples of one phase, reading word vectors instead of the sentence EEG.
 

@@ -24,9 +24,10 @@ WORDS_FILE = "words.npy"
 OFFSETS_FILE = "word_offsets.npy"
 INFO_KEY = "word_features"
 WORD_CHUNK_ROWS = 4096
+"""Word rows per checksummed chunk (4096 x 840 float32 = 13.8 MB)."""
 NO_WORD_FEATURES = ("{path} holds no word-level EEG features: rebuild it from .mat files that hold "
                     "them with `python -m data.prepare ... --word_features GD --overwrite`")
-"""Word rows per checksummed chunk (4096 x 840 float32 = 13.8 MB)."""
+"""The error of a store without word features where they are needed (``path``: the store)."""
 
 
 class WordFeatureError(ValueError):
