@@ -14,17 +14,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from data.label_sentences import (CORPORA, CORPUS_SENTENCES, RELATION_SENTENCES, RELATIONS, SENTIMENT_SENTENCES,
+                                   SENTIMENTS)
 from evaluation import columns as C
 from infra.numerics import text_autocast
 from model.loss import similarity
 
 CANDIDATE_TOKENS = 32
 SOURCES = ("EEG", "raw", "gen")  # the vector classified: EEG, raw sentence, generated sentence
-
-SENTIMENTS = ("negative", "neutral", "positive")
-RELATIONS = ("awarding", "education", "employment", "foundation", "job title", "nationality",
-             "political affiliation", "visit", "marriage")
-CORPORA = ("movie", "biography")
 
 
 @dataclass(frozen=True)
@@ -51,16 +48,9 @@ def _corpus_target(s: pd.DataFrame) -> pd.Series:
 
 
 TASKS: dict[str, ZeroShotTask] = {
-    "sentiment": ZeroShotTask("sentiment", SENTIMENTS,
-                              tuple(f"Sentiment classification: It is {x}." for x in SENTIMENTS),
-                              (1,), _sentiment_target),
-    "relation": ZeroShotTask("relation", RELATIONS,
-                             tuple(f"Relation classification: It is about {x}." for x in RELATIONS),
-                             (1, 3), _relation_target),
-    "corpus": ZeroShotTask("corpus", CORPORA,
-                           ("The topic is about: movie, good or bad",
-                            "The topic is about: life experiences, relationship"),
-                           (1,), _corpus_target),
+    "sentiment": ZeroShotTask("sentiment", SENTIMENTS, SENTIMENT_SENTENCES, (1,), _sentiment_target),
+    "relation": ZeroShotTask("relation", RELATIONS, RELATION_SENTENCES, (1, 3), _relation_target),
+    "corpus": ZeroShotTask("corpus", CORPORA, CORPUS_SENTENCES, (1,), _corpus_target),
 }
 
 

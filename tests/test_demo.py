@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from data.label_sentences import LABEL_SENTENCES
 from data.preprocess.prepare import prepare
 from data.store import open_store
 from data.synthetic import tiny_t5
 from data.synthetic.corpus import LABELS_FILE, write_corpus
 from data.synthetic.eeg import NO_SIGNAL_SAMPLES, read_sentence, subject_profile
+from data.synthetic.random_store import write_random_store
 from tests.paths import ROOT
 from tests.test_train_cli import train_in_process
 
@@ -39,6 +41,19 @@ def test_without_signal_the_reading_time_does_not_depend_on_the_words():
         assert NO_SIGNAL_SAMPLES[0] + 20 <= min(ls) and max(ls) <= NO_SIGNAL_SAMPLES[1] + 50, n
     assert abs(np.mean(lengths[3]) - np.mean(lengths[30])) < 150  # ~0 apart; with words' own times ~3800
     assert not np.any(read_sentence(["film"] * 5, profile, rng, None).data[104])
+
+
+def test_the_demo_text_model_knows_every_word_of_the_zero_shot_label_sentences(tmp_path):
+    """Unknown words all read as one ``<unk>``: label sentences made of them would be alike."""
+    from transformers import AutoTokenizer
+
+    store = write_random_store(tmp_path / "store", n_sentences=6)
+    with redirect_stdout(io.StringIO()):
+        assert tiny_t5.main(["--out", str(tmp_path / "t5"), "--pretrain_on", str(store), "--steps", "0"]) == 0
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "t5")
+    for sentence in LABEL_SENTENCES:
+        assert tokenizer.unk_token_id not in tokenizer(sentence)["input_ids"], sentence
+    assert tokenizer.unk_token_id in tokenizer("Sentiment classification: It is gorgeous.")["input_ids"]
 
 
 @pytest.mark.slow

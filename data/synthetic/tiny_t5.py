@@ -4,7 +4,9 @@
 
 Writes a tiny random T5 (``model.text_model.build_tiny_t5``) and, with ``--pretrain_on``, trains it
 to write each sentence and its 8 variants from the input text the EEG model sees, so that the
-frozen decoder of the demo has a language of its own. Its tokenizer (``--tokenizer``): ``words``
+frozen decoder of the demo has a language of its own, and to write back the zero-shot label
+sentences (``data.label_sentences``), so that it knows their words as Flan-T5 does (a word it never
+met is ``<unk>``, the same token for every unknown word). Its tokenizer (``--tokenizer``): ``words``
 (with ``--pretrain_on``, the default there), one token per word of the store's texts
 (``data.synthetic.tokenizer``); ``bytes``, the byte-level tokenizer of ``build_tiny_t5``.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from data.label_sentences import LABEL_SENTENCES
 from data.prompts import INPUT_PREFIX
 from data.store import VARIANT_COLUMNS, open_store
 from data.synthetic.tokenizer import word_tokenizer
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tokenizer words takes its vocabulary from the store: pass --pretrain_on STORE")
     try:  # the paths first: a bad one fails before torch builds anything
         check_writable(args.out)
-        pairs = sentence_pairs(args.pretrain_on) if args.pretrain_on else []
+        pairs = sentence_pairs(args.pretrain_on) + [(s, s) for s in LABEL_SENTENCES] if args.pretrain_on else []
     except GLIMError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
