@@ -59,6 +59,9 @@ from model.checkpoint import RESUME_FREE_HPARAMS
 from model.config import RUN_SETTINGS
 from model.glim import GLIM
 
+STEP_LINE_EVERY_S = 10.0
+"""A plain log (no progress bar) gets a step line at least this often within an epoch."""
+
 
 class TrainData(ResumableTrainLoader, GLIMDataModule):
     """The data module with a train loader that reshuffles per epoch and resumes mid-epoch."""
@@ -152,7 +155,8 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics,
                           "log_version": version if isinstance(version, int) else None})]
     rich = cfg.progress and is_terminal()
     callbacks.append(RichProgressBar() if rich else
-                     EpochLog(out_dir, monitor="val/loss", mode="min", step_fields=("train/loss",)))
+                     EpochLog(out_dir, monitor="val/loss", mode="min", step_fields=("train/loss",),
+                             step_every_s=STEP_LINE_EVERY_S))
     callbacks.append(log_filters.model_summary())
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))
