@@ -122,11 +122,17 @@ notebooks: env
 	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
 	@echo "executed notebooks: $(NB_OUT)/executed"
 
+# The suite on TEST_WORKERS processes (pytest-xdist), each taking whole test modules (a module's shared
+# fixtures are built once); tests/conftest.py gives each its share of the CPU threads and hands out the
+# modules with slow tests first. TEST_WORKERS=0: all in this process.
+TEST_WORKERS ?= 2
+PYTEST_XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: env
-	$(PY) -m pytest -q -ra --durations=15 tests
+	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_XDIST) tests
 
 test-fast: env
-	$(PY) -m pytest -q -ra -m "not slow" tests
+	$(PY) -m pytest -q -ra -m "not slow" $(PYTEST_XDIST) tests
 
 bench: env
 	$(PY) -m bench.run_all

@@ -9,6 +9,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # pytest-xdist (`make test`): the workers share the cores, so each worker computes on its
+    # share of them, and so does every process its tests start (they inherit the variables):
+    # more threads than cores make torch's thread pools wait on each other
+    _threads = str(max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
 
 from tests.paths import SHARED  # noqa: E402
 
@@ -17,8 +24,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: heavier test (still run in CI by `make test`)")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the modules that hold slow tests come first, each in its own order:
+    `make test` hands out whole modules in this order (``--dist loadfile``), so the long ones start
+    early, the short ones fill the end and the workers finish together."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: the order within a module stays
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A run in which no test passed must fail, whatever the reason (nothing collected, all skipped)."""
+    """A run in which no test passed must fail, whatever the reason (nothing collected, all skipped).
+    Under pytest-xdist the main process decides, from every worker's reports."""
+    if hasattr(session.config, "workerinput"):
+        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     passed = len(reporter.stats.get("passed", [])) if reporter else 0
     if passed == 0 and not session.config.option.collectonly:

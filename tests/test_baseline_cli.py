@@ -27,9 +27,9 @@ from model.brain_translator_module import BrainTranslator
 from model.checkpoint import model_from_checkpoint
 from tests.eval_factories import random_checkpoint
 from tests.factories import TINY_BRAIN_TRANSLATOR, TINY_DATA
+from tests.commands import run_in_process, train_in_process
 from tests.paths import ROOT
 from tests.test_resume import assert_same_training_state, kill_at_new_checkpoint
-from tests.test_train_cli import run, train_in_process
 
 COMMON = ("--deterministic", "true", "--limit_train_batches", "3", "--limit_val_batches", "1",
           "--progress", "false")
@@ -114,8 +114,8 @@ def test_glim_only_options_and_a_store_without_word_features_are_refused(setup, 
 @pytest.fixture(scope="module")
 def judged(setup, fitted) -> tuple[Path, str]:
     out = setup / "results-bt"
-    r = run("test.py", "--ckpt", str(fitted), "--data_dir", str(setup / "store"), "--out", str(out),
-            "--controls", "all", *TEST_FAST)
+    r = run_in_process("test.py", "--ckpt", str(fitted), "--data_dir", str(setup / "store"), "--out", str(out),
+                       "--controls", "all", *TEST_FAST)
     assert r.returncode == 0, r.stderr[-3000:]
     return out, r.stdout + r.stderr
 
@@ -162,16 +162,16 @@ def test_generations_come_from_the_word_vectors_alone(setup, fitted, judged):
 
 @pytest.mark.slow
 def test_prompt_free_is_refused_for_the_baseline(setup, fitted, tmp_path):
-    r = run("test.py", "--ckpt", str(fitted), "--data_dir", str(setup / "store"), "--out", str(tmp_path / "r"),
-            "--prompt_free", "true", *TEST_FAST)
+    r = run_in_process("test.py", "--ckpt", str(fitted), "--data_dir", str(setup / "store"),
+                       "--out", str(tmp_path / "r"), "--prompt_free", "true", *TEST_FAST)
     assert r.returncode == 1 and "error: --prompt_free: not applicable: the BrainTranslator reads no prompt" in r.stderr
 
 
 @pytest.mark.slow
 def test_compare_pairs_glim_and_the_baseline_on_the_same_test_samples(setup, judged, capsys):
     glim_out = setup / "results-glim"
-    r = run("test.py", "--ckpt", str(random_checkpoint(setup)), "--data_dir", str(setup / "store"),
-            "--out", str(glim_out), "--retrieval_batch_size", "4", *TEST_FAST)
+    r = run_in_process("test.py", "--ckpt", str(random_checkpoint(setup)), "--data_dir", str(setup / "store"),
+                       "--out", str(glim_out), "--retrieval_batch_size", "4", *TEST_FAST)
     assert r.returncode == 0, r.stderr[-3000:]
     out = setup / "comparison"
     assert compare.main([str(glim_out), str(judged[0]), "--out", str(out), "--bootstrap", "200",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 
 from tests.fault_plugin import FAULT_ENV, WRITES_ENV, install
 from tests.paths import ROOT
+from tests.ports import free_port
 from tests.test_resume import BATCHES, assert_same_log, assert_same_training_state, setup, start  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -30,12 +30,6 @@ STOP_BOUND = 30.0
 4 s to tell a dead peer from a failure of its own; the rest is slack for a busy CI machine)."""
 DEADLINE = 600.0
 """No run of these tests may take longer: a hang fails the test instead of blocking CI."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 must all be "not grounded" (the demo's own corpus gives "grounded": bench/demo_seeds.py)."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from contextlib import redirect_stdout
@@ -19,18 +18,10 @@ from data.synthetic import tiny_t5
 from data.synthetic.corpus import LABELS_FILE, write_corpus
 from data.synthetic.eeg import NO_SIGNAL_SAMPLES, read_sentence, subject_profile
 from data.synthetic.random_store import write_random_store
+from tests.commands import load_script, train_in_process
 from tests.paths import ROOT
-from tests.test_train_cli import train_in_process
 
 SIZES = (60, 12, 24, 12, 12)  # SR, NR1, TSR1, NR2, TSR2: short sentences, 2 + 2 readers
-
-
-def load_test_script():
-    """test.py as a module (its name is taken by Python's own ``test`` package)."""
-    spec = importlib.util.spec_from_file_location("glim_test_py", ROOT / "test.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_without_signal_the_reading_time_does_not_depend_on_the_words():
@@ -67,9 +58,9 @@ def test_a_corpus_without_signal_is_grounded_nowhere(tmp_path):
         assert train_in_process("--config", str(ROOT / "configs" / "demo.yaml"), "--data.data_dir", str(store),
                                 "--model.text_model_id", str(ckpt / "tiny-t5"), "--out_dir", str(ckpt),
                                 "--max_epochs", "3", "--progress", "false") == 0
-        assert load_test_script().main(["--ckpt", str(ckpt / "last.ckpt"), "--data_dir", str(store), "--out", str(out),
-                                 "--max_length", "40", "--controls", "noise,shuffled", "--report", "false",
-                                 "--progress", "false", "--bootstrap", "200"]) == 0
+        assert load_script("test.py").main(["--ckpt", str(ckpt / "last.ckpt"), "--data_dir", str(store),
+                                            "--out", str(out), "--max_length", "40", "--controls", "noise,shuffled",
+                                            "--report", "false", "--progress", "false", "--bootstrap", "200"]) == 0
     verdicts = json.loads((out / "metrics.json").read_text())["grounding"]
     assert {family: v["tested"] for family, v in verdicts.items()} == dict.fromkeys(
         ("generation", "retrieval", "classification"), True)

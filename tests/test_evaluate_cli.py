@@ -10,8 +10,9 @@ import pytest
 
 from data.store import open_store
 from evaluation.columns import published_columns
+from tests.commands import run, run_in_process
 from tests.eval_factories import eval_store, random_checkpoint
-from tests.test_train_cli import run
+from tests.ports import free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ("--progress", "false", "--max_length", "16", "--batch_size", "6", "--retrieval_batch_size", "6",
@@ -29,7 +30,8 @@ def setup(tmp_path_factory):
 def controls_run(setup):
     tmp, store, ckpt = setup
     out = tmp / "res"
-    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--controls", "all", *FAST)
+    r = run_in_process("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--controls", "all",
+                       *FAST)
     assert r.returncode == 0, r.stderr[-3000:]
     return out, r.stdout
 
@@ -201,8 +203,8 @@ def test_control_flags_are_checked_before_loading(setup, tmp_path):
 def test_single_control_run(setup, tmp_path):
     tmp, store, ckpt = setup
     out = tmp_path / "pf"
-    r = run("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out), "--prompt_free", "true",
-            "--report", "false", *FAST)
+    r = run_in_process("test.py", "--ckpt", str(ckpt), "--data_dir", str(store), "--out", str(out),
+                       "--prompt_free", "true", "--report", "false", *FAST)
     assert r.returncode == 0, r.stderr[-3000:]
     result = json.loads((out / "metrics.json").read_text())
     assert result["condition"] == "prompt-free" and result["prompt_mode"] == "zero" and result["controls"] == {}
@@ -219,15 +221,15 @@ def test_two_ranks_gather_every_test_sample_once_on_rank_zero(setup, tmp_path):
     import subprocess
     import sys
 
-    from tests.test_train_cli import ROOT
+    from tests.paths import ROOT
 
     tmp, store, ckpt = setup
     args = ["--ckpt", str(ckpt), "--data_dir", str(store), *FAST, "--report", "false"]
-    single = run("test.py", *args, "--out", str(tmp_path / "one"))
+    single = run_in_process("test.py", *args, "--out", str(tmp_path / "one"))
     assert single.returncode == 0, single.stderr[-2000:]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29517", str(ROOT / "test.py"), *args, "--out", str(tmp_path / "two")],
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          str(free_port()), str(ROOT / "test.py"), *args, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert two.returncode == 0, two.stderr[-3000:]
     one = pd.read_csv(tmp_path / "one/samples.csv")
@@ -249,7 +251,7 @@ def test_protocol_drops_the_leftover_or_takes_every_record(setup, tmp_path):
     default (and said so), evaluated with --all_records true."""
     tmp, store, ckpt = setup
     args = ("--ckpt", str(ckpt), "--data_dir", str(store), *FAST, "--batch_size", "5")
-    dropped = run("test.py", *args, "--out", str(tmp_path / "dropped"))
+    dropped = run_in_process("test.py", *args, "--out", str(tmp_path / "dropped"))
     assert dropped.returncode == 0, dropped.stderr[-3000:]
     assert "protocol: sampler batches, leftover dropped: 20 of 24 records evaluated, 4 left out" in dropped.stdout
     result = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
@@ -259,7 +261,8 @@ def test_protocol_drops_the_leftover_or_takes_every_record(setup, tmp_path):
     assert len(pd.read_csv(tmp_path / "dropped" / "samples.csv")) == 20
     assert "20 of 24 records evaluated, 4 left out" in (tmp_path / "dropped" / "report.md").read_text()
 
-    every = run("test.py", *args, "--out", str(tmp_path / "every"), "--all_records", "true", "--report", "false")
+    every = run_in_process("test.py", *args, "--out", str(tmp_path / "every"), "--all_records", "true",
+                           "--report", "false")
     assert every.returncode == 0, every.stderr[-3000:]
     assert "protocol: all records: 24 of 24 records evaluated, 0 left out" in every.stdout
     result = json.loads((tmp_path / "every" / "metrics.json").read_text())

@@ -22,6 +22,7 @@ from data.synthetic.random_store import write_random_store
 import train
 from infra.resume import RUN_KEY, ResumableBatches, RngState, RunDirError, resume_path
 from model.text_model import build_tiny_t5
+from tests.commands import train_in_process
 from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
 
@@ -48,14 +49,8 @@ def command(setup: Path, out: Path, *extra: str) -> list[str]:
 
 
 def run(setup: Path, out: Path, *extra: str) -> None:
-    """train.py in this process (saves the start-up of a new one); global state is restored."""
-    env, deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
-    try:
-        assert train.main(command(setup, out, *extra)[2:]) == 0
-    finally:
-        os.environ.clear()
-        os.environ.update(env)
-        torch.use_deterministic_algorithms(deterministic)
+    """train.py in this process (saves the start-up of a new one)."""
+    assert train_in_process(*command(setup, out, *extra)[2:]) == 0
 
 
 def start(setup: Path, out: Path, *extra: str, new_session: bool = False, env: dict[str, str] | None = None,
@@ -136,13 +131,13 @@ def test_run_killed_at_an_epoch_end_and_mid_epoch_ends_like_an_uninterrupted_run
 @pytest.mark.slow
 def test_run_killed_early_and_late_ends_like_an_uninterrupted_run(setup, reference):
     """The kills moved: in the middle of epoch 0 (step 2, before epoch 0's full validation) and
-    in the middle of the last epoch (step 12), resumed in a new process each time."""
+    in the middle of the last epoch (step 12); resumed in a new process, then in this one."""
     out, last = setup / "killed-early-late", setup / "killed-early-late" / "last.ckpt"
     steps = ("--ckpt_every_n_steps", "2")
     assert kill_at_new_checkpoint(start(setup, out, *steps), last) == 2
     step = kill_at_new_checkpoint(start(setup, out, *steps), last, at_least=2 * BATCHES + 1)
     assert 2 * BATCHES < step < EPOCHS * BATCHES
-    assert start(setup, out, *steps).wait() == 0
+    run(setup, out, *steps)
     assert_same_training_state(reference / "last.ckpt", last)
     assert_same_log(reference, out)
 

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,29 +13,9 @@ import yaml
 from data.synthetic.random_store import write_random_store
 from model.config import HPARAM_NAMES
 from model.text_model import build_tiny_t5
+from tests.commands import run, run_in_process, train_in_process
 from tests.factories import TINY_DATA, TINY_GLIM
 from tests.paths import ROOT  # noqa: E402
-
-
-def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=900)
-
-
-def train_in_process(*argv: str) -> int:
-    """train.py's ``main`` in this process (no start-up of a new one); global state is restored."""
-    import train
-
-    env, deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
-    precision = torch.get_float32_matmul_precision()
-    try:
-        return train.main(list(argv))
-    finally:
-        os.environ.clear()
-        os.environ.update(env)
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_float32_matmul_precision(precision)
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +32,19 @@ def setup(tmp_path_factory):
 
 def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
     out = setup / "run"
-    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--out_dir", str(out))
+    r = run_in_process("train.py", "--config", str(setup / "tiny.yaml"), "--out_dir", str(out),
+                       "--limit_train_batches", "8")  # of 32
     assert r.returncode == 0, r.stderr[-3000:]
     names = sorted(p.name for p in out.glob("*.ckpt"))
-    assert names == ["glim-zuco-epoch=0-step=32.ckpt", "glim-zuco-epoch=1-step=64.ckpt", "last.ckpt"]
+    assert names == ["glim-zuco-epoch=0-step=8.ckpt", "glim-zuco-epoch=1-step=16.ckpt", "last.ckpt"]
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["model"]["hidden_dim"] == 32 and saved["seed"] == 42
     hparams = torch.load(out / "last.ckpt", weights_only=True)["hyper_parameters"]  # the published names
     assert set(hparams) == HPARAM_NAMES and hparams["bsz_train"] == hparams["bsz_val"] == 4
     assert hparams["lr"] == 1e-4 and hparams["full_val_interval"] == 10 and hparams["bs_retrieval"] == 24
     res = setup / "results"
-    r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res),
-            "--progress", "false")
+    r = run_in_process("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"),
+                       "--out", str(res), "--progress", "false")
     assert r.returncode == 0, r.stderr[-3000:]
     import pandas as pd
     samples = pd.read_csv(res / "samples.csv")
@@ -75,7 +55,7 @@ def test_fit_writes_checkpoints_and_config_then_test_scores(setup):
     assert abs(metrics["Bleu1"] - samples["Bleu1"].mean()) < 1e-9
     logged = pd.read_csv(next((res / "logs").glob("version_*/metrics.csv")))
     assert logged["Bleu1"].iloc[0] == pytest.approx(metrics["Bleu1"])
-    # refuses to overwrite results
+    # refuses to overwrite results (a new process: the command line's exit status)
     r = run("test.py", "--ckpt", str(out / "last.ckpt"), "--data_dir", str(setup / "store"), "--out", str(res))
     assert r.returncode != 0 and "already holds results" in r.stderr and "--overwrite" in r.stderr
 
@@ -113,12 +93,12 @@ def test_bad_input_gives_one_line_errors(setup, tmp_path):
     assert r.returncode == 1 and "processed data directory not found" in r.stderr
     assert "Traceback" not in r.stderr
     (tmp_path / "foreign.ckpt").write_bytes(b"PK\x03\x04 not a checkpoint")
-    r = run("test.py", "--ckpt", str(tmp_path / "foreign.ckpt"), "--data_dir", str(setup / "store"),
-            "--out", str(tmp_path / "res"))
+    r = run_in_process("test.py", "--ckpt", str(tmp_path / "foreign.ckpt"), "--data_dir", str(setup / "store"),
+                       "--out", str(tmp_path / "res"))
     assert r.returncode == 1 and "cannot be read" in r.stderr and "Traceback" not in r.stderr
     narrow = build_tiny_t5(tmp_path / "t5-32", d_model=32)
-    r = run("train.py", "--config", str(setup / "tiny.yaml"), "--text_model", str(narrow),
-            "--out_dir", str(tmp_path / "o2"))
+    r = run_in_process("train.py", "--config", str(setup / "tiny.yaml"), "--text_model", str(narrow),
+                       "--out_dir", str(tmp_path / "o2"))
     assert r.returncode == 1 and "d_model 32" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pandas as pd
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from evaluation.predict import Predictions, gather_predictions
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 def _worker(rank: int, world: int, port: int, results: dict) -> None:
@@ -30,11 +25,12 @@ def _worker(rank: int, world: int, port: int, results: dict) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes, each importing torch and Lightning
 def test_only_rank_zero_receives_the_gathered_predictions() -> None:
     world = 2
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(_worker, args=(world, _free_port(), results), nprocs=world, join=True)
+        mp.spawn(_worker, args=(world, free_port(), results), nprocs=world, join=True)
         results = dict(results)
     assert results[1] is None  # nothing left to score on rank 1
     samples, ranks = results[0]
