@@ -122,9 +122,9 @@ notebooks: env
 	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
 	@echo "executed notebooks: $(NB_OUT)/executed"
 
-# The suite on TEST_WORKERS processes (pytest-xdist), each taking whole test modules (a module's shared
-# fixtures are built once); tests/conftest.py gives each its share of the CPU threads and hands out the
-# modules with slow tests first. TEST_WORKERS=0: all in this process.
+# The suite on TEST_WORKERS processes side by side (pytest-xdist), each taking whole test modules (a
+# module's shared fixtures are built once), in tests/conftest.py's order (modules with slow tests first;
+# --no-loadscope-reorder keeps it) and on one CPU thread each. TEST_WORKERS=0: all in one process.
 TEST_WORKERS ?= 2
 PYTEST_XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

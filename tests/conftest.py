@@ -9,13 +9,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    # pytest-xdist (`make test`): the workers share the cores, so each worker computes on its
-    # share of them, and so does every process its tests start (they inherit the variables):
-    # more threads than cores make torch's thread pools wait on each other
-    _threads = str(max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist (`make test`): the workers run side by side, so each computes on one CPU thread,
+    # and so does every process its tests start (they inherit the variables); the tests' models are
+    # tiny, and more threads than cores make torch's thread pools wait on each other
     for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_name, _threads)
+        os.environ.setdefault(_name, "1")
 
 from tests.paths import SHARED  # noqa: E402
 
