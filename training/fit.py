@@ -156,7 +156,7 @@ def build_trainer(cfg: Namespace, out_dir: Path, info: dict, numerics: Numerics,
     rich = cfg.progress and is_terminal()
     callbacks.append(RichProgressBar() if rich else
                      EpochLog(out_dir, monitor="val/loss", mode="min", step_fields=("train/loss",),
-                             step_every_s=STEP_LINE_EVERY_S))
+                              step_every_s=STEP_LINE_EVERY_S))
     callbacks.append(log_filters.model_summary())
     if cfg.record_batches:
         callbacks.append(BatchRecorder(out_dir / "batches"))

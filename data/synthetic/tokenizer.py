@@ -1,10 +1,11 @@
 """The word-level tokenizer of the demo's tiny T5: one token per word or punctuation mark.
 
 Its vocabulary is every word of the texts it is built from (the corpus' sentences and variants,
-and the zero-shot label sentences); any other word is ``<unk>``. A sentence is then about as many tokens as words (a byte tokenizer
-needs five times more), so that the tiny T5 learns the corpus' language in few steps, writes a
-sentence in few decoding steps, and a zero-shot label sentence ("Relation classification: It is
-about political affiliation.") fits the 32 tokens the text encoder reads of it.
+and the zero-shot label sentences); any other word is ``<unk>``. A sentence is then about as many
+tokens as words (a byte tokenizer needs five times more), so that the tiny T5 learns the corpus'
+language in few steps, writes a sentence in few decoding steps, and a zero-shot label sentence
+("Relation classification: It is about political affiliation.") fits the 32 tokens the text
+encoder reads of it.
 Decoding gives the text back exactly (spaces are part of the tokens, as in SentencePiece).
 """
 from __future__ import annotations
