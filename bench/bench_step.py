@@ -15,8 +15,8 @@ random weights: the real model's cost). Variants (bf16 autocast unless ``fp32``)
 - ``padded path`` (``bench.padded_path``): the padded work the original does, in GLIM's modules;
 - ``ours (defaults)``: GLIM as shipped;
 - ``max_length_groups=G`` for the other G of 1, 2, 4, 8, ``cpu_bf16_encoder``, ``cpu_bf16_text`` and
-  ``trim_text_padding`` (the options that are not bit-identical to the original, off by default) flipped:
-  the defaults with one option changed.
+  ``trim_text_padding`` (the options that are not bit-identical to the original, off by default) flipped,
+  ``lm_loss_groups=0`` (the original's padded LM loss): the defaults with one option changed.
 
 ``--profile`` adds the torch profiler's table of one default step (the operators by self time).
 """
@@ -90,9 +90,12 @@ def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) 
             m = shared_copy(model)
             m.max_length_groups = g
             out.append(Variant(f"max_length_groups={g}", m, trimmed, precision))
-    for option in ("cpu_bf16_encoder", "cpu_bf16_text", "trim_text_padding"):
+    for option in ("cpu_bf16_encoder", "cpu_bf16_text", "trim_text_padding", "lm_loss_groups"):
         m = shared_copy(model)
-        setattr(m, option, not getattr(GLIM, option))
+        setattr(m, option, 0 if option == "lm_loss_groups" else not getattr(GLIM, option))
+        if option == "cpu_bf16_text" and not m.cpu_bf16_text:  # its own float32 text model, as training holds it
+            m.attach_text_model(model.text_model_name)
+            m.use_text_cache(True)
         out.append(Variant(f"{option}={getattr(m, option)}", m, trimmed, precision))
     return out
 
@@ -111,10 +114,12 @@ def text_model_dir(kind: str, tmp: Path) -> Path:
     return tmp / "t5-large"
 
 
-def build(text_model: Path) -> GLIM:
+def build(text_model: Path, precision: str) -> GLIM:
+    """GLIM of the paper's configuration with its text model held as training holds it (bf16 under
+    a bf16 precision, ``infra.numerics.training_numerics``)."""
     torch.manual_seed(0)
     model = GLIM(**paper_hparams(), text_model_id=str(text_model))
-    model.attach_text_model()
+    model.attach_text_model(dtype=torch.bfloat16 if precision == "bf16" else None)
     return model
 
 
@@ -156,14 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     batches = pool.batches(args.batch)[:n_steps]
 
     with tempfile.TemporaryDirectory() as tmp:
-        ours = build(text_model_dir(args.text_model, Path(tmp)))
+        ours = build(text_model_dir(args.text_model, Path(tmp)), args.precision)
         cfg = ours.text_model.model.config
         print(f"GLIM {sum(p.numel() for p in ours.parameters()):,} trainable parameters; frozen text model "
               f"{sum(p.numel() for p in ours.text_model.model.parameters()):,} parameters (d_model "
               f"{cfg.d_model}, {cfg.num_layers}+{cfg.num_decoder_layers} layers); batch {args.batch}, "
               f"{args.threads} threads, {args.precision}; defaults: max_length_groups={GLIM.max_length_groups}, "
               f"cpu_bf16_encoder={GLIM.cpu_bf16_encoder}, cpu_bf16_text={GLIM.cpu_bf16_text}, "
-              f"trim_text_padding={GLIM.trim_text_padding}")
+              f"trim_text_padding={GLIM.trim_text_padding}, lm_loss_groups={GLIM.lm_loss_groups}")
         runs = variants(ours, pool, batches, args.precision)
         texts = pool.input_texts()
         for v in runs:  # a later epoch: every input text seen once, in each variant's own key

@@ -53,5 +53,5 @@ def padded_copy(model: GLIM) -> GLIM:
     padded.use_text_cache(False)
     padded.cpu_bf16_encoder = padded.cpu_bf16_text = True
     padded.trim_text_padding = False
-    padded.max_length_groups = 0
+    padded.max_length_groups = padded.lm_loss_groups = 0
     return padded

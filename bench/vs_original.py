@@ -1,6 +1,7 @@
 """GLIM's training step against the original implementation's, side by side in one run.
 
-    python -m bench.vs_original --harness DIR [--text_model tiny|large] [--variants default,warm]
+    python -m bench.vs_original --harness DIR [--text_model tiny|large] [--tokenizer model|subword]
+                                [--variants default,warm]
                                 [--warmup 1] [--steps 10] [--pairs 3] [--out bench/out/step_vs_original.md]
 
 The original implementation (github:justin-xzliu/GLIM, its own code from a git mirror) runs in its
@@ -20,6 +21,10 @@ pair the median step of each side, the ratio to the original, the mean real EEG 
 batches' samples and the length the batches are padded to, and the 1-minute load average after
 the pair. The table is printed and written as markdown to ``--out``. Timings mean something only on
 an otherwise idle machine; the load averages show whether it was.
+
+``--tokenizer subword`` gives both sides the same text model with a subword tokenizer trained on
+the tree's texts (``bench.subword``: about 1.35 tokens per word, as Flan-T5's SentencePiece), so
+that targets have a real model's token counts instead of one token per character.
 """
 from __future__ import annotations
 
@@ -149,6 +154,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="the side-by-side harness directory (setup.sh, lib/step_worker_ref.py); "
                         "default $GLIM_ORIGINAL_HARNESS")
     p.add_argument("--text_model", choices=("tiny", "large"), default="tiny")
+    p.add_argument("--tokenizer", choices=("model", "subword"), default="model",
+                   help="the text model's own (byte-level: every target 64 tokens) or a subword one "
+                        "trained on the tree's texts, about 1.35 tokens per word as Flan-T5's (bench/subword.py)")
     p.add_argument("--variants", default="default,warm")
     p.add_argument("--batch", type=int, default=12)
     p.add_argument("--threads", type=int, default=2)
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     common = [text_model, str(args.batch), args.precision, str(args.threads)]
+    tokens = ""
     with tempfile.TemporaryDirectory(prefix="glim-vs-original-") as tmp:
         work = Path(tmp)
         prep = subprocess.run([sys.executable, "-m", "data.prepare", "--raw", places["RAW"], "--labels",
@@ -193,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: python -m data.prepare failed: {(prep.stderr.strip().splitlines() or [''])[-1]}",
                   file=sys.stderr)
             return 2
+        if args.tokenizer == "subword":  # both sides read the same model directory
+            from bench.subword import subword_text_model
+            from data.store import VARIANT_COLUMNS, open_store
+
+            records = open_store(work / "store").records
+            texts = [t for c in ("input text", *VARIANT_COLUMNS) for t in records[c]]
+            per_word = subword_text_model(Path(text_model), texts, work / "text-model-subword")
+            common[0] = str(work / "text-model-subword")
+            tokens = f" with a subword tokenizer ({per_word:.2f} tokens per word on the tree's texts)"
+            print(f"subword tokenizer: {per_word:.2f} tokens per word on the tree's texts", flush=True)
         workers = [Worker(ORIGINAL, [f"{places['REF_VENV']}/bin/python", str(harness / "lib/step_worker_ref.py"),
                                      f"{places['CACHE']}/ref_step4.df", *common], work, work / "original.log",
                           dict(env, REF_GLIM=places["REF_GLIM"]))]
@@ -224,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
                             text=True).stdout.strip()
     head = (f"Training step, GLIM (commit {commit or '?'}) vs the original implementation, side by side in one "
             f"run on {platform.node()} ({os.cpu_count()} CPUs), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-            f"text model `{args.text_model}`, batch {args.batch}, {args.precision}, {args.threads} threads; "
+            f"text model `{args.text_model}`" + tokens
+            + f", batch {args.batch}, {args.precision}, {args.threads} threads; "
             f"{args.pairs} pairs of {args.steps} rounds after {args.warmup} warm-up round(s), one step per side per "
-            f"round. Command: `python -m bench.vs_original --harness DIR --text_model {args.text_model} --variants "
+            f"round. Command: `python -m bench.vs_original --harness DIR --text_model {args.text_model} "
+            + (f"--tokenizer {args.tokenizer} " if args.tokenizer != "model" else "") + "--variants "
             f"{','.join(args.variants)} --warmup {args.warmup} --steps {args.steps} --pairs {args.pairs}`; wall time "
             f"{time.time() - start:.0f} s.")
     table = markdown(result, args.variants, head, loads)

@@ -8,10 +8,10 @@ Two named numerics (``test.py --numerics``; ``auto`` picks by device):
   autocast, ``torch.set_float32_matmul_precision('medium')``;
 - ``float32``, ``auto`` on the CPU: float32 throughout, matmul precision ``highest``.
 
-Training follows Lightning's ``--precision``: on a GPU a bf16 precision holds the text model in
-bf16 and any precision but float32/float64 sets the matmul precision to ``medium``; on the CPU
-nothing is changed. Under CPU bf16 autocast the EEG encoder follows autocast unless asked not to
-(``encoder_autocast``). Light: torch is imported only by the functions that act.
+Training follows Lightning's ``--precision``: a bf16 precision holds the text model in bf16, on
+any device, as the original does (it loads its frozen T5 in bf16 whatever the device); on a GPU any
+precision but float32/float64 sets the matmul precision to ``medium``. Under CPU bf16 autocast the
+EEG encoder follows autocast unless asked not to (``encoder_autocast``). Light: torch is imported only by the functions that act.
 """
 from __future__ import annotations
 
@@ -73,10 +73,11 @@ def is_float32(precision: str | int) -> bool:
     return str(precision).split("-")[0] in ("32", "64")
 
 
-def training_numerics(precision: str | int, gpu: bool) -> Numerics:
-    """The numerics of a training run with Lightning's ``precision``, on a GPU or not; full
-    validation generates under bf16 autocast when the precision is a bf16 one."""
-    text_bf16 = gpu and "bf16" in str(precision)
+def training_numerics(precision: str | int, gpu: bool, cpu_bf16_text: bool = True) -> Numerics:
+    """The numerics of a training run with Lightning's ``precision``, on a GPU or not: a bf16
+    precision holds the text model in bf16 (on the CPU only with ``cpu_bf16_text``, else float32);
+    full validation generates under bf16 autocast when the precision is a bf16 one."""
+    text_bf16 = "bf16" in str(precision) and (gpu or cpu_bf16_text)
     return Numerics("bf16" if text_bf16 else "float32", text_bf16, str(precision).startswith("bf16"),
                     "medium" if gpu and not is_float32(precision) else None)
 

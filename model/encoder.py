@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from model.blocks import LN_EPS, ModulatedBlock, QueryBlock
+from model.length_groups import group_by_length
 
 
 def sincos_table(length: int, dim: int) -> torch.Tensor:
@@ -49,33 +50,6 @@ class EEGEncoder(nn.Module):
         for block in self.out_blocks:
             q = block(q, memory, mask)
         return self.norm2(q)
-
-
-def group_by_length(lengths: Sequence[int], max_groups: int, width: int = 128) -> list[list[int]]:
-    """Sample indices in at most ``max_groups`` groups of similar EEG length that minimise the
-    encoder's work when each group runs over its own longest length: Σ |g|·L_g·(L_g + 6·width)
-    (attention grows with L², the linear layers with L·width²), by dynamic programming over the
-    samples sorted by length. Groups are returned shortest first, indices in batch order."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    ls = [max(1, int(lengths[i])) for i in order]
-    n, k_max = len(ls), max(1, min(max_groups, len(ls)))
-    cost = lambda a, b: (b - a) * ls[b - 1] * (ls[b - 1] + 6 * width)  # noqa: E731  samples a..b-1
-    best = [[float("inf")] * (n + 1) for _ in range(k_max + 1)]  # best[k][j]: first j in k groups
-    cut = [[0] * (n + 1) for _ in range(k_max + 1)]
-    best[0][0] = 0
-    for k in range(1, k_max + 1):
-        for j in range(1, n + 1):
-            for i in range(k - 1, j):
-                c = best[k - 1][i] + cost(i, j)
-                if c < best[k][j]:
-                    best[k][j], cut[k][j] = c, i
-    k = min(range(1, k_max + 1), key=lambda q: best[q][n])
-    groups, j = [], n
-    while j > 0:
-        i = cut[k][j]
-        groups.append(sorted(order[i:j]))
-        j, k = i, k - 1
-    return groups[::-1]
 
 
 def encode_by_length(encoder: EEGEncoder, x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor,

@@ -46,19 +46,28 @@ class GLIM(L.LightningModule):
     matrix units, docs/performance.md). On accelerators the encoder always follows autocast."""
 
     cpu_bf16_text = True
-    """Likewise for the frozen text model when its weights are float32 (its encoder for the text
-    states, its decoder for the LM loss): under bf16 autocast on a CPU it follows autocast (bf16),
-    as the original's does; False computes it in float32 there (not bit-identical to the original,
-    faster on CPUs without bf16 matrix units). On accelerators it always follows autocast."""
+    """Likewise for the frozen text model (its encoder for the text states, its decoder for the LM
+    loss): a bf16 training precision holds it in bf16 on a CPU too, as the original does
+    (``infra.numerics.training_numerics``); False keeps its weights in float32 there and computes it
+    in float32 under bf16 autocast (not bit-identical to the original, faster on CPUs without bf16
+    matrix units). On accelerators it always follows autocast."""
+
+    lm_loss_groups = 4
+    """The training and validation steps compute the LM loss over the labelled target positions
+    only (``model.lm_loss.labelled_lm_loss``): the samples in at most this many groups of similar
+    target length, the decoder over each group's longest target instead of ``tgt_text_len``
+    positions, the LM head and the cross-entropy over the labelled positions. The same function of
+    the same inputs (a causal decoder's position sees only those before it; padded labels are
+    ignored), less work; the sums run in another order, so the value equals the original's within
+    float noise, not to the bit. 0 computes the original's padded loss, bit for bit. The full
+    forward (``logits=True``: test runs, the parity tests) always computes all positions."""
 
     trim_text_padding = False
-    """Off (the default): the original's computation. On: the training and validation steps run
-    the decoder over the batch's longest target and the LM head and cross-entropy over the
-    labelled positions only (``model.lm_loss.labelled_lm_loss``), and input texts are encoded at
-    their length bucket instead of ``input_text_len`` tokens (``FrozenTextModel.encode_texts``;
-    kept at ``input_text_len`` while the commitment loss compares the padding states). The same
-    function of the same inputs, less work; the values differ from the original's by
-    floating-point summation order, so it is not bit-identical and stays off by default."""
+    """Off (the default): input texts are encoded padded to ``input_text_len`` tokens, as the
+    original pads them. On: at their length bucket (``FrozenTextModel.encode_texts``; kept at
+    ``input_text_len`` while the commitment loss compares the padding states). The same function
+    of the same inputs, less work in the first epoch; the cached states differ from the original's
+    by floating-point summation order and are zero at the padding."""
 
     def __init__(self, **hparams: Any):
         super().__init__()
@@ -166,8 +175,8 @@ class GLIM(L.LightningModule):
         """Losses and vectors of a batch (teacher-forced LM loss on ``target_text``, padded to
         ``tgt_text_len`` as the original: ``logits`` has that many positions).
 
-        ``logits=False`` returns no logits; with ``trim_text_padding`` it computes the LM loss
-        over the labelled target positions only (``model.lm_loss.labelled_lm_loss``).
+        ``logits=False`` returns no logits and, unless ``lm_loss_groups`` is 0, computes the LM
+        loss over the labelled target positions only (``model.lm_loss.labelled_lm_loss``).
 
         With ``use_y_mask``, in training only, the EEG pooling and the decoder see the input
         text's attention mask over the EEG embeddings, and the commitment loss counts only the
@@ -187,10 +196,10 @@ class GLIM(L.LightningModule):
         lm_logits, fp32 = None, self._text_in_float32()
         with encoder_autocast(self.device.type, not fp32):
             dec_in = emb.float() if fp32 else emb  # (n, m, d)
-            if logits or not self.trim_text_padding:
+            if logits or not self.lm_loss_groups:
                 loss_lm, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
             else:
-                loss_lm = labelled_lm_loss(tm.model, dec_in, labels, y_mask)
+                loss_lm = labelled_lm_loss(tm.model, dec_in, labels, y_mask, self.lm_loss_groups)
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
         w_clip, w_commit = self.config.clip_loss_weight, self.config.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]

@@ -5,8 +5,9 @@ over every padded target position and the LM head over all of them, then average
 cross-entropy over the positions with a label. In a causal decoder a position sees only the ones
 before it, so trailing padding changes nothing at the labelled positions: ``labelled_lm_loss`` runs
 the decoder over the batch's longest real target and the LM head and the cross-entropy over the
-labelled positions only. Same function, same mean over the same labels; the value differs from the
-padded computation by floating-point summation order only (``tests/model/test_lm_loss.py``).
+labelled positions only, and can run it per group of samples of similar target length, each group
+over its own longest target. Same function, same mean over the same labels; the value differs from
+the padded computation by floating-point summation order only (``tests/model/test_lm_loss.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
+
+from model.length_groups import group_by_length
 
 IGNORE = -100
 """Label of a position that takes no part in the loss (Hugging Face's convention)."""
@@ -30,29 +33,41 @@ def padded_lm_loss(model: nn.Module, emb: torch.Tensor, labels: torch.Tensor,
 
 
 def labelled_lm_loss(model: nn.Module, emb: torch.Tensor, labels: torch.Tensor,
-                     encoder_mask: torch.Tensor | None = None) -> torch.Tensor:
+                     encoder_mask: torch.Tensor | None = None, max_groups: int = 1) -> torch.Tensor:
     """``padded_lm_loss``'s loss, computed over the labelled positions only.
 
-    ``labels`` (n, t) must be a host tensor (the tokenizer's output): which positions to keep is
-    read there, so that nothing is read back from an accelerator. Padding is trailing, as
-    tokenizers pad on the right; a label after the first ``IGNORE`` still counts."""
+    The samples are cut into at most ``max_groups`` groups of similar target length
+    (``model.length_groups.group_by_length``); the decoder runs each group over its longest
+    labelled target (1: the batch's longest), and the LM head and the cross-entropy run once, over
+    the labelled positions of all groups. ``labels`` (n, t) must be a host tensor (the tokenizer's
+    output): which positions to keep is read there, so that nothing is read back from an
+    accelerator. Padding is trailing, as tokenizers pad on the right; a label after the first
+    ``IGNORE`` still counts."""
     if labels.device.type != "cpu":
         raise ValueError("labelled_lm_loss reads the labels on the host: pass the tokenizer's CPU tensor")
     labelled = labels.numpy() != IGNORE  # (n, t), read with numpy: no tensor operator, no sync
-    steps = np.flatnonzero(labelled.any(0))
-    length = int(steps[-1]) + 1 if steps.size else 1  # the longest real target of the batch
-    labels = labels[:, :length]
-    decoder_ids = model.prepare_decoder_input_ids_from_labels(labels)  # (n, length)
-    keep = torch.from_numpy(np.flatnonzero(labelled[:, :length]))  # (k,) flat labelled positions
-    device = emb.device
-    hidden = model.get_decoder()(input_ids=decoder_ids.to(device), encoder_hidden_states=emb,
-                                 encoder_attention_mask=encoder_mask, use_cache=False).last_hidden_state
-    hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, keep.to(device, non_blocking=True))  # (k, d)
+    lengths = [int(np.flatnonzero(row)[-1]) + 1 if row.any() else 1 for row in labelled]  # (n,) host ints
+    device, decoder = emb.device, model.get_decoder()
+    hidden, targets = [], []
+    for group in group_by_length(lengths, max_groups, int(model.config.d_model)):
+        length = max(lengths[i] for i in group)
+        rows = torch.tensor(group)
+        g_labels = labels[rows, :length]  # (g, length) host
+        keep = torch.from_numpy(np.flatnonzero(labelled[group, :length]))  # (k_g,) flat labelled positions
+        whole = len(group) == len(lengths)
+        index = None if whole else rows.to(device, non_blocking=True)
+        g_emb = emb if whole else emb[index]  # (g, m, d)
+        g_mask = encoder_mask if encoder_mask is None or whole else encoder_mask[index]  # (g, m)
+        out = decoder(input_ids=model.prepare_decoder_input_ids_from_labels(g_labels).to(device),
+                      encoder_hidden_states=g_emb, encoder_attention_mask=g_mask,
+                      use_cache=False).last_hidden_state  # (g, length, d)
+        hidden.append(out.reshape(-1, out.shape[-1]).index_select(0, keep.to(device, non_blocking=True)))
+        targets.append(g_labels.reshape(-1)[keep])
+    h = torch.cat(hidden)  # (k, d) the labelled positions of every group
     if decoder_output_scaled(model.config):
-        hidden = hidden * (model.config.d_model ** -0.5)
-    logits = model.get_output_embeddings()(hidden)  # (k, vocab)
-    target = labels.reshape(-1)[keep].to(device, non_blocking=True)  # (k,)
-    return F.cross_entropy(logits, target)
+        h = h * (model.config.d_model ** -0.5)
+    logits = model.get_output_embeddings()(h)  # (k, vocab)
+    return F.cross_entropy(logits, torch.cat(targets).to(device, non_blocking=True))
 
 
 def decoder_output_scaled(config) -> bool:

@@ -217,7 +217,7 @@ def fit(cfg: Namespace, parser: ArgumentParser) -> Path:
     gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
     if str(cfg.precision).startswith("bf16") and not gpu:
         notes.append("note: bf16-mixed on the CPU is often slower than 32-true (see docs/performance.md)")
-    numerics = training_numerics(cfg.precision, gpu)
+    numerics = training_numerics(cfg.precision, gpu, getattr(model, "cpu_bf16_text", True))
     text_dtype = numerics.apply()  # the matmul precision; the dtype of GLIM's frozen text model
     if isinstance(model, GLIM):  # the BrainTranslator trains its BART: float32 weights under the trainer's precision
         model.attach_text_model(cfg.text_model, dtype=text_dtype)

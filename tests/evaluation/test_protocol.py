@@ -81,13 +81,16 @@ def test_numerics_are_the_published_ones_on_a_gpu_and_float32_on_the_cpu() -> No
 
 def test_training_numerics_follow_the_lightning_precision() -> None:
     """On a GPU bf16-mixed is the published numerics; 16-mixed keeps a float32 text model but the
-    medium matmul precision; float32 changes nothing; on the CPU the text model stays float32 and
-    full validation follows bf16 autocast when the precision asks for it."""
+    medium matmul precision; float32 changes nothing; on the CPU too a bf16 precision holds the text
+    model in bf16 (as the original; float32 with ``cpu_bf16_text`` False) and full validation follows
+    bf16 autocast when the precision asks for it."""
     gpu = training_numerics("bf16-mixed", gpu=True)
     assert (gpu.text_bf16, gpu.autocast_bf16, gpu.matmul) == (True, True, "medium")
     assert training_numerics("16-mixed", gpu=True).matmul == "medium"
     assert not training_numerics("16-mixed", gpu=True).text_bf16
     assert training_numerics("32-true", gpu=True).matmul is None
-    cpu = training_numerics("bf16-mixed", gpu=False)
-    assert (cpu.text_bf16, cpu.autocast_bf16, cpu.matmul) == (False, True, None)
+    cpu = training_numerics("bf16-mixed", gpu=False)  # a bf16 text model, as the original's
+    assert (cpu.text_bf16, cpu.autocast_bf16, cpu.matmul) == (True, True, None)
+    assert not training_numerics("bf16-mixed", gpu=False, cpu_bf16_text=False).text_bf16
+    assert training_numerics("bf16-mixed", gpu=True, cpu_bf16_text=False).text_bf16
     assert not training_numerics("32", gpu=False).autocast_bf16
