@@ -14,10 +14,13 @@ random weights: the real model's cost). Variants (bf16 autocast unless ``fp32``)
 
 - ``padded path`` (``bench.padded_path``): the padded work the original does, in GLIM's modules;
 - ``ours (defaults)``: GLIM as shipped;
-- ``max_length_groups=G`` for the other G of 1, 2, 4, 8, ``cpu_bf16_encoder``, ``cpu_bf16_text`` and
+- ``max_length_groups=G`` for the other G of 1, 2, 4, 8, 12, ``cpu_bf16_encoder``, ``cpu_bf16_text`` and
   ``trim_text_padding`` (the options that are not bit-identical to the original, off by default) flipped,
   ``lm_loss_groups=0`` (the original's padded LM loss): the defaults with one option changed.
 
+``text decoder alone``: the training step's LM loss alone, forward and backward to fixed EEG
+embeddings (what the frozen decoder and LM head cost in the step). ``--only decoder,lm_loss`` runs
+only the variants whose names contain those words (besides the padded path and the defaults).
 ``--profile`` adds the torch profiler's table of one default step (the operators by self time).
 """
 from __future__ import annotations
@@ -35,11 +38,13 @@ from bench.workload import Pool, paper_hparams
 from infra.options import OptionParser
 from model.encoder import group_by_length
 from model.glim import GLIM
+from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
 from model.text_model import build_tiny_t5
 
 PADDED = "padded path"
 OURS = "ours (defaults)"
-GROUPS = (1, 2, 4, 8)
+DECODER = "text decoder alone"
+GROUPS = (1, 2, 4, 8, 12)
 
 
 def encoded_steps(batch: dict, groups: int) -> float:
@@ -80,6 +85,28 @@ class Variant:
         return float(np.mean([encoded_steps(b, self.model.max_length_groups) for b in self.batches[warmup:]]))
 
 
+class DecoderAlone(Variant):
+    """The text side alone: the training step's LM loss, forward and backward to fixed EEG
+    embeddings (the frozen decoder and LM head as the step runs them), nothing else."""
+
+    def step(self, k: int) -> None:
+        batch, model = self.batches[k], self.model
+        tm = model.text_model
+        with autocast(self.precision), torch.no_grad():
+            emb = model.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], None, batch["eeg_len"])
+        emb = emb.detach().requires_grad_()  # (n, m, d)
+        target = tm.tokenize(batch["target_text"], model.config.tgt_text_len, pad_to_max=True, on_host=True)
+        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t)
+        start = time.perf_counter()
+        with autocast(self.precision):
+            if model.lm_loss_groups:
+                loss = labelled_lm_loss(tm.model, emb, labels, None, model.lm_loss_groups)
+            else:
+                loss = padded_lm_loss(tm.model, emb, labels)[0]
+        loss.backward()
+        self.times.append(time.perf_counter() - start)
+
+
 def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) -> list[Variant]:
     """The padded path, the defaults, and the defaults with one option changed."""
     trimmed = pool.collated(batches, False)
@@ -90,6 +117,7 @@ def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) 
             m = shared_copy(model)
             m.max_length_groups = g
             out.append(Variant(f"max_length_groups={g}", m, trimmed, precision))
+    out.append(DecoderAlone(DECODER, model, trimmed, precision))
     for option in ("cpu_bf16_encoder", "cpu_bf16_text", "trim_text_padding", "lm_loss_groups"):
         m = shared_copy(model)
         setattr(m, option, 0 if option == "lm_loss_groups" else not getattr(GLIM, option))
@@ -154,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
                         help="bf16 autocast (bf16-mixed) or float32")
     parser.add_argument("--profile", action="store_true", help="also profile one default step")
+    parser.add_argument("--only", default="", help="comma-separated parts of variant names: run only "
+                        "those (with the padded path and the defaults), e.g. 'decoder,lm_loss'")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     n_steps = args.warmup + args.steps
@@ -170,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
               f"cpu_bf16_encoder={GLIM.cpu_bf16_encoder}, cpu_bf16_text={GLIM.cpu_bf16_text}, "
               f"trim_text_padding={GLIM.trim_text_padding}, lm_loss_groups={GLIM.lm_loss_groups}")
         runs = variants(ours, pool, batches, args.precision)
+        wanted = [w for w in args.only.split(",") if w]
+        runs = runs[:2] + [v for v in runs[2:] if not wanted or any(w in v.name for w in wanted)]
         texts = pool.input_texts()
         for v in runs:  # a later epoch: every input text seen once, in each variant's own key
             if v.model.text_cache is not None:

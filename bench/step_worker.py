@@ -12,7 +12,10 @@ VARIANT: ``default`` (train.py as shipped: the first epoch, text states computed
 appear), ``warm`` (every input text's states cached first: every later epoch), ``trim``
 (``GLIM.trim_text_padding``, text cache warm), ``trim_first`` (the same, text cache cold: the first
 epoch), ``fp32cpu`` (``GLIM.cpu_bf16_encoder`` and
-``cpu_bf16_text`` False, text cache warm), ``grouped`` (``--data.length_grouping true``).
+``cpu_bf16_text`` False, text cache warm), ``grouped`` (``--data.length_grouping true``),
+``decoder`` (a diagnostic, not a training step: the step's LM loss alone, forward and backward to
+the batch's EEG embeddings computed beforehand without gradients, timed from after them: what the
+frozen decoder and LM head cost in a step).
 """
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ import sys
 import time
 import warnings
 
-VARIANTS = ("default", "warm", "trim", "trim_first", "fp32cpu", "grouped")
-WARM = ("warm", "trim", "fp32cpu")
+VARIANTS = ("default", "warm", "trim", "trim_first", "fp32cpu", "grouped", "decoder")
+WARM = ("warm", "trim", "fp32cpu", "decoder")
 """Variants that fill the text cache with every input text before the first step."""
 
 
@@ -64,6 +67,28 @@ def gate_callback(store: str):  # noqa: ANN201 (a Lightning callback, built afte
     return Gate
 
 
+def decoder_step(gate):  # noqa: ANN001, ANN201 (the Gate; a GLIM method)
+    """A ``training_step`` that computes the LM loss alone on EEG embeddings computed beforehand
+    without gradients, and restarts ``gate``'s clock after them."""
+    import torch
+
+    from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
+
+    def step(self, batch, batch_idx):  # noqa: ANN001, ANN202
+        with torch.no_grad():
+            emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], None, batch.get("eeg_len"))
+        emb = emb.detach().requires_grad_()  # (n, m, d)
+        tm = self._text()
+        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True, on_host=True)
+        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t)
+        gate.t0 = time.perf_counter()
+        if self.lm_loss_groups:
+            return labelled_lm_loss(tm.model, emb, labels, None, self.lm_loss_groups)
+        return padded_lm_loss(tm.model, emb, labels)[0]
+
+    return step
+
+
 def main(argv: list[str]) -> int:
     store, text_model, batch, precision, threads, out_dir, variant = argv
     if variant not in VARIANTS:
@@ -84,6 +109,8 @@ def main(argv: list[str]) -> int:
         init(self, *args, **{**kwargs, "callbacks": [*(kwargs.get("callbacks") or []), gate]})
 
     L.Trainer.__init__ = init_with_gate
+    if variant == "decoder":
+        GLIM.training_step = decoder_step(gate)
     if variant in ("trim", "trim_first"):
         GLIM.trim_text_padding = True
     elif variant == "fp32cpu":
