@@ -111,3 +111,34 @@ def test_vs_original_refuses_bad_options_and_a_missing_original_in_one_line(tmp_
     assert vs_original.main(["--harness", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err == "error: original missing: no git mirror\n"
+
+
+def test_subword_text_model_has_flan_t5_like_token_counts_and_loads(tmp_path):
+    """``--tokenizer subword``: the model's files linked, a T5-style tokenizer (pad 0, eos 1 after
+    every text) of about 1.35 tokens per word on the texts it was trained on."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+    from bench.subword import TOKENS_PER_WORD, subword_text_model
+
+    rng = np.random.default_rng(0)  # words of 1-3 of 30 syllables: subwords to learn, as in prose
+    syllables = [a + b for a in "bcdfglmnprst" for b in "aeiou"][:30]
+    word = lambda: "".join(rng.choice(syllables, size=rng.integers(1, 4)))  # noqa: E731
+    texts = [" ".join(word() for _ in range(rng.integers(8, 25))).capitalize() + "." for _ in range(600)]
+    small = tmp_path / "small"
+    T5ForConditionalGeneration(T5Config(vocab_size=384, d_model=16, d_kv=4, d_ff=32, num_layers=1,
+                                        num_heads=2, decoder_start_token_id=0)).save_pretrained(small)
+    with pytest.raises(ValueError, match="vocabulary of 384"):
+        subword_text_model(small, texts, tmp_path / "none")
+    model_dir = tmp_path / "model"
+    T5ForConditionalGeneration(T5Config(vocab_size=4096, d_model=16, d_kv=4, d_ff=32, num_layers=1,
+                                        num_heads=2, decoder_start_token_id=0)).save_pretrained(model_dir)
+    out = tmp_path / "subword"
+    per_word = subword_text_model(model_dir, texts, out)
+    assert abs(per_word - TOKENS_PER_WORD) < 0.05  # 1.71, 1.49, 1.32, 1.11 at 500, 1000, 2000, 4000 tokens
+    assert (out / "model.safetensors").is_symlink()
+    tok, model = AutoTokenizer.from_pretrained(out), AutoModelForSeq2SeqLM.from_pretrained(out)
+    enc = tok(texts[:3], max_length=64, truncation=True, padding="max_length", return_tensors="pt")
+    lengths = enc["attention_mask"].sum(1)  # (3,)
+    assert (enc["input_ids"][torch.arange(3), lengths - 1] == 1).all() and tok.pad_token_id == 0
+    assert int(enc["input_ids"].max()) < model.config.vocab_size
+    assert tok.decode(enc["input_ids"][0], skip_special_tokens=True) == texts[0]
