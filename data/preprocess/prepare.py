@@ -57,6 +57,7 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
@@ -327,26 +328,66 @@ def _process_sentence(sentence: SentenceRecord, result: FileResult, spill: Binar
     result.kept.append(kept)
 
 
+READER_CRASHED = "reader crashed"
+"""The drop reason of a file whose reading killed its worker process (e.g. a segfault in
+``scipy.io.loadmat`` on some damaged uncompressed v5 files)."""
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: the modules are imported once, in the server, and every worker forks from it
+    method = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method))
+
+
+def _alone(job: tuple[RawFile, str, Path, str | None]) -> FileResult:
+    """``process_file(*job)`` in a worker process of its own; a file whose reading kills that
+    process gives a result with no sentence and a ``READER_CRASHED`` drop."""
+    with _pool(1) as pool:
+        try:
+            return pool.submit(process_file, *job).result()
+        except BrokenProcessPool:
+            raw_file, where, eeg_path, measure = job
+            result = FileResult(raw_file, where, eeg_path,
+                                eeg_path.with_name(eeg_path.name + ".words") if measure else None)
+            for spill in (result.eeg_path, result.words_path):
+                if spill is not None:
+                    spill.write_bytes(b"")  # whatever the dead worker spilled is not kept
+            result.drops.append(Drop(where, None, READER_CRASHED,
+                                     "its reader killed the worker process; the file is skipped"))
+            return result
+
+
 def _file_results(jobs: Sequence[tuple[RawFile, str, Path, str | None]], workers: int) -> Iterator[FileResult]:
-    """``process_file`` over ``jobs`` in order, at most ``workers`` files at a time."""
+    """``process_file`` over ``jobs`` in order, at most ``workers`` files at a time. When a worker
+    process dies (a reader crashed), the files in flight are read again one at a time, each in a
+    process of its own, so that only the file that crashes its reader is dropped; then the pool is
+    started again for the rest. With ``workers`` <= 1 the files are read in this process."""
     if workers <= 1:
         for job in jobs:
             yield process_file(*job)
         return
-    # forkserver: the modules are imported once, in the server, and every worker forks from it
-    method = "forkserver" if "forkserver" in get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
-        pending: list[Future] = []
-        try:
-            for job in jobs:
-                pending.append(pool.submit(process_file, *job))
-                if len(pending) > workers:
-                    yield pending.pop(0).result()
-            while pending:
-                yield pending.pop(0).result()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    jobs, done = list(jobs), 0
+    while done < len(jobs):
+        submitted = done
+        with _pool(workers) as pool:
+            pending: list[Future] = []
+            try:
+                while done < len(jobs):
+                    while submitted < len(jobs) and len(pending) <= workers:
+                        pending.append(pool.submit(process_file, *jobs[submitted]))
+                        submitted += 1
+                    result = pending[0].result()
+                    pending.pop(0)
+                    done += 1
+                    yield result
+            except BrokenProcessPool:
+                pass  # the files done .. submitted - 1 are read again below, each alone
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        while done < submitted:
+            yield _alone(jobs[done])
+            done += 1
 
 
 # ---------------------------------------------------------------------------------------------

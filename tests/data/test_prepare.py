@@ -62,6 +62,41 @@ def test_cli_with_workers_gives_the_same_store(corpus, tmp_path: Path, capsys) -
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+def crashing_mat(path: Path) -> Path:
+    """An uncompressed v5 .mat file, damaged so that scipy 1.17's ``loadmat`` segfaults on it."""
+    from data.synthetic.mat import StructArray
+    from data.synthetic.mat import write_v5 as write_plain_v5
+
+    rawdata = lambda n, seed: np.random.default_rng(seed).standard_normal((105, n)).astype(np.float32)  # noqa: E731
+    sentences = [("Hello world.", rawdata(300, 1)), ("Missing one.", None), ("Third one.", rawdata(260, 2))]
+    write_plain_v5(path, StructArray({"content": t, "rawData": np.nan if r is None else r} for t, r in sentences),
+                   compress=False)
+    data = bytearray(path.read_bytes())
+    for where, mask in [(0.7851263963478723, 163), (0.35569645843713316, 212), (0.5360171556608079, 20)]:
+        data[int(where * len(data))] ^= mask
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_file_that_crashes_its_reader_is_dropped_and_the_run_goes_on(corpus, tmp_path: Path, capsys) -> None:
+    """A reader that kills its worker process (a segfault in scipy) costs that file only: the
+    other files' records are stored as without it, and the file is reported with its reason."""
+    raw, labels = corpus
+    assert _run(capsys, "--raw", raw, "--out", tmp_path / "clean", "--labels", labels, "--workers", "2")[0] == 0
+    bad = crashing_mat(raw / SR_DIR / "resultsZKW_SR.mat")
+    probe = ("import sys; from scipy.io import loadmat; "
+             "loadmat(sys.argv[1], squeeze_me=True, struct_as_record=False, variable_names=['sentenceData'])")
+    crashed = subprocess.run([sys.executable, "-c", probe, str(bad)], capture_output=True, timeout=60)
+    assert crashed.returncode < 0  # killed by a signal: the reader really crashes on it
+    code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "out", "--labels", labels, "--workers", "2")
+    assert code in (0, 1), lines
+    clean, store = open_store(tmp_path / "clean"), open_store(tmp_path / "out")
+    assert store.records.equals(clean.records)
+    np.testing.assert_array_equal(np.asarray(store.eeg[:]), np.asarray(clean.eeg[:]))
+    report = [line for line in lines if prepare.READER_CRASHED in line]
+    assert report and "resultsZKW_SR.mat" in report[0], lines
+
+
 def test_without_labels_needs_variants(corpus, tmp_path: Path, capsys) -> None:
     raw, labels = corpus
     code, lines = _run(capsys, "--raw", raw, "--out", tmp_path / "out")
