@@ -38,7 +38,6 @@ from bench.workload import Pool, paper_hparams
 from infra.options import OptionParser
 from model.encoder import group_by_length
 from model.glim import GLIM
-from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
 from model.text_model import build_tiny_t5
 
 PADDED = "padded path"
@@ -91,18 +90,13 @@ class DecoderAlone(Variant):
 
     def step(self, k: int) -> None:
         batch, model = self.batches[k], self.model
-        tm = model.text_model
         with autocast(self.precision), torch.no_grad():
             emb = model.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], None, batch["eeg_len"])
         emb = emb.detach().requires_grad_()  # (n, m, d)
-        target = tm.tokenize(batch["target_text"], model.config.tgt_text_len, pad_to_max=True, on_host=True)
-        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t)
+        labels = model.target_labels(batch["target_text"])  # (n, t)
         start = time.perf_counter()
         with autocast(self.precision):
-            if model.lm_loss_groups:
-                loss = labelled_lm_loss(tm.model, emb, labels, None, model.lm_loss_groups)
-            else:
-                loss = padded_lm_loss(tm.model, emb, labels)[0]
+            loss, _ = model.lm_loss(emb, labels)
         loss.backward()
         self.times.append(time.perf_counter() - start)
 

@@ -72,19 +72,13 @@ def decoder_step(gate):  # noqa: ANN001, ANN201 (the Gate; a GLIM method)
     without gradients, and restarts ``gate``'s clock after them."""
     import torch
 
-    from model.lm_loss import IGNORE, labelled_lm_loss, padded_lm_loss
-
     def step(self, batch, batch_idx):  # noqa: ANN001, ANN202
         with torch.no_grad():
             emb = self.encode_eeg(batch["eeg"], batch["mask"], batch["prompt_ids"], None, batch.get("eeg_len"))
         emb = emb.detach().requires_grad_()  # (n, m, d)
-        tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True, on_host=True)
-        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t)
+        labels = self.target_labels(batch["target_text"])  # (n, t)
         gate.t0 = time.perf_counter()
-        if self.lm_loss_groups:
-            return labelled_lm_loss(tm.model, emb, labels, None, self.lm_loss_groups)
-        return padded_lm_loss(tm.model, emb, labels)[0]
+        return self.lm_loss(emb, labels)[0]
 
     return step
 

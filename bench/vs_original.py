@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             per_word = subword_text_model(Path(text_model), texts, work / "text-model-subword")
             common[0] = str(work / "text-model-subword")
             tokens = f" with a subword tokenizer ({per_word:.2f} tokens per word on the tree's texts)"
-            print(f"subword tokenizer: {per_word:.2f} tokens per word on the tree's texts", flush=True)
+            print(f"text model{tokens}", flush=True)
         workers = [Worker(ORIGINAL, [f"{places['REF_VENV']}/bin/python", str(harness / "lib/step_worker_ref.py"),
                                      f"{places['CACHE']}/ref_step4.df", *common], work, work / "original.log",
                           dict(env, REF_GLIM=places["REF_GLIM"]))]

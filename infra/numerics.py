@@ -11,7 +11,8 @@ Two named numerics (``test.py --numerics``; ``auto`` picks by device):
 Training follows Lightning's ``--precision``: a bf16 precision holds the text model in bf16, on
 any device, as the original does (it loads its frozen T5 in bf16 whatever the device); on a GPU any
 precision but float32/float64 sets the matmul precision to ``medium``. Under CPU bf16 autocast the
-EEG encoder follows autocast unless asked not to (``encoder_autocast``). Light: torch is imported only by the functions that act.
+EEG encoder follows autocast unless asked not to (``encoder_autocast``). Light: torch is imported
+only by the functions that act.
 """
 from __future__ import annotations
 

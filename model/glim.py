@@ -190,16 +190,7 @@ class GLIM(L.LightningModule):
             y_mask = F.pad(text_mask, (0, pad), value=False) if pad else text_mask  # (n, m)
         eeg_vec = self.aligner.pool_eeg(emb, y_mask)
         text_vec = self.aligner.pool_text(states, text_mask)
-        tm = self._text()
-        target = tm.tokenize(batch["target_text"], self.config.tgt_text_len, pad_to_max=True, on_host=True)
-        labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t) host
-        lm_logits, fp32 = None, self._text_in_float32()
-        with encoder_autocast(self.device.type, not fp32):
-            dec_in = emb.float() if fp32 else emb  # (n, m, d)
-            if logits or not self.lm_loss_groups:
-                loss_lm, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
-            else:
-                loss_lm = labelled_lm_loss(tm.model, dec_in, labels, y_mask, self.lm_loss_groups)
+        loss_lm, lm_logits = self.lm_loss(emb, self.target_labels(batch["target_text"]), y_mask, logits)
         losses = {"loss_clip": clip_loss(eeg_vec, text_vec), "loss_lm": loss_lm.float()}
         w_clip, w_commit = self.config.clip_loss_weight, self.config.commitment_loss_weight
         loss = w_clip * losses["loss_clip"] + (1 - w_clip) * losses["loss_lm"]
@@ -208,6 +199,26 @@ class GLIM(L.LightningModule):
             loss = loss + w_commit * losses["loss_commit"]
         out = {"loss": loss, **losses, "eeg_vec": eeg_vec, "text_vec": text_vec, "eeg_emb": emb}
         return {**out, "logits": lm_logits} if logits else out
+
+    def target_labels(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids (n, tgt_text_len) of the target ``texts`` on the host, padded as the original
+        pads them, ``IGNORE`` at the padding."""
+        target = self._text().tokenize(list(texts), self.config.tgt_text_len, pad_to_max=True, on_host=True)
+        return target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE)  # (n, t)
+
+    def lm_loss(self, emb: torch.Tensor, labels: torch.Tensor, y_mask: torch.Tensor | None = None,
+                logits: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The teacher-forced LM loss of EEG embeddings ``emb`` (n, m, d) on host ``labels`` (n, t)
+        (``target_labels``), and the logits (n, t, vocab) when ``logits``: then over every target
+        position, as the original; without, over the labelled positions by target-length groups
+        (``lm_loss_groups``; 0: the original's padded computation, its logits not returned)."""
+        tm, fp32 = self._text(), self._text_in_float32()
+        with encoder_autocast(self.device.type, not fp32):
+            dec_in = emb.float() if fp32 else emb  # (n, m, d)
+            if logits or not self.lm_loss_groups:
+                loss, lm_logits = padded_lm_loss(tm.model, dec_in, labels, y_mask)
+                return loss, lm_logits if logits else None
+            return labelled_lm_loss(tm.model, dec_in, labels, y_mask, self.lm_loss_groups), None
 
     @torch.no_grad()
     def generate(self, eeg_emb: torch.Tensor, num_beams: int = 2, max_length: int = 64) -> list[str]:

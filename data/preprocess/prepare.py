@@ -278,6 +278,11 @@ def resolve_labels(raw_dir: Path, out_dir: Path, labels: str | Path | None,
 # step 3 per file (runs in worker processes when --workers > 1)
 # ---------------------------------------------------------------------------------------------
 
+def _file_result(raw_file: RawFile, where: str, eeg_path: Path, measure: str | None) -> FileResult:
+    """An empty result of ``raw_file``, its word vectors spilled beside ``eeg_path`` with a ``measure``."""
+    return FileResult(raw_file, where, eeg_path, eeg_path.with_name(eeg_path.name + ".words") if measure else None)
+
+
 def process_file(raw_file: RawFile, where: str, eeg_path: Path, measure: str | None = None) -> FileResult:
     """Read one file and apply step 3 to each sentence.
 
@@ -286,8 +291,7 @@ def process_file(raw_file: RawFile, where: str, eeg_path: Path, measure: str | N
     (w x 840 float32 each); an unexpected failure part-way drops the rest of the file, reported,
     and keeps the rest.
     """
-    result = FileResult(raw_file, where, eeg_path,
-                        eeg_path.with_name(eeg_path.name + ".words") if measure else None)
+    result = _file_result(raw_file, where, eeg_path, measure)
     if raw_file.problem is not None:
         result.drops.append(Drop(where, None, raw_file.problem))
         return result
@@ -346,13 +350,11 @@ def _alone(job: tuple[RawFile, str, Path, str | None]) -> FileResult:
         try:
             return pool.submit(process_file, *job).result()
         except BrokenProcessPool:
-            raw_file, where, eeg_path, measure = job
-            result = FileResult(raw_file, where, eeg_path,
-                                eeg_path.with_name(eeg_path.name + ".words") if measure else None)
+            result = _file_result(*job)
             for spill in (result.eeg_path, result.words_path):
                 if spill is not None:
                     spill.write_bytes(b"")  # whatever the dead worker spilled is not kept
-            result.drops.append(Drop(where, None, READER_CRASHED,
+            result.drops.append(Drop(result.where, None, READER_CRASHED,
                                      "its reader killed the worker process; the file is skipped"))
             return result
 
