@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,17 @@ from tests.paths import SHARED  # noqa: E402
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: heavier test (still run in CI by `make test`)")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The first line of a run says how much space is free where the tests write (synthetic corpora,
+    stores, checkpoints: about 1.5 GB at the peak of `make test`), so that a run that fails with 'No
+    space left on device' explains itself."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if hasattr(session.config, "workerinput") or reporter is None:
+        return
+    tmp = tempfile.gettempdir()
+    reporter.write_line(f"free space in {tmp}: {shutil.disk_usage(tmp).free / 2**30:.1f} GiB")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
