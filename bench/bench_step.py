@@ -36,8 +36,8 @@ import torch
 from bench.padded_path import padded_copy, shared_copy
 from bench.workload import Pool, paper_hparams
 from infra.options import OptionParser
-from model.encoder import group_by_length
 from model.glim import GLIM
+from model.length_groups import group_by_length
 from model.text_model import build_tiny_t5
 
 PADDED = "padded path"
@@ -112,9 +112,11 @@ def variants(model: GLIM, pool: Pool, batches: list[list[int]], precision: str) 
             m.max_length_groups = g
             out.append(Variant(f"max_length_groups={g}", m, trimmed, precision))
     out.append(DecoderAlone(DECODER, model, trimmed, precision))
-    for option in ("cpu_bf16_encoder", "cpu_bf16_text", "trim_text_padding", "lm_loss_groups"):
+    flipped = {"cpu_bf16_encoder": not GLIM.cpu_bf16_encoder, "cpu_bf16_text": not GLIM.cpu_bf16_text,
+               "trim_text_padding": not GLIM.trim_text_padding, "lm_loss_groups": 0}
+    for option, value in flipped.items():
         m = shared_copy(model)
-        setattr(m, option, 0 if option == "lm_loss_groups" else not getattr(GLIM, option))
+        setattr(m, option, value)
         if option == "cpu_bf16_text" and not m.cpu_bf16_text:  # its own float32 text model, as training holds it
             m.attach_text_model(model.text_model_name)
             m.use_text_cache(True)

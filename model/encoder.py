@@ -79,4 +79,4 @@ def real_lengths(mask: torch.Tensor) -> list[int]:
     return (mask.bool() * steps).amax(1).tolist() if mask.shape[1] else [0] * len(mask)
 
 
-__all__ = ["EEGEncoder", "encode_by_length", "group_by_length", "real_lengths", "sincos_table"]
+__all__ = ["EEGEncoder", "encode_by_length", "real_lengths", "sincos_table"]

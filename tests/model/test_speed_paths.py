@@ -139,7 +139,7 @@ def test_encoding_by_length_is_exact_in_outputs_and_gradients(tiny_t5, groups):
 
 
 def test_groups_by_length_minimise_padded_work():
-    from model.encoder import group_by_length
+    from model.length_groups import group_by_length
 
     lengths = [300, 1280, 310, 1200, 640, 650, 305]
     groups = group_by_length(lengths, 3)
